@@ -1,0 +1,41 @@
+"""`python -m simulator --host 127.0.0.1 --port 4010 [--latency-ms N] [--jitter-ms N] [--error-rate F]
+[--rate-limit N] [--seed N] [--state PATH]`: the simulator as a standalone server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m simulator", description="A local SIR Giving Partner API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4010)
+    parser.add_argument("--latency-ms", type=int, default=0, help="latency added to every SIR call")
+    parser.add_argument("--jitter-ms", type=int, default=0, help="random extra latency, up to this much")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of SIR calls answered 500 (0..1)")
+    parser.add_argument("--rate-limit", type=int, default=None, help="requests a minute per key, then 429")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the demo data (same seed, same data)")
+    parser.add_argument("--state", default=None, help="file that keeps what is created at run time across restarts")
+    args = parser.parse_args(argv)
+    if not 0 <= args.error_rate <= 1:
+        parser.error("--error-rate must be between 0 and 1")
+    return args
+
+
+def main(argv=None) -> int:
+    from werkzeug.serving import run_simple
+
+    from . import create_app
+
+    args = parse_args(argv)
+    app = create_app({"SEED": args.seed, "STATE_PATH": args.state, "LATENCY_MS": args.latency_ms,
+                      "JITTER_MS": args.jitter_ms, "ERROR_RATE": args.error_rate, "RATE_LIMIT": args.rate_limit})
+    print(f"SIR Giving simulator on http://{args.host}:{args.port} (seed {args.seed}); docs at /partner-api",
+          file=sys.stderr, flush=True)
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
