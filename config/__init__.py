@@ -1,0 +1,214 @@
+"""Every knob of the portal, in one place: defaults in code, overrides from the environment.
+
+`Settings.from_env()` reads and checks them at start-up; a bad value fails fast with its name.
+Secrets may come from `NAME_FILE` (a path whose content is the value), as Docker and systemd pass them.
+With no variables at all the portal runs on the embedded default: in-process simulator, SQLite under
+the instance folder, generated secrets kept there with mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+SIMULATOR_SANDBOX_URL = "https://sandbox.simulator.invalid"
+SIMULATOR_PRODUCTION_URL = "https://production.simulator.invalid"
+REAL_SANDBOX_URL = "https://devapi.sirgiving.org"
+REAL_PRODUCTION_URL = "https://api.sirgiving.org"
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names it."""
+
+
+def env_secret(name: str, environ: dict[str, str]) -> str | None:
+    """`NAME` from the environment, or the content of the file named by `NAME_FILE`."""
+    value = environ.get(name)
+    if value:
+        return value
+    path = environ.get(f"{name}_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text().strip() or None
+    except OSError as exc:
+        raise ConfigError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
+
+
+def _int(environ, name, default, low, high):
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(environ, name, default, low, high):
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def _url(environ, name):
+    raw = environ.get(name)
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}: expected an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _generated_secret(instance: Path, filename: str, make) -> str:
+    """A secret generated once into the instance folder (mode 0600) and reused after."""
+    path = instance / filename
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    value = make()
+    # O_EXCL: two workers starting at once must not both write a different secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+@dataclass
+class Settings:
+    instance_path: Path
+    production: bool
+    secret_key: str
+    vault_keys: list[str]
+    secrets_generated: list[str]
+    database_url: str
+    redis_url: str | None
+    sandbox_url: str
+    production_url: str
+    embedded_simulator: bool
+    connect_timeout: float
+    read_timeout: float
+    cache_ttl_seconds: int
+    simulator_seed: int
+    simulator_latency_ms: int
+    login_rate_limit: str
+    receiver_rate_limit: str
+    workers: int
+    public_url: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        environ = dict(os.environ if environ is None else environ)
+        instance = Path(environ.get("INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+        mode = environ.get("PORTAL_ENV", "development")
+        if mode not in ("development", "production"):
+            raise ConfigError(f"PORTAL_ENV: expected 'development' or 'production', got {mode!r}")
+        production = mode == "production"
+
+        generated = []
+        secret_key = env_secret("SECRET_KEY", environ)
+        if not secret_key:
+            if production:
+                raise ConfigError("SECRET_KEY: required in production (or SECRET_KEY_FILE)")
+            secret_key = _generated_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))
+            generated.append("SECRET_KEY")
+
+        vault_raw = env_secret("VAULT_KEY", environ)
+        if not vault_raw:
+            if production:
+                raise ConfigError("VAULT_KEY: required in production (or VAULT_KEY_FILE)")
+            vault_raw = _generated_secret(instance, "vault_key", lambda: Fernet.generate_key().decode())
+            generated.append("VAULT_KEY")
+        # Comma-separated, newest first: MultiFernet decrypts with any and encrypts with the first.
+        vault_keys = [k.strip() for k in vault_raw.split(",") if k.strip()]
+        for index, key in enumerate(vault_keys):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                raise ConfigError(
+                    f"VAULT_KEY: entry {index + 1} is not a Fernet key (32 url-safe base64 bytes)"
+                ) from None
+
+        api_url = _url(environ, "SIR_API_URL")
+        sandbox_url = _url(environ, "SIR_SANDBOX_URL") or api_url
+        production_url = _url(environ, "SIR_PRODUCTION_URL") or api_url
+        embedded = not (sandbox_url or production_url)
+        if embedded:
+            if production:
+                raise ConfigError("SIR_API_URL: production mode needs a real SIR Giving host")
+            sandbox_url, production_url = SIMULATOR_SANDBOX_URL, SIMULATOR_PRODUCTION_URL
+        else:
+            sandbox_url = sandbox_url or REAL_SANDBOX_URL
+            production_url = production_url or REAL_PRODUCTION_URL
+            if production:
+                for name, url in (("SIR_SANDBOX_URL", sandbox_url), ("SIR_PRODUCTION_URL", production_url)):
+                    parts = urlsplit(url)
+                    if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+                        raise ConfigError(f"{name}: plain http is refused in production except on loopback ({url})")
+
+        database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance / 'portal.sqlite3'}"
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
+        elif database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+        if not database_url.startswith(("sqlite:", "postgresql")):
+            raise ConfigError(f"DATABASE_URL: expected a PostgreSQL or SQLite URL, got {database_url.split(':')[0]}:…")
+
+        redis_url = environ.get("REDIS_URL") or None
+        if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"REDIS_URL: expected redis://, rediss:// or unix://, got {redis_url!r}")
+
+        workers = _int(environ, "WEB_CONCURRENCY", 1, 1, 256)
+        settings = cls(
+            instance_path=instance,
+            production=production,
+            secret_key=secret_key,
+            vault_keys=vault_keys,
+            secrets_generated=generated,
+            database_url=database_url,
+            redis_url=redis_url,
+            sandbox_url=sandbox_url,
+            production_url=production_url,
+            embedded_simulator=embedded,
+            connect_timeout=_float(environ, "SIR_CONNECT_TIMEOUT", 3.05, 0.1, 60),
+            read_timeout=_float(environ, "SIR_READ_TIMEOUT", 10.0, 0.1, 120),
+            cache_ttl_seconds=_int(environ, "SIR_CACHE_TTL", 30, 0, 3600),
+            simulator_seed=_int(environ, "SIMULATOR_SEED", 42, 0, 2**31 - 1),
+            simulator_latency_ms=_int(environ, "SIMULATOR_LATENCY_MS", 0, 0, 60_000),
+            login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+            receiver_rate_limit=environ.get("RECEIVER_RATE_LIMIT", "600 per minute"),
+            workers=workers,
+            public_url=_url(environ, "PORTAL_PUBLIC_URL"),
+        )
+        if embedded and workers > 1:
+            raise ConfigError(
+                "WEB_CONCURRENCY: the embedded simulator lives inside one process, so it cannot serve "
+                f"{workers} workers. Run one worker with threads (gunicorn -w 1 --threads 8), or start "
+                "`python -m simulator --port 4010` and set SIR_API_URL=http://127.0.0.1:4010"
+            )
+        for key, value in overrides.items():
+            setattr(settings, key, value)
+        return settings

@@ -1,0 +1,124 @@
+"""Sign-in, sign-out, session expiry, rate limit, CSRF and redirects — as the admin experiences them."""
+
+import time
+
+from tests.conftest import csrf_token_from, form_values, make_app, text_of
+
+
+def test_the_login_page_shows_the_demo_accounts_on_the_embedded_default(client):
+    shown = text_of(client.get("/login"))
+    assert "admin@acme.example" in shown and "admin@globex.example" in shown and "sandbox-demo" in shown
+
+
+def test_signing_in_lands_on_set_up_then_the_overview(client, auth):
+    response = auth.login("acme")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    # No credential yet: the overview sends the admin to set-up first.
+    first = client.get("/")
+    assert first.status_code == 302 and first.headers["Location"].startswith("/onboarding/")
+    created = client.post("/onboarding/create", data=form_values(client.get("/onboarding/"), "form#create-portal-key"))
+    assert created.status_code == 302
+    overview = client.get("/")
+    assert overview.status_code == 200
+    assert "Acme Rewards" in text_of(overview)
+
+
+def test_a_wrong_password_says_so_and_signs_nobody_in(client, auth):
+    response = auth.login("acme", password="not-the-password")
+    assert response.status_code == 422
+    assert "Email or password is wrong." in text_of(response)
+    assert client.get("/audit/").status_code == 302
+
+
+def test_an_unknown_email_gets_the_same_answer_as_a_wrong_password(client, auth):
+    response = auth.login("nobody@example.org", password="sandbox-demo")
+    assert response.status_code == 422
+    assert "Email or password is wrong." in text_of(response)
+
+
+def test_a_malformed_email_is_refused_in_place(client):
+    shown = client.get("/login")
+    data = form_values(shown, "form#login-form")
+    data.update(email="not-an-email", password="x")
+    response = client.post("/login", data=data)
+    assert response.status_code == 422
+    assert "Enter an email address like name@example.com." in text_of(response)
+
+
+def test_the_session_id_is_renewed_at_sign_in(client, auth):
+    client.get("/login")
+    before = client.get_cookie("portal_session")
+    auth.login("acme")
+    after = client.get_cookie("portal_session")
+    assert before is not None and after is not None and before.value != after.value
+
+
+def test_the_session_cookie_is_httponly_and_samesite_lax(client, auth):
+    response = auth.login("acme")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_signing_out_destroys_the_session(client, auth):
+    auth.sign_in("acme")
+    response = auth.logout()
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert client.get("/audit/").status_code == 302
+
+
+def test_an_expired_session_sends_the_admin_to_login_with_next(client, auth):
+    auth.sign_in("acme")
+    with client.session_transaction() as stored:
+        stored["jwt_expires_at"] = time.time() - 1
+    response = client.get("/audit/?outcome=failure")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/audit/?outcome%3Dfailure"
+    assert "Your session expired" in text_of(client.get(response.headers["Location"]))
+
+
+def test_next_accepts_local_paths_only(client, auth):
+    for hostile in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
+        client.post("/logout")
+        response = auth.login("acme", next_url=hostile)
+        assert response.headers["Location"] == "/", hostile
+    response = auth.login("acme", next_url="/audit/")
+    assert response.headers["Location"] == "/audit/"
+
+
+def test_a_post_without_csrf_token_is_refused_and_changes_nothing(client, auth):
+    auth.sign_in("acme")
+    response = client.post("/environment", data={"environment": "production"})
+    assert response.status_code == 400
+    assert "Form expired" in text_of(response)
+    with client.session_transaction() as stored:
+        assert stored["environment"] == "sandbox"
+
+
+def test_htmx_sends_the_csrf_token_in_a_header(client, auth):
+    auth.sign_in("acme")
+    token = csrf_token_from(client.get("/audit/"))
+    response = client.post("/environment", data={"environment": "production"},
+                           headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert response.status_code == 302
+    with client.session_transaction() as stored:
+        assert stored["environment"] == "production"
+
+
+def test_login_is_rate_limited_per_email_with_a_friendly_message(tmp_path):
+    app = make_app(tmp_path, {"LOGIN_RATE_LIMIT": "3 per minute"})
+    client = app.test_client()
+    from tests.conftest import AuthActions
+
+    auth = AuthActions(client)
+    for _ in range(3):
+        assert auth.login("acme", password="wrong").status_code == 422
+    refused = auth.login("acme", password="sandbox-demo")
+    assert refused.status_code == 429
+    assert "Too many sign-in attempts" in text_of(refused)
+    assert client.get("/audit/").status_code == 302  # the right password did not get through either
+
+
+def test_every_page_names_the_partner_the_admin_and_the_environment(client, auth):
+    auth.sign_in("globex")
+    shown = text_of(client.get("/audit/"))
+    assert "Globex Giving" in shown and "admin@globex.example" in shown and "Sandbox" in shown

@@ -1,0 +1,199 @@
+"""Browser tests: the real server on a free port (as Datasette's tests do), driven by Playwright through
+Debian's Chromium at /usr/bin/chromium. The whole folder skips where Chromium or Playwright is missing.
+
+Fixtures:
+- `live_server` (module scope): `python -m flask --app wsgi run` in a subprocess, on a free port, with a fresh
+  `INSTANCE_PATH` (SQLite, generated secrets, simulator state); yields the base URL (a str with `.log_path`).
+  DATABASE_URL and REDIS_URL are removed from its environment: it is the embedded default.
+- `browser` (session scope): headless Chromium.
+- `page`: a fresh context and page. Every CSP violation (in any document the page visits), console error and
+  uncaught exception is recorded in `page.problems`, and the test FAILS at teardown if there is any. A test
+  that expects problems (a negative check) should make its own page from `browser` instead.
+- `sign_in(page, base_url, who="acme")`: signs in through the login form, creates the portal key on first
+  sign-in, and ends on the overview.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+ROOT = Path(__file__).resolve().parents[2]
+ACCOUNTS = {"acme": "admin@acme.example", "globex": "admin@globex.example"}
+PASSWORD = "sandbox-demo"
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+if sync_playwright is None or not os.path.exists(CHROMIUM):
+    pytest.skip("browser tests need the playwright package and /usr/bin/chromium", allow_module_level=True)
+
+# Runs in every document before its own scripts: CSP violations go to the test through a binding, so a
+# violation on a page the test has already left is not lost.
+WATCH_SCRIPT = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  const text = e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') +
+    (e.sample ? ' (' + e.sample + ')' : '') + ' at ' + e.documentURI + (e.lineNumber ? ':' + e.lineNumber : '');
+  if (window.__reportCspViolation) window.__reportCspViolation(text);
+});
+"""
+
+
+class LiveServer(str):
+    """The base URL, plus where the server's output goes."""
+
+    log_path: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(instance: Path, extra_env: dict | None = None):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({"INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1"})
+    env.update(extra_env or {})
+    log_path = instance / "server.log"
+    log = open(log_path, "w")
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "run", "--port", str(port),
+                                "--no-reload"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base_url = LiveServer(f"http://127.0.0.1:{port}")
+    base_url.log_path = log_path
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=1) as reply:
+                if reply.status == 200:
+                    return process, base_url, log
+        except OSError:
+            time.sleep(0.2)
+    stop_server(process, log)
+    raise RuntimeError(f"the portal did not answer /healthz within 30 s (exit code {process.returncode}):\n"
+                       f"{log_path.read_text()[-6000:]}")
+
+
+def stop_server(process, log) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    process, base_url, log = start_server(tmp_path_factory.mktemp("instance"))
+    yield base_url
+    stop_server(process, log)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(autouse=True)
+def _server_log_on_failure(request):
+    """When a test that used the live server fails, show the end of the server's output with it."""
+    yield
+    report = getattr(request.node, "report_call", None)
+    server = request.node.funcargs.get("live_server")
+    if report is not None and report.failed and isinstance(server, LiveServer) and server.log_path.exists():
+        print(f"--- last lines of the portal's output ({server.log_path}) ---")
+        print(server.log_path.read_text()[-6000:])
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def watch(context, problems: list[str]) -> None:
+    """Record CSP violations of every document in `context` into `problems`."""
+    context.expose_binding("__reportCspViolation", lambda source, text: problems.append(f"CSP violation: {text}"))
+    context.add_init_script(WATCH_SCRIPT)
+
+
+def open_page(browser, problems: list[str], **context_options):
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
+    watch(context, problems)
+    page = context.new_page()
+    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {error}"))
+    page.problems = problems
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    problems: list[str] = []
+    page = open_page(browser, problems)
+    yield page
+    page.wait_for_timeout(100)  # let a late violation report arrive
+    page.context.close()
+    assert not problems, "the browser reported problems:\n" + "\n".join(problems)
+
+
+def sign_in(page, base_url: str, who: str = "acme") -> None:
+    """Sign in as Acme or Globex through the login form and end on the overview.
+
+    On a fresh instance the first sign-in lands on onboarding: click "Create a portal key", then go on.
+    """
+    page.goto(base_url + "/login")
+    page.fill("input[name=email]", ACCOUNTS[who])
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("networkidle")
+    if urlpath(page.url).startswith("/onboarding"):
+        page.get_by_role("button", name="Create a portal key").click()
+        page.wait_for_load_state("networkidle")
+    if urlpath(page.url) != "/":
+        page.goto(base_url + "/")
+        page.wait_for_load_state("networkidle")
+    assert urlpath(page.url) == "/", f"signing in as {who} ended on {page.url}"
+
+
+def urlpath(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path or "/"
+
+
+def wait_until(page, expression: str, timeout: float = 10.0, interval: float = 0.05):
+    """Poll a JavaScript expression until it is truthy, and return its value.
+
+    Use this instead of `page.wait_for_function("…")`: Playwright re-evaluates a string predicate with eval
+    inside the page, which the portal's CSP (no 'unsafe-eval') refuses and reports as a violation.
+    `page.evaluate` runs through the DevTools protocol and is not subject to the page's CSP.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(interval * 1000)

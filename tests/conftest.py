@@ -1,0 +1,150 @@
+"""Fixtures shared by the portal's tests: an app per test on the embedded simulator, signed in as Acme or Globex.
+
+The upstream is the simulator, in process, behind the real transport adapter: every request is really
+signed and really verified. Webhook delivery is manual in tests (`simulator.deliver_due()`), so a test
+decides when events arrive.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+
+from webapp import create_app
+
+ACCOUNTS = {
+    "acme": ("admin@acme.example", "Acme Rewards"),
+    "globex": ("admin@globex.example", "Globex Giving"),
+}
+PASSWORD = "sandbox-demo"
+
+
+def make_app(tmp_path, environ: dict | None = None, simulator_config: dict | None = None, **overrides):
+    env = {"INSTANCE_PATH": str(tmp_path / "instance")}
+    env.update(environ or {})
+    config = {"DELIVERY_MODE": "manual"}
+    config.update(simulator_config or {})
+    app = create_app(env, simulator_config=config, **overrides)
+    app.config.update(TESTING=True)
+    return app
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def simulator(app):
+    """The simulator's domain object: operator controls as Python methods (clock, faults, decisions)."""
+    return app.extensions["simulator_app"].extensions["sir_simulator"]
+
+
+def page(response) -> BeautifulSoup:
+    return BeautifulSoup(response.get_data(as_text=True), "html5lib")
+
+
+def text_of(response) -> str:
+    """What a person reads on the page: the visible text, whitespace folded."""
+    soup = page(response)
+    for hidden in soup.select("script, style, template"):
+        hidden.decompose()
+    return re.sub(r"\s+", " ", soup.get_text(" ")).strip()
+
+
+def csrf_token_from(response) -> str:
+    soup = page(response)
+    meta = soup.find("meta", attrs={"name": "csrf-token"})
+    if meta is not None:
+        return meta["content"]
+    field = soup.find("input", attrs={"name": "csrf_token"})
+    assert field is not None, "the page has no CSRF token"
+    return field["value"]
+
+
+def form_values(response, form_selector: str = "form") -> dict:
+    """The values a browser would submit from a form on the page (hidden fields included)."""
+    form = page(response).select_one(form_selector)
+    assert form is not None, f"no form matches {form_selector!r}"
+    values = {}
+    for field in form.select("input[name], select[name], textarea[name]"):
+        if field.name == "input" and field.get("type") in ("checkbox", "radio") and not field.has_attr("checked"):
+            continue
+        if field.name == "select":
+            chosen = field.select_one("option[selected]") or field.select_one("option")
+            values[field["name"]] = chosen.get("value", chosen.text) if chosen else ""
+        elif field.name == "textarea":
+            values[field["name"]] = field.text
+        else:
+            values[field["name"]] = field.get("value", "")
+    return values
+
+
+class AuthActions:
+    """Sign in and out through the real login form, like flaskr's AuthActions."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, who: str = "acme", password: str = PASSWORD, next_url: str | None = None):
+        email = ACCOUNTS[who][0] if who in ACCOUNTS else who
+        login_page = self.client.get("/login" + (f"?next={next_url}" if next_url else ""))
+        data = form_values(login_page, "form#login-form")
+        data.update(email=email, password=password)
+        return self.client.post("/login", data=data)
+
+    def sign_in(self, who: str = "acme", with_portal_key: bool = True):
+        """Sign in and, like a first-time admin, let the portal create its own sandbox key."""
+        response = self.login(who)
+        assert response.status_code == 302, text_of(response)
+        if with_portal_key:
+            onboarding = self.client.get("/onboarding/")
+            data = form_values(onboarding, "form#create-portal-key")
+            created = self.client.post("/onboarding/create", data=data)
+            assert created.status_code == 302, text_of(created)
+        return response
+
+    def logout(self):
+        overview = self.client.get("/audit/")
+        return self.client.post("/logout", data={"csrf_token": csrf_token_from(overview)})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def post_form(client, page_url: str, form_selector: str, action_url: str | None = None, headers=None, **fields):
+    """Load a page, take a form's values (with its CSRF token), change some fields, and submit it."""
+    shown = client.get(page_url)
+    assert shown.status_code == 200, text_of(shown)
+    data = form_values(shown, form_selector)
+    data.update(fields)
+    target = action_url or page(shown).select_one(form_selector).get("action") or page_url
+    return client.post(target, data=data, headers=headers or {})
+
+
+def partner_api_for(app, client, environment: str = "sandbox"):
+    """A signed client with the credential the portal stored for the signed-in partner: what SIR Giving
+    says, to compare with what the page shows."""
+    from webapp.sir.api import PartnerApi
+
+    with client.session_transaction() as stored:
+        partner_id = stored["partner"]["id"]
+    with app.app_context():
+        credential = app.extensions["vault"].credential_for(partner_id, environment)
+    return PartnerApi(app.extensions["sir_client"], credential, environment)
+
+
+def session_jwt(app, client) -> str:
+    """The admin's JWT as the portal keeps it: encrypted in the session; decrypted here for direct calls."""
+    with client.session_transaction() as stored:
+        encrypted = stored["jwt"]
+    return app.extensions["vault"].decrypt(encrypted)

@@ -1,0 +1,90 @@
+"""With DATABASE_URL and REDIS_URL set (as .ci/run does), the portal keeps its state in PostgreSQL and Redis.
+
+These tests skip unless both are set, so a laptop without the services still runs the rest.
+"""
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import AuthActions, make_app, text_of
+
+DATABASE_URL = os.environ.get("DATABASE_URL")
+REDIS_URL = os.environ.get("REDIS_URL")
+
+pytestmark = pytest.mark.skipif(not (DATABASE_URL and REDIS_URL), reason="DATABASE_URL and REDIS_URL are not set")
+
+
+@pytest.fixture
+def schema_url():
+    """A PostgreSQL schema of its own for this test, dropped afterwards."""
+    url = DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1) if DATABASE_URL.startswith("postgresql://") else DATABASE_URL
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in url else "?"
+    yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+def test_two_workers_share_sessions_cache_and_vault_through_the_services(tmp_path, schema_url):
+    from redis import Redis
+
+    from cryptography.fernet import Fernet
+
+    # Workers of one deployment share their configuration, secrets included.
+    environ = {"DATABASE_URL": schema_url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "s" * 40,
+               "VAULT_KEY": Fernet.generate_key().decode()}
+    # Two apps with different instance folders stand for two workers on two machines.
+    first = make_app(tmp_path / "one", environ)
+    second_worker = make_app(tmp_path / "two", environ)
+    # Both must talk to the same upstream state, as two workers behind one SIR Giving would.
+    second_worker.extensions["sir_client"].plain.adapters = first.extensions["sir_client"].plain.adapters
+    second_worker.extensions["sir_client"].cached.adapters = first.extensions["sir_client"].cached.adapters
+    client = first.test_client()
+    AuthActions(client).sign_in("acme")
+    assert client.get("/").status_code == 200  # the first worker fills the shared cache
+    cookie = client.get_cookie("portal_session")
+    assert not (tmp_path / "one" / "instance" / "portal.sqlite3").exists()
+    assert Redis.from_url(REDIS_URL).exists(f"portal-session:{cookie.value}")
+
+    other = second_worker.test_client()
+    other.set_cookie("portal_session", cookie.value)
+    overview = other.get("/")
+    assert overview.status_code == 200 and "Acme Rewards" in text_of(overview)
+    # The second worker found the first one's cached answers in Redis: no upstream call.
+    assert "0 upstream call(s)" in overview.headers["Server-Timing"]
+
+
+def test_login_rate_limits_are_shared_through_redis(tmp_path, schema_url):
+    environ = {"DATABASE_URL": schema_url, "REDIS_URL": REDIS_URL, "LOGIN_RATE_LIMIT": "2 per minute"}
+    email = f"limit-{uuid.uuid4().hex[:6]}@acme.example"
+    first, second = make_app(tmp_path / "a", environ), make_app(tmp_path / "b", environ)
+    AuthActions(first.test_client()).login(email, password="wrong")
+    AuthActions(second.test_client()).login(email, password="wrong")
+    refused = AuthActions(first.test_client()).login(email, password="wrong")
+    assert refused.status_code == 429
+
+
+def test_workers_starting_together_create_the_schema_once(tmp_path, schema_url):
+    """Two processes building the app at the same moment on an empty PostgreSQL schema both start."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cryptography.fernet import Fernet
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**__import__("os").environ, "DATABASE_URL": schema_url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "s" * 40,
+           "VAULT_KEY": Fernet.generate_key().decode(), "SIR_API_URL": "http://127.0.0.1:9"}
+    code = "from webapp import create_app; create_app(); print('started')"
+    workers = [subprocess.Popen([sys.executable, "-c", code], cwd=root, env={**env, "INSTANCE_PATH": str(tmp_path / f"w{n}")},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(3)]
+    results = [worker.communicate(timeout=60) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), [err[-800:] for _, err in results]
+    assert all(out.strip() == "started" for out, _ in results)

@@ -1,0 +1,90 @@
+"""The HTTP cache: per key, never shared between partners, invalidated by writes, stale only when marked."""
+
+import pytest
+
+from webapp.sir import errors
+from webapp.sir.api import AccountApi, PartnerApi
+from webapp.sir.client import Credential
+
+
+def bound_api(app, email):
+    client = app.extensions["sir_client"]
+    token = client.login(email, "sandbox-demo")["token"]
+    created = AccountApi(client, token).create_key("cache tests", "sandbox")
+    calls = []
+    api = PartnerApi(client, Credential(created["id"], created["secretKey"], created["hmacSecret"]), "sandbox",
+                     record=calls.append)
+    api.calls = calls
+    return api
+
+
+def test_a_second_read_within_the_ttl_is_served_from_the_cache(app, simulator):
+    acme = bound_api(app, "admin@acme.example")
+    first = acme.get("/v1/partner/token-pools")
+    served = simulator.requests_served()
+    second = acme.get("/v1/partner/token-pools")
+    assert not first.from_cache and second.from_cache and second.data == first.data
+    assert simulator.requests_served() == served
+
+
+def test_two_partners_never_share_an_entry(app):
+    acme = bound_api(app, "admin@acme.example")
+    globex = bound_api(app, "admin@globex.example")
+    acme_pools = acme.get("/v1/partner/token-pools")
+    globex_pools = globex.get("/v1/partner/token-pools")
+    assert not globex_pools.from_cache
+    assert {p["id"] for p in acme_pools.data["data"]}.isdisjoint({p["id"] for p in globex_pools.data["data"]})
+    assert globex.get("/v1/partner/token-pools").data == globex_pools.data
+
+
+def test_a_write_invalidates_its_family_for_that_key_only(app):
+    acme = bound_api(app, "admin@acme.example")
+    globex = bound_api(app, "admin@globex.example")
+    before = acme.get("/v1/partner/token-pools/requests")
+    acme.get("/v1/partner/token-pools/requests", {"status": "pending"})
+    globex.get("/v1/partner/token-pools/requests")
+    pool = acme.get("/v1/partner/token-pools").data["data"][0]
+    acme.post("/v1/partner/token-pools/request", {"poolId": pool["id"], "amount": 1000, "reason": "Cache test"})
+    after = acme.get("/v1/partner/token-pools/requests")
+    assert not after.from_cache and after.data["pagination"]["total"] == before.data["pagination"]["total"] + 1
+    assert not acme.get("/v1/partner/token-pools/requests", {"status": "pending"}).from_cache
+    assert globex.get("/v1/partner/token-pools/requests").from_cache
+
+
+def test_after_an_error_the_last_good_answer_is_served_marked_stale(app, simulator):
+    acme = bound_api(app, "admin@acme.example")
+    good = acme.get("/v1/partner/dashboard/summary")
+    simulator.advance_clock(0)  # keep the simulator's clock; the cache entry expires on the portal's clock
+    cache = acme.client.cached.cache
+    for key in list(cache.responses.keys()):
+        response = cache.responses[key]
+        response.expires = response.created_at
+        cache.responses[key] = response
+    simulator.add_fault(method="GET", path="/v1/partner/dashboard/summary", status=503, count=2)
+    stale = acme.get("/v1/partner/dashboard/summary")
+    assert stale.stale and stale.from_cache and stale.data == good.data
+    assert isinstance(stale.error, errors.ServerError)
+    assert stale.fetched_at <= good.fetched_at or abs((stale.fetched_at - good.fetched_at).total_seconds()) < 1
+
+
+def test_a_refused_key_is_not_hidden_behind_a_stale_answer(app):
+    acme = bound_api(app, "admin@acme.example")
+    acme.get("/v1/partner/campaigns")
+    cache = acme.client.cached.cache
+    for key in list(cache.responses.keys()):
+        response = cache.responses[key]
+        response.expires = response.created_at
+        cache.responses[key] = response
+    forged = PartnerApi(acme.client, Credential(None, acme.credential.secret_key, "f" * 64), "sandbox")
+    with pytest.raises(errors.InvalidSignature):
+        forged.get("/v1/partner/campaigns")
+
+
+def test_the_cache_stores_no_key_and_no_signature(app, tmp_path):
+    acme = bound_api(app, "admin@acme.example")
+    acme.get("/v1/partner/token-pools")
+    acme.get("/v1/partner/users", {"limit": 5})
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "instance").glob("http_cache.sqlite3*"))
+    assert acme.credential.secret_key.encode() not in raw
+    assert acme.credential.hmac_secret.encode() not in raw
+    assert b"X-Signature" not in raw or b"REDACTED" in raw

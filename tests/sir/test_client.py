@@ -1,0 +1,114 @@
+"""The SIR client against the simulator over the real transport adapter: host choice, retries, errors."""
+
+import pytest
+
+from tests.conftest import make_app
+from webapp.sir import errors
+from webapp.sir.api import AccountApi, PartnerApi
+from webapp.sir.client import Credential
+
+
+@pytest.fixture
+def acme(app):
+    """A fresh sandbox secret key of Acme's, created with Acme's JWT, and a client bound to it."""
+    client = app.extensions["sir_client"]
+    token = client.login("admin@acme.example", "sandbox-demo")["token"]
+    created = AccountApi(client, token).create_key("client tests", "sandbox")
+    calls = []
+    api = PartnerApi(client, Credential(created["id"], created["secretKey"], created["hmacSecret"]), "sandbox",
+                     record=calls.append)
+    api.calls = calls
+    return api
+
+
+def test_a_signed_get_is_verified_by_the_simulator(acme):
+    reply = acme.get("/v1/partner/users", {"limit": 2, "page": 1})
+    assert reply.status == 200 and len(reply.data["data"]) == 2
+
+
+def test_a_key_for_the_other_environment_is_refused_before_anything_is_sent(app, acme, simulator):
+    served_before = simulator.requests_served()
+    with pytest.raises(errors.EnvironmentMismatch):
+        PartnerApi(acme.client, acme.credential, "production").get("/v1/partner/users")
+    assert simulator.requests_served() == served_before
+
+
+def test_a_wrong_hmac_secret_maps_to_invalid_signature(acme):
+    forged = PartnerApi(acme.client, Credential(None, acme.credential.secret_key, "0" * 64), "sandbox")
+    with pytest.raises(errors.InvalidSignature) as caught:
+        forged.get("/v1/partner/token-pools")
+    assert caught.value.next_step and "HMAC" in caught.value.message
+
+
+def test_an_unknown_key_maps_to_invalid_api_key(acme):
+    unknown = PartnerApi(acme.client, Credential(None, "sk_test_" + "0" * 32, "0" * 64), "sandbox")
+    with pytest.raises(errors.InvalidApiKey):
+        unknown.get("/v1/partner/token-pools")
+
+
+def test_a_stale_clock_maps_to_timestamp_expired(app, acme):
+    acme.client.clock = lambda: 1_000_000_000
+    with pytest.raises(errors.TimestampExpired):
+        acme.get("/v1/partner/token-pools")
+
+
+def test_a_get_is_retried_once_after_a_dropped_connection(acme, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/campaigns", drop=True, count=1)
+    reply = acme.get("/v1/partner/campaigns")
+    assert reply.status == 200
+    assert [c.status for c in acme.calls] == [None, 200]
+
+
+def test_a_write_is_never_retried(acme, simulator):
+    pools = acme.get("/v1/partner/token-pools").data["data"]
+    simulator.add_fault(method="POST", path="/v1/partner/token-pools/request", drop=True, count=1)
+    with pytest.raises(errors.Unreachable):
+        acme.post("/v1/partner/token-pools/request", {"poolId": pools[0]["id"], "amount": 100, "reason": "test"})
+    assert len([c for c in acme.calls if c.method == "POST"]) == 1
+
+
+def test_a_429_is_retried_once_honouring_retry_after(acme, simulator):
+    slept = []
+    acme.client.sleep = slept.append
+    simulator.add_fault(method="GET", path="/v1/partner/transactions", status=429, count=1)
+    reply = acme.get("/v1/partner/transactions")
+    assert reply.status == 200 and len(slept) == 1 and 0 <= slept[0] <= 2
+
+
+def test_a_slow_answer_becomes_a_timeout(tmp_path):
+    app = make_app(tmp_path, read_timeout=0.3)
+    client = app.extensions["sir_client"]
+    token = client.login("admin@acme.example", "sandbox-demo")["token"]
+    created = AccountApi(client, token).create_key("slow", "sandbox")
+    api = PartnerApi(client, Credential(created["id"], created["secretKey"], created["hmacSecret"]), "sandbox")
+    app.extensions["simulator_app"].extensions["sir_simulator"].add_fault(
+        method="GET", path="/v1/partner/dashboard/summary", delay_ms=1500, count=1)
+    with pytest.raises(errors.UpstreamTimeout) as caught:
+        api.get("/v1/partner/dashboard/summary")
+    assert "did not answer in time" in caught.value.message
+
+
+def test_a_reply_that_is_not_json_is_malformed(acme, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/campaigns/active", malformed=True, count=2)
+    with pytest.raises(errors.MalformedReply):
+        acme.get("/v1/partner/campaigns/active")
+
+
+def test_a_500_maps_to_a_server_error_with_a_next_step(acme, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/dashboard/trends", status=500, count=2)
+    with pytest.raises(errors.ServerError) as caught:
+        acme.get("/v1/partner/dashboard/trends", {"days": 7})
+    assert caught.value.next_step
+
+
+def test_a_wrong_password_is_invalid_credentials(app):
+    with pytest.raises(errors.InvalidCredentials):
+        app.extensions["sir_client"].login("admin@acme.example", "nope")
+
+
+def test_a_tampered_jwt_is_unauthorized(app):
+    client = app.extensions["sir_client"]
+    token = client.login("admin@acme.example", "sandbox-demo")["token"]
+    header, payload, signature = token.split(".")
+    with pytest.raises(errors.Unauthorized):
+        client.me(f"{header}.{payload}.{signature[::-1]}")

@@ -1,0 +1,90 @@
+"""Settings: defaults in code, overrides from the environment, bad values fail fast with their name."""
+
+import os
+import stat
+
+import pytest
+
+from config import ConfigError, Settings
+
+
+def test_the_embedded_default_needs_no_variables(tmp_path):
+    settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    assert settings.embedded_simulator
+    assert settings.sandbox_url == "https://sandbox.simulator.invalid"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'portal.sqlite3'}"
+    assert settings.secrets_generated == ["SECRET_KEY", "VAULT_KEY"]
+
+
+def test_generated_secrets_are_written_once_with_mode_0600(tmp_path):
+    first = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    second = Settings.from_env({"INSTANCE_PATH": str(tmp_path)})
+    assert first.secret_key == second.secret_key and first.vault_keys == second.vault_keys
+    for name in ("secret_key", "vault_key"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600
+
+
+def test_a_secret_can_come_from_a_file(tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("from-a-file\n")
+    settings = Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY_FILE": str(secret_file)})
+    assert settings.secret_key == "from-a-file"
+
+
+@pytest.mark.parametrize("environ, name", [
+    ({"PORTAL_ENV": "staging"}, "PORTAL_ENV"),
+    ({"SIR_READ_TIMEOUT": "soon"}, "SIR_READ_TIMEOUT"),
+    ({"SIR_API_URL": "ftp://example.org"}, "SIR_API_URL"),
+    ({"VAULT_KEY": "not-a-fernet-key"}, "VAULT_KEY"),
+    ({"DATABASE_URL": "mysql://localhost/db"}, "DATABASE_URL"),
+    ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+    ({"WEB_CONCURRENCY": "4"}, "WEB_CONCURRENCY"),
+    ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE"),
+])
+def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({"INSTANCE_PATH": str(tmp_path), **environ})
+
+
+def test_production_refuses_generated_secrets_and_plain_http(tmp_path):
+    base = {"INSTANCE_PATH": str(tmp_path), "PORTAL_ENV": "production"}
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({**base, "SIR_API_URL": "https://devapi.sirgiving.org"})
+    secrets = {"SECRET_KEY": "s" * 40, "VAULT_KEY": "zcVJtj3KYW0Wn6A3cjZ0lV7aZCDtY2mm2nKNbuiQmg0="}
+    with pytest.raises(ConfigError, match="SIR_API_URL"):
+        Settings.from_env({**base, **secrets})
+    with pytest.raises(ConfigError, match="plain http"):
+        Settings.from_env({**base, **secrets, "SIR_API_URL": "http://sir.internal.example"})
+    loopback = Settings.from_env({**base, **secrets, "SIR_API_URL": "http://127.0.0.1:4010"})
+    assert loopback.production and loopback.sandbox_url == "http://127.0.0.1:4010"
+
+
+def test_gunicorn_with_several_workers_and_the_embedded_simulator_refuses_to_start(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).resolve().parents[1] / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    for name in ("SIR_API_URL", "SIR_SANDBOX_URL", "SIR_PRODUCTION_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SystemExit, match="python -m simulator --port 4010"):
+        conf.on_starting(SimpleNamespace(cfg=SimpleNamespace(workers=4)))
+    conf.on_starting(SimpleNamespace(cfg=SimpleNamespace(workers=1)))  # one worker with threads is fine
+    monkeypatch.setenv("SIR_API_URL", "http://127.0.0.1:4010")
+    conf.on_starting(SimpleNamespace(cfg=SimpleNamespace(workers=4)))
+
+
+def test_a_restarted_portal_still_has_a_working_credential(tmp_path):
+    from tests.conftest import AuthActions, make_app
+
+    first = make_app(tmp_path)
+    client = first.test_client()
+    AuthActions(client).sign_in("acme")
+    first.extensions["simulator_app"].extensions["sir_simulator"].flush()
+    restarted = make_app(tmp_path)  # same instance folder: same database, secrets and simulator state
+    again = restarted.test_client()
+    AuthActions(again).login("acme")
+    overview = again.get("/")
+    assert overview.status_code == 200 and "Acme Rewards" in overview.get_data(as_text=True)

@@ -1,0 +1,191 @@
+"""The Partner Ops Portal: `create_app()` reads as the list of steps that build it."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from config import Settings
+
+
+def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict | None = None,
+               **overrides) -> Flask:
+    """Build the portal. `environ` replaces `os.environ` (tests pass their own); `overrides` set settings."""
+    settings = Settings.from_env(environ, **overrides)
+    app = Flask(__name__, instance_path=str(settings.instance_path),
+                template_folder="../templates", static_folder="../static")
+    init_config(app, settings)
+    init_store(app)
+    init_sessions(app)
+    init_csrf(app)
+    init_limiter(app)
+    init_sir(app, simulator_config or {})
+    init_templates(app)
+    init_security_headers(app)
+    init_timing(app)
+    init_errors(app)
+    init_blueprints(app)
+    init_cli(app)
+    return app
+
+
+def init_config(app: Flask, settings: Settings) -> None:
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        SESSION_COOKIE_NAME="portal_session",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        MAX_CONTENT_LENGTH=1024 * 1024 + 1024,  # the receiver refuses over 1 MiB itself, with a clear reply
+        WTF_CSRF_HEADERS=["X-CSRFToken"],
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
+    if settings.embedded_simulator:
+        app.logger.info("SIR upstream: the embedded simulator (no SIR_API_URL set)")
+
+
+def init_store(app: Flask) -> None:
+    from .store import db
+    from .store.db import schema_lock
+
+    db.init_app(app)
+    with schema_lock(app), app.app_context():
+        db.create_all()
+
+
+def _define_session_model_once() -> None:
+    """Flask-Session declares its session model on the shared `db` each time an app is built; a second app
+    in the same process (tests, two workers in one interpreter) would redeclare the table. Keep the first."""
+    import flask_session.sqlalchemy.sqlalchemy as flask_session_sql
+
+    original = flask_session_sql.create_session_model
+    if getattr(original, "once", False):
+        return
+    models = {}
+
+    def create_session_model_once(db, table_name, schema=None, bind_key=None, sequence=None):
+        key = (id(db), table_name, schema, bind_key, sequence)
+        if key not in models:
+            models[key] = original(db, table_name, schema, bind_key, sequence)
+        return models[key]
+
+    create_session_model_once.once = True
+    flask_session_sql.create_session_model = create_session_model_once
+
+
+def init_sessions(app: Flask) -> None:
+    from flask_session import Session
+
+    from .store import db
+
+    settings = app.config["SETTINGS"]
+    if settings.redis_url:
+        from redis import Redis
+
+        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=Redis.from_url(settings.redis_url),
+                          SESSION_KEY_PREFIX="portal-session:")
+    else:
+        _define_session_model_once()
+        app.config.update(SESSION_TYPE="sqlalchemy", SESSION_SQLALCHEMY=db,
+                          SESSION_SQLALCHEMY_TABLE="portal_sessions", SESSION_CLEANUP_N_REQUESTS=500)
+    app.config.update(SESSION_PERMANENT=True, SESSION_USE_SIGNER=False, SESSION_SERIALIZATION_FORMAT="json")
+    from .store.db import schema_lock
+
+    with schema_lock(app):  # Flask-Session creates its table as it starts: one worker at a time
+        Session(app)
+        if not settings.redis_url:
+            with app.app_context():
+                db.create_all()
+
+
+def init_csrf(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
+    app.extensions["csrf_protect"] = CSRFProtect(app)
+
+
+def init_limiter(app: Flask) -> None:
+    from .limits import limiter
+
+    settings = app.config["SETTINGS"]
+    app.config.update(RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+                      RATELIMIT_HEADERS_ENABLED=True, RATELIMIT_KEY_PREFIX="portal")
+    limiter.init_app(app)
+
+
+def init_sir(app: Flask, simulator_config: dict) -> None:
+    from .sir.cache import make_cached_session
+    from .sir.client import SirClient
+    from .sir.transport import WSGITransport
+    from .store.vault import Vault
+
+    settings = app.config["SETTINGS"]
+    transport = None
+    if settings.embedded_simulator:
+        from .embedded import make_simulator
+
+        simulator_app = make_simulator(settings, app, simulator_config)
+        app.extensions["simulator_app"] = simulator_app
+        transport = WSGITransport(simulator_app)
+    if settings.redis_url:
+        cached, generations = make_cached_session("redis", redis_url=settings.redis_url,
+                                                  default_ttl=settings.cache_ttl_seconds)
+    else:
+        cached, generations = make_cached_session("sqlite", sqlite_path=settings.instance_path / "http_cache.sqlite3",
+                                                  default_ttl=settings.cache_ttl_seconds)
+    app.extensions["sir_client"] = SirClient(
+        sandbox_url=settings.sandbox_url, production_url=settings.production_url, cached_session=cached,
+        generations=generations, transport=transport, connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout)
+    app.extensions["vault"] = Vault(settings.vault_keys)
+
+
+def init_templates(app: Flask) -> None:
+    from . import templating
+
+    templating.init_app(app)
+
+
+def init_security_headers(app: Flask) -> None:
+    from . import security
+
+    security.init_app(app)
+
+
+def init_timing(app: Flask) -> None:
+    from . import timing
+
+    timing.init_app(app)
+
+
+def init_errors(app: Flask) -> None:
+    from . import errors
+
+    errors.init_app(app)
+
+
+def init_blueprints(app: Flask) -> None:
+    from .audit import bp as audit_bp
+    from .auth import bp as auth_bp
+    from .dashboard import bp as dashboard_bp
+    from .keys import bp as keys_bp
+    from .onboarding import bp as onboarding_bp
+    from .pools import bp as pools_bp
+    from .webhooks import bp as webhooks_bp
+
+    for blueprint in (auth_bp, onboarding_bp, dashboard_bp, keys_bp, pools_bp, webhooks_bp, audit_bp):
+        app.register_blueprint(blueprint)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+
+def init_cli(app: Flask) -> None:
+    from . import cli
+
+    cli.init_app(app)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta, timezone
+
+from flask import Response, g, request
+
+from ..store import audit, db
+from ..web import render_htmx_template
+from . import bp
+
+OUTCOMES = ("success", "failure")
+ENVIRONMENTS = ("sandbox", "production")
+
+
+def _filters() -> tuple[dict, list[str]]:
+    """The filters from the query string, and a message for each one that could not be read."""
+    problems = []
+    filters = {
+        "action": request.args.get("action") or None,
+        "outcome": request.args.get("outcome") if request.args.get("outcome") in OUTCOMES else None,
+        "environment": request.args.get("environment") if request.args.get("environment") in ENVIRONMENTS else None,
+        "actor": (request.args.get("actor") or "").strip().lower() or None,
+    }
+    for name in ("since", "until"):
+        raw = request.args.get(name)
+        if not raw:
+            filters[name] = None
+            continue
+        try:
+            day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        except ValueError:
+            problems.append(f"“{raw}” is not a date like 2026-11-25; the {name} filter was left out.")
+            filters[name] = None
+            continue
+        filters[name] = day + timedelta(days=1) if name == "until" else day  # "until" includes that day
+    return filters, problems
+
+
+@bp.get("/")
+def index():
+    filters, problems = _filters()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    query = audit.entries_query(g.partner["id"], **filters)
+    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
+    entries = db.session.scalars(query.limit(audit.PAGE_SIZE).offset((page - 1) * audit.PAGE_SIZE)).all()
+    pages = max(1, -(-total // audit.PAGE_SIZE))
+    return render_htmx_template(
+        "audit/page.html", "audit/_entries.html", entries=entries, total=total, page=page, pages=pages,
+        actions=audit.actions_for(g.partner["id"]), problems=problems, args=request.args)
+
+
+@bp.get("/export.csv")
+def export_csv():
+    filters, _ = _filters()
+    rows = db.session.scalars(audit.entries_query(g.partner["id"], **filters).limit(50_000))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["at", "actor", "environment", "action", "target", "outcome", "detail", "remote_addr"])
+    for entry in rows:
+        writer.writerow([entry.at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), entry.actor,
+                         entry.environment or "", entry.action, entry.target or "", entry.outcome,
+                         entry.detail or "", entry.remote_addr or ""])
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import time
+
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+
+from ..limits import limiter
+from ..sir import errors
+from ..store import audit
+from ..upstream import sir_client
+from ..web import safe_next
+from . import bp
+from .forms import LoginForm
+from .session import jwt_expiry, login_required
+
+DEMO_ACCOUNTS = [("Acme Rewards", "admin@acme.example"), ("Globex Giving", "admin@globex.example")]
+DEMO_PASSWORD = "sandbox-demo"
+
+
+def _login_limit():
+    return current_app.config["SETTINGS"].login_rate_limit
+
+
+def _email_key():
+    return "login-email:" + (request.form.get("email") or "").strip().lower()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], error_message="address")
+@limiter.limit(_login_limit, key_func=_email_key, methods=["POST"], error_message="email")
+def login():
+    form = LoginForm(next=request.args.get("next", ""))
+    upstream_error = None
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        try:
+            account = sir_client().login(email, form.password.data)
+            token = account.get("token") or account.get("accessToken")
+            me = sir_client().me(token)
+        except errors.InvalidCredentials:
+            audit.record(actor=email, action="sign_in", outcome="failure", detail="wrong email or password",
+                         remote_addr=request.remote_addr)
+            form.password.errors.append("Email or password is wrong.")
+        except errors.SirError as error:
+            upstream_error = error
+        else:
+            _start_session(token, me)
+            audit.record(actor=email, action="sign_in", partner_id=g.partner["id"], remote_addr=request.remote_addr,
+                         environment=session["environment"])
+            return redirect(safe_next(form.next.data, url_for("dashboard.overview")))
+    status = 200 if request.method == "GET" or form.errors == {} and not upstream_error else 422
+    if upstream_error:
+        status = 503
+    return render_template("auth/login.html", form=form, upstream_error=upstream_error,
+                           demo_accounts=DEMO_ACCOUNTS, demo_password=DEMO_PASSWORD), status
+
+
+def _start_session(token: str, me: dict) -> None:
+    # A fresh session id at sign-in: a session id planted before login is worth nothing after it.
+    current_app.session_interface.regenerate(session)
+    session.clear()
+    user = me.get("user") or {}
+    partner = me.get("partner") or {}
+    session.update(
+        # The JWT is a credential: the session store (SQLite, PostgreSQL or Redis) only ever holds it encrypted.
+        jwt=current_app.extensions["vault"].encrypt(token),
+        jwt_expires_at=jwt_expiry(token) or time.time() + 3600,
+        admin={"id": user.get("id"), "email": user.get("email"), "name": user.get("name")},
+        partner={"id": partner.get("id"), "name": partner.get("name"), "slug": partner.get("slug"),
+                 "status": partner.get("status")},
+        publishable_key=me.get("publishableKey"),
+        environment="sandbox",
+    )
+    session.permanent = True
+    g.admin, g.partner = session["admin"], session["partner"]
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    audit.record(actor=g.admin["email"], action="sign_out", partner_id=g.partner["id"],
+                 environment=session.get("environment"), remote_addr=request.remote_addr)
+    session.clear()
+    flash("You are signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/environment")
+@login_required
+def switch_environment():
+    environment = request.form.get("environment")
+    if environment not in ("sandbox", "production"):
+        flash("Choose sandbox or production.", "error")
+    else:
+        session["environment"] = environment
+        flash(f"Now showing {environment} data." if environment == "sandbox"
+              else "Now showing PRODUCTION data: changes here affect real rewards.",
+              "info" if environment == "sandbox" else "warning")
+    return redirect(safe_next(request.form.get("next"), url_for("dashboard.overview")))

@@ -1,0 +1,46 @@
+"""The embedded default: the simulator inside the portal's process, reached through the WSGI transport.
+
+The simulator keeps its runtime state under the instance folder, so a restarted portal finds the keys it
+created. Webhooks that the simulator delivers to the portal's own receiver (a loopback URL whose path is
+under `/hooks/`) are handed straight to the portal's WSGI app, so the whole loop works with no socket;
+any other URL is posted for real.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import requests
+from werkzeug.test import Client
+
+RECEIVER_PREFIX = "/hooks/"
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def make_deliverer(portal_app):
+    portal_client = Client(portal_app)
+
+    def deliver(url: str, headers: dict[str, str], body: bytes, timeout: float) -> tuple[int, str]:
+        parts = urlsplit(url)
+        if parts.hostname in LOOPBACK_HOSTS and parts.path.startswith(RECEIVER_PREFIX):
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            response = portal_client.post(path, data=body, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+            return response.status_code, response.get_data(as_text=True)[:1000]
+        response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        return response.status_code, response.text[:1000]
+
+    return deliver
+
+
+def make_simulator(settings, portal_app, extra: dict | None = None):
+    """The simulator's WSGI app, configured for this portal instance (`extra` overrides, for tests)."""
+    import simulator
+
+    config = {
+        "SEED": settings.simulator_seed,
+        "STATE_PATH": str(settings.instance_path / "simulator-state.jsonl"),
+        "LATENCY_MS": settings.simulator_latency_ms,
+        "DELIVER": make_deliverer(portal_app),
+    }
+    config.update(extra or {})
+    return simulator.create_app(config)

@@ -1,0 +1,110 @@
+"""The HTTP cache for signed GETs: requests-cache, keyed per partner key, with per-family invalidation.
+
+- Only GET responses of signed calls are cached (JWT calls use a session without a cache).
+- The cache key is method + URL + a fingerprint of `X-Partner-Key` + the family's generation.
+  `X-Timestamp` and `X-Signature` change on every call and are left out. All three headers are in
+  `ignored_parameters`, so requests-cache redacts them from what it stores: the cache never holds a key.
+  (Its default ignored list names `Authorization` and `X-API-KEY`, not `X-Partner-Key`: a cache keyed
+  with the defaults would let two partners share an entry, which tests prove does not happen here.)
+- A write bumps its family's generation for that key, so every cached variant (any query string) of that
+  family is missed from then on, for that key only. Generations live in the same backend as the cache,
+  so all workers see them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import requests_cache
+from requests_cache.backends.sqlite import SQLiteDict
+
+REDACTED_HEADERS = ["X-Partner-Key", "X-Timestamp", "X-Signature"]
+
+# Short TTLs per endpoint family, in seconds; the longest-lived data is the least volatile.
+FAMILY_TTLS = {
+    "dashboard": 30,
+    "token-pools": 30,
+    "webhooks": 15,
+    "actions": 30,
+    "transactions": 30,
+    "users": 60,
+    "campaigns": 60,
+}
+DEFAULT_TTL = 30
+KEEP_FOR_STALE = timedelta(days=2)  # expired entries stay this long so stale-if-error has something
+
+
+def family_of(path: str) -> str:
+    """`/v1/partner/dashboard/trends` → `dashboard`; the first segment after `/v1/partner/`."""
+    rest = path.split("?", 1)[0].removeprefix("/v1/partner/")
+    return rest.split("/", 1)[0] or "root"
+
+
+def key_fingerprint(partner_key: str) -> str:
+    """A stable, non-reversible stand-in for a key in cache keys."""
+    return hashlib.sha256(b"sir-cache:" + partner_key.encode()).hexdigest()[:32]
+
+
+class Generations:
+    """Per (key fingerprint, family) counters; a bump makes that family's cached entries unreachable."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def current(self, fingerprint: str, family: str) -> str:
+        try:
+            return str(self.store[f"{fingerprint}:{family}"])
+        except KeyError:
+            return "0"
+
+    def bump(self, fingerprint: str, family: str) -> None:
+        name = f"{fingerprint}:{family}"
+        try:
+            self.store[name] = int(self.store[name]) + 1
+        except KeyError:
+            self.store[name] = 1
+
+
+def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_url: str | None = None,
+                        default_ttl: int = DEFAULT_TTL) -> tuple[requests_cache.CachedSession, Generations]:
+    if backend == "redis":
+        from redis import Redis
+        from requests_cache.backends.redis import RedisCache, RedisDict
+
+        connection = Redis.from_url(redis_url)
+        cache_backend = RedisCache(namespace="portal-http", connection=connection, ttl_offset=int(KEEP_FOR_STALE.total_seconds()))
+        generations = Generations(RedisDict(namespace="portal-http", collection_name="generations", connection=connection))
+    elif backend == "memory":
+        cache_backend = "memory"
+        generations = Generations({})
+    else:
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        # fast_save: no fsync per write. Losing the last second of an HTTP cache in a crash costs a refetch;
+        # an fsync per cached answer would cost every cold page view its time.
+        cache_backend = requests_cache.SQLiteCache(str(sqlite_path), wal=True, fast_save=True)
+        generations = Generations(SQLiteDict(str(sqlite_path), table_name="generations", wal=True))
+
+    def create_key(request, **_):
+        partner_key = request.headers.get("X-Partner-Key", "")
+        fingerprint = key_fingerprint(partner_key)
+        path = request.path_url
+        generation = generations.current(fingerprint, family_of(path))
+        material = "\n".join((request.method, request.url, fingerprint, generation))
+        return hashlib.sha256(material.encode()).hexdigest()[:40]
+
+    ttl = 0 if default_ttl == 0 else None
+    session = requests_cache.CachedSession(
+        backend=cache_backend,
+        expire_after=default_ttl,
+        urls_expire_after={f"*/v1/partner/{family}*": (ttl if ttl is not None else seconds)
+                           for family, seconds in FAMILY_TTLS.items()},
+        allowable_methods=("GET",),
+        allowable_codes=(200,),
+        ignored_parameters=REDACTED_HEADERS,
+        key_fn=create_key,
+        stale_if_error=False,  # the client serves stale itself, so it can say which error it hid
+        cache_control=False,
+    )
+    return session, generations

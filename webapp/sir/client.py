@@ -1,0 +1,252 @@
+"""The SIR Giving client: JWT calls for the admin's account, HMAC-signed calls for partner data.
+
+A plain library (no Flask): a script or a worker can use it too.
+
+- The host is chosen by the key: `sk_test_`/`pk_test_` → sandbox URL, `sk_live_`/`pk_live_` → production
+  URL. A call for one environment with the other's key is refused before anything is sent.
+- What is signed is what is sent: the request is prepared first, then `path_url` and the body bytes of
+  the prepared request are signed.
+- A GET is retried once on a dropped connection or a 429 (honouring Retry-After up to a cap); a write never,
+  since SIR Giving may have applied it.
+- Signed GETs go through the HTTP cache (`cache.py`); when SIR Giving fails in a way that may pass (timeout,
+  unreachable, 5xx, 429, unreadable reply) and an older answer is cached, that answer is returned marked
+  stale, with the error it stands in for.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+import requests
+
+from . import errors
+from .cache import Generations, family_of, key_fingerprint
+from .signing import signature_headers
+
+RETRY_AFTER_CAP_SECONDS = 2.0
+USER_AGENT = "PartnerOpsPortal/1.0"
+
+ENVIRONMENTS = ("sandbox", "production")
+
+
+def environment_of_key(key: str) -> str | None:
+    if key.startswith(("sk_test_", "pk_test_")):
+        return "sandbox"
+    if key.startswith(("sk_live_", "pk_live_")):
+        return "production"
+    return None
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What the portal signs with: one key of the partner's, with its HMAC secret."""
+
+    key_id: str | None
+    secret_key: str
+    hmac_secret: str
+
+    @property
+    def environment(self) -> str | None:
+        return environment_of_key(self.secret_key)
+
+    def __repr__(self) -> str:  # never let a secret reach a log line through repr()
+        prefix = self.secret_key[:12] + "…" if self.secret_key else ""
+        return f"Credential(key_id={self.key_id!r}, secret_key={prefix!r}, hmac_secret='***')"
+
+
+@dataclass
+class CallRecord:
+    """One call to SIR Giving, for the Server-Timing header and the benchmarks."""
+
+    method: str
+    path: str
+    elapsed_ms: float
+    from_cache: bool
+    stale: bool
+    status: int | None
+
+
+@dataclass
+class Reply:
+    data: Any
+    status: int
+    from_cache: bool = False
+    stale: bool = False
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    elapsed_ms: float = 0.0
+    error: errors.SirError | None = None  # set when a stale answer stands in for a failure
+
+
+class SirClient:
+    def __init__(self, *, sandbox_url: str, production_url: str, auth_url: str | None = None,
+                 cached_session: requests.Session | None = None, generations: Generations | None = None,
+                 transport: requests.adapters.BaseAdapter | None = None, connect_timeout: float = 3.05,
+                 read_timeout: float = 10.0, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.base_urls = {"sandbox": sandbox_url.rstrip("/"), "production": production_url.rstrip("/")}
+        self.auth_url = (auth_url or sandbox_url).rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+        self.clock = clock
+        self.sleep = sleep
+        self.generations = generations
+        self.plain = requests.Session()  # JWT calls and writes: never cached
+        self.cached = cached_session or self.plain
+        for session in {id(self.plain): self.plain, id(self.cached): self.cached}.values():
+            session.headers["User-Agent"] = USER_AGENT
+            if transport is not None:
+                for url in {*self.base_urls.values(), self.auth_url}:
+                    session.mount(url, transport)
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _send(self, session: requests.Session, prepared: requests.PreparedRequest, *, retry: bool,
+              record: Callable[[CallRecord], None] | None, path: str, fresh: bool = False) -> requests.Response:
+        attempts = 2 if retry else 1
+        for attempt in range(attempts):
+            started = time.perf_counter()
+            try:
+                extra = {"force_refresh": True} if fresh and session is not self.plain else {}
+                response = session.send(prepared, timeout=self.timeout, allow_redirects=False, **extra)
+            except requests.Timeout:
+                self._record(record, prepared, path, started, None, False)
+                raise errors.UpstreamTimeout(status=None, path=path) from None
+            except requests.ConnectionError:
+                self._record(record, prepared, path, started, None, False)
+                if attempt + 1 < attempts:
+                    continue
+                raise errors.Unreachable(status=None, path=path) from None
+            from_cache = bool(getattr(response, "from_cache", False))
+            self._record(record, prepared, path, started, response.status_code, from_cache)
+            if response.status_code == 429 and attempt + 1 < attempts:
+                wait = _retry_after(response)
+                if wait is not None and wait <= RETRY_AFTER_CAP_SECONDS:
+                    self.sleep(wait)
+                    continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+    @staticmethod
+    def _record(record, prepared, path, started, status, from_cache):
+        if record is not None:
+            record(CallRecord(prepared.method, path, (time.perf_counter() - started) * 1000, from_cache, False, status))
+
+    @staticmethod
+    def _parse(response: requests.Response, path: str) -> Any:
+        if response.status_code == 204 or not response.content:
+            if response.status_code >= 400:
+                raise errors.error_for_response(response.status_code, None, path)
+            return None
+        try:
+            payload = response.json()
+        except ValueError:
+            if response.status_code >= 500:
+                raise errors.ServerError(status=response.status_code, path=path) from None
+            raise errors.MalformedReply(status=response.status_code, path=path) from None
+        if response.status_code >= 400:
+            raise errors.error_for_response(response.status_code, payload, path, _retry_after(response))
+        return payload
+
+    # -- JWT calls: the admin's own account --------------------------------------------------------
+
+    def jwt_call(self, method: str, path: str, token: str | None = None, json_body: Any = None,
+                 params: dict | None = None, record=None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body = _encode(json_body)
+        if body:
+            headers["Content-Type"] = "application/json"
+        url = self.auth_url + path + (f"?{urlencode(params)}" if params else "")
+        prepared = self.plain.prepare_request(requests.Request(method, url, headers=headers, data=body))
+        response = self._send(self.plain, prepared, retry=method == "GET", record=record, path=path)
+        return self._parse(response, path)
+
+    def login(self, email: str, password: str) -> dict:
+        return self.jwt_call("POST", "/v1/partner/auth/login", json_body={"email": email, "password": password})
+
+    def me(self, token: str) -> dict:
+        return self.jwt_call("GET", "/v1/partner/auth/me", token)
+
+    def partner_info(self, token: str) -> dict:
+        return self.jwt_call("GET", "/v1/partner/keys/partner-info", token)
+
+    # -- signed calls: partner data ----------------------------------------------------------------
+
+    def signed_call(self, credential: Credential, environment: str, method: str, path: str,
+                    params: dict | None = None, json_body: Any = None, record=None, fresh: bool = False) -> Reply:
+        """One signed call. `fresh` skips the cache for a GET (an admin's explicit refresh), and stores the answer."""
+        if environment not in ENVIRONMENTS:
+            raise ValueError(f"unknown environment {environment!r}")
+        if credential.environment != environment:
+            raise errors.EnvironmentMismatch(path=path)
+        method = method.upper()
+        body = _encode(json_body)
+        headers = {"Content-Type": "application/json"} if body else {}
+        query = f"?{urlencode(params, doseq=True)}" if params else ""
+        session = self.cached if method == "GET" else self.plain
+        prepared = session.prepare_request(
+            requests.Request(method, self.base_urls[environment] + path + query, headers=headers, data=body))
+        # Sign the exact path and bytes that will go over the wire, after requests has normalised them.
+        prepared.headers.update(signature_headers(
+            credential.secret_key, credential.hmac_secret, str(int(self.clock())), method, prepared.path_url,
+            _encode_prepared(prepared.body)))
+        started = time.perf_counter()
+        try:
+            response = self._send(session, prepared, retry=method == "GET", record=record, path=path, fresh=fresh)
+            data = self._parse(response, path)
+        except errors.SirError as error:
+            if method == "GET" and error.retryable:
+                stale = self._stale_answer(prepared, path)
+                if stale is not None:
+                    stale.error = error
+                    if record is not None:
+                        record(CallRecord(method, path, 0.0, True, True, stale.status))
+                    return stale
+            raise
+        if method != "GET" and self.generations is not None:
+            self.generations.bump(key_fingerprint(credential.secret_key), family_of(path))
+        from_cache = bool(getattr(response, "from_cache", False))
+        fetched_at = getattr(response, "created_at", None) if from_cache else None
+        return Reply(data=data, status=response.status_code, from_cache=from_cache,
+                     fetched_at=_aware(fetched_at) if fetched_at else datetime.now(timezone.utc),
+                     elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def _stale_answer(self, prepared: requests.PreparedRequest, path: str) -> Reply | None:
+        cache = getattr(self.cached, "cache", None)
+        if cache is None:
+            return None
+        cached = cache.get_response(cache.create_key(prepared))
+        if cached is None or cached.status_code != 200:
+            return None
+        try:
+            data = json.loads(cached.content)
+        except ValueError:
+            return None
+        return Reply(data=data, status=200, from_cache=True, stale=True, fetched_at=_aware(cached.created_at))
+
+
+def _encode(json_body: Any) -> bytes:
+    if json_body is None:
+        return b""
+    return json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _encode_prepared(body) -> bytes:
+    if body is None:
+        return b""
+    return body.encode() if isinstance(body, str) else body
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,0 +1,47 @@
+"""The audit log: record every state-changing thing the portal does, and read it back with filters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from .db import db
+from .models import AuditEntry
+
+PAGE_SIZE = 50
+
+
+def record(*, actor: str, action: str, outcome: str = "success", partner_id: str | None = None,
+           environment: str | None = None, target: str | None = None, detail: str | None = None,
+           remote_addr: str | None = None, commit: bool = True) -> AuditEntry:
+    entry = AuditEntry(actor=actor, action=action, outcome=outcome, partner_id=partner_id,
+                       environment=environment, target=target, detail=detail, remote_addr=remote_addr)
+    db.session.add(entry)
+    if commit:
+        db.session.commit()
+    return entry
+
+
+def entries_query(partner_id: str, *, action: str | None = None, outcome: str | None = None,
+                  environment: str | None = None, actor: str | None = None,
+                  since: datetime | None = None, until: datetime | None = None):
+    query = select(AuditEntry).filter(AuditEntry.partner_id == partner_id)
+    if action:
+        query = query.filter(AuditEntry.action == action)
+    if outcome:
+        query = query.filter(AuditEntry.outcome == outcome)
+    if environment:
+        query = query.filter(AuditEntry.environment == environment)
+    if actor:
+        query = query.filter(AuditEntry.actor == actor)
+    if since:
+        query = query.filter(AuditEntry.at >= since)
+    if until:
+        query = query.filter(AuditEntry.at < until)
+    return query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+
+
+def actions_for(partner_id: str) -> list[str]:
+    return list(db.session.scalars(
+        select(AuditEntry.action).filter(AuditEntry.partner_id == partner_id).distinct().order_by(AuditEntry.action)))

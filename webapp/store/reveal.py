@@ -1,0 +1,34 @@
+"""Secrets shown once: a new key's or webhook's secrets, kept encrypted between the request that created
+them and the one page that shows them, and emptied as that page is rendered."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timezone
+
+from .db import db
+from .models import RevealedSecret
+
+
+def stash(vault, partner_id: str, subject_id: str, payload: dict) -> str:
+    """Keep `payload` encrypted until it is shown; returns the token of the page that shows it. Not committed:
+    it commits with the caller's other changes."""
+    token = secrets.token_urlsafe(24)
+    db.session.add(RevealedSecret(token=token, partner_id=partner_id, key_id=subject_id,
+                                  secrets_encrypted=vault.encrypt(json.dumps(payload))))
+    return token
+
+
+def take(vault, token: str, partner_id: str) -> tuple[RevealedSecret | None, dict | None]:
+    """The stashed secrets, once: (row, payload) the first time, (row, None) after, (None, None) for a token
+    that is not this partner's."""
+    row = db.session.get(RevealedSecret, token)
+    if row is None or row.partner_id != partner_id:
+        return None, None
+    if not row.secrets_encrypted:
+        return row, None
+    payload = json.loads(vault.decrypt(row.secrets_encrypted))
+    row.secrets_encrypted, row.shown_at = None, datetime.now(timezone.utc)  # gone before the page leaves
+    db.session.commit()
+    return row, payload

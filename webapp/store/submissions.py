@@ -1,0 +1,73 @@
+"""One-time form tokens: a double click, a resubmit or the back button runs an action once.
+
+A page that renders a state-changing form issues a token; the view that handles the POST claims it.
+Claiming is one conditional UPDATE, so two requests racing for the same token (two workers, two clicks)
+cannot both win: the loser is told the action is running or already done, and is shown its result.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+
+from .db import db
+from .models import FormSubmission, utcnow
+
+
+@dataclass
+class Claim:
+    state: str  # "claimed" (go ahead), "running", "done", "unknown"
+    result: Any = None
+
+
+def issue(partner_id: str, purpose: str) -> str:
+    token = secrets.token_urlsafe(24)
+    db.session.add(FormSubmission(token=token, partner_id=partner_id, purpose=purpose))
+    db.session.commit()
+    return token
+
+
+def claim(token: str | None, partner_id: str, purpose: str) -> Claim:
+    if not token:
+        return Claim("unknown")
+    won = db.session.execute(
+        update(FormSubmission)
+        .where(FormSubmission.token == token, FormSubmission.partner_id == partner_id,
+               FormSubmission.purpose == purpose, FormSubmission.state == "issued")
+        .values(state="running", updated_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    row = db.session.get(FormSubmission, token)
+    if won == 1:
+        # `result` may hold notes from an earlier attempt that did not finish (e.g. a timeout).
+        return Claim("claimed", json.loads(row.result) if row.result else None)
+    if row is None or row.partner_id != partner_id or row.purpose != purpose:
+        return Claim("unknown")
+    return Claim(row.state, json.loads(row.result) if row.result else None)
+
+
+def finish(token: str, result: Any) -> None:
+    row = db.session.get(FormSubmission, token)
+    row.state = "done"
+    row.result = json.dumps(result)
+    db.session.commit()
+
+
+def release(token: str, note: Any = None) -> None:
+    """The action did not finish: the same form may be submitted again. `note` is kept for that next
+    attempt (for instance: "the last try timed out, look upstream before sending again")."""
+    row = db.session.get(FormSubmission, token)
+    if row is not None and row.state == "running":
+        row.state = "issued"
+        if note is not None:
+            row.result = json.dumps(note)
+        db.session.commit()
+
+
+def issued_at(token: str):
+    row = db.session.get(FormSubmission, token)
+    return row.created_at if row else None

@@ -1,0 +1,74 @@
+"""The credential vault: secrets encrypted at rest with Fernet; MultiFernet so VAULT_KEY can be rotated.
+
+`VAULT_KEY` is a comma-separated list, newest first: values are encrypted with the first key and
+decrypted with any; `rewrap_all()` re-encrypts every stored value with the newest key, after which the
+old key can be dropped.
+"""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import select
+
+from ..sir.client import Credential, environment_of_key
+from .db import db
+from .models import VaultCredential, utcnow
+
+
+class VaultError(Exception):
+    pass
+
+
+class Vault:
+    def __init__(self, keys: list[str]):
+        self._fernet = MultiFernet([Fernet(k) for k in keys])
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise VaultError("A stored secret cannot be decrypted with the configured VAULT_KEY.") from None
+
+    def rewrap(self, token: str) -> str:
+        return self._fernet.rotate(token.encode()).decode()
+
+    # -- credentials -------------------------------------------------------------------------------
+
+    def credential_for(self, partner_id: str, environment: str) -> Credential | None:
+        row = db.session.scalar(select(VaultCredential).filter_by(partner_id=partner_id, environment=environment))
+        if row is None:
+            return None
+        return Credential(row.key_id, self.decrypt(row.secret_key_encrypted), self.decrypt(row.hmac_secret_encrypted))
+
+    def record_for(self, partner_id: str, environment: str) -> VaultCredential | None:
+        return db.session.scalar(select(VaultCredential).filter_by(partner_id=partner_id, environment=environment))
+
+    def store_credential(self, partner_id: str, credential: Credential, *, source: str, stored_by: str,
+                         commit: bool = True) -> VaultCredential:
+        """Put (or replace) the partner's credential for the key's environment, in one transaction."""
+        environment = environment_of_key(credential.secret_key)
+        if environment is None or not credential.secret_key.startswith("sk_"):
+            raise VaultError("Only a secret key (sk_test_… or sk_live_…) can sign data calls.")
+        row = self.record_for(partner_id, environment) or VaultCredential(partner_id=partner_id, environment=environment)
+        row.key_id = credential.key_id
+        row.key_prefix = credential.secret_key[:12]
+        row.secret_key_encrypted = self.encrypt(credential.secret_key)
+        row.hmac_secret_encrypted = self.encrypt(credential.hmac_secret)
+        row.source = source
+        row.stored_by = stored_by
+        row.stored_at = utcnow()
+        db.session.add(row)
+        if commit:
+            db.session.commit()
+        return row
+
+    def rewrap_all(self) -> int:
+        rows = db.session.scalars(select(VaultCredential)).all()
+        for row in rows:
+            row.secret_key_encrypted = self.rewrap(row.secret_key_encrypted)
+            row.hmac_secret_encrypted = self.rewrap(row.hmac_secret_encrypted)
+        db.session.commit()
+        return len(rows)

@@ -1,0 +1,130 @@
+"""What every template can use: the signed-in context, banners, and number/date filters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from flask import Flask, current_app, g
+
+from .security import csp_nonce
+from .upstream import current_environment
+
+BANNER_PROVIDERS_KEY = "portal_banner_providers"
+
+
+class Banner:
+    def __init__(self, level: str, message: str, link_url: str | None = None, link_text: str | None = None):
+        self.level, self.message, self.link_url, self.link_text = level, message, link_url, link_text
+
+
+def register_banner_provider(app: Flask, provider: Callable[[], list[Banner]]) -> None:
+    """An area adds banners shown on every signed-in page (a low pool, an expiring key)."""
+    app.extensions.setdefault(BANNER_PROVIDERS_KEY, []).append(provider)
+
+
+def portal_banners() -> list[Banner]:
+    if g.get("partner") is None:
+        return []
+    banners: list[Banner] = []
+    for provider in current_app.extensions.get(BANNER_PROVIDERS_KEY, []):
+        try:
+            banners.extend(provider() or [])
+        except Exception:  # a banner must never break the page it sits on
+            current_app.logger.warning("banner provider %s failed", getattr(provider, "__name__", provider),
+                                       exc_info=True)
+    return banners
+
+
+class Admin:
+    def __init__(self, data: dict):
+        self.id, self.email, self.name = data.get("id"), data.get("email"), data.get("name") or data.get("email")
+
+
+class Partner:
+    def __init__(self, data: dict):
+        self.id, self.name, self.slug, self.status = data.get("id"), data.get("name"), data.get("slug"), data.get("status")
+
+
+def number(value, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def percent(value, digits: int = 1) -> str:
+    """A ratio (0.97) as a percentage ("97.0 %"); ratios above 1 stay honest ("359.5 %")."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.{digits}f} %"
+
+
+def parse_time(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def iso(value) -> str:
+    moment = parse_time(value)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+def short_time(value) -> str:
+    moment = parse_time(value)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def asset_fingerprints(static_folder: str) -> dict[str, str]:
+    """A short content hash per static file, computed once, so asset URLs change when the file does."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(static_folder)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()[:12]
+            for p in root.rglob("*") if p.is_file()}
+
+
+def init_app(app: Flask) -> None:
+    from flask import url_for
+
+    from . import charts
+
+    fingerprints = asset_fingerprints(app.static_folder)
+
+    def asset_url(filename: str) -> str:
+        """A static URL with its content hash: safe to cache for a year, new when the file changes."""
+        return url_for("static", filename=filename, v=fingerprints.get(filename))
+
+    app.jinja_env.globals["asset_url"] = asset_url
+
+    original_max_age = app.get_send_file_max_age
+
+    def send_file_max_age(filename):
+        from flask import request
+
+        return 31_536_000 if request.args.get("v") else original_max_age(filename)
+
+    app.get_send_file_max_age = send_file_max_age
+
+    app.jinja_env.filters.update(number=number, percent=percent, iso=iso, short_time=short_time)
+    app.jinja_env.globals["charts"] = charts  # chart builders are pure: a card partial builds its own figure
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def signed_in_context():
+        admin = g.get("admin")
+        partner = g.get("partner")
+        return {
+            "current_admin": Admin(admin) if admin else None,
+            "current_partner": Partner(partner) if partner else None,
+            "current_environment": current_environment(),
+            "csp_nonce": csp_nonce(),
+            "demo_mode": app.config["SETTINGS"].embedded_simulator,
+            "portal_banners": portal_banners(),
+        }

@@ -1,0 +1,66 @@
+"""Helpers every view uses: the htmx render helper, one-time form tokens, local redirects."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import abort, g, make_response, redirect, render_template, request
+
+
+def is_htmx_partial_request() -> bool:
+    """An htmx request that wants a fragment: not a boosted navigation, not a history restore."""
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-Boosted") != "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def render_htmx_template(page_template: str, partial_template: str, status: int = 200, **context):
+    """Same URL, same view: the partial for htmx, the full page otherwise; `Vary: HX-Request`.
+
+    A fragment that carries an error (a form with its messages, an upstream error) is sent to htmx with
+    status 200: the fragment says what went wrong, and the browser does not log a failed request. A full
+    page keeps its real status (422, 502…)."""
+    partial = is_htmx_partial_request()
+    template = partial_template if partial else page_template
+    if partial and status >= 400:
+        status = 200
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def no_store(response):
+    """For a page that shows a secret: never cached anywhere, not even in the back/forward cache."""
+    response.headers["Cache-Control"] = "no-store, max-age=0"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only a local path is accepted as a redirect target (`/keys`, not `//evil.example` or `https://…`)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def get_for_partner(model, **filters):
+    """A row of `model` that belongs to the signed-in partner, or 404 (never another partner's)."""
+    from .store import db
+
+    row = db.session.query(model).filter_by(partner_id=g.partner["id"], **filters).one_or_none()
+    if row is None:
+        abort(404)
+    return row
+
+
+def go(location: str):
+    """Redirect; for htmx, `HX-Redirect` makes the browser itself go there instead of swapping the page in."""
+    if request.headers.get("HX-Request") == "true":
+        response = redirect(location)
+        response.status_code = 200
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location)
