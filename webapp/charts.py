@@ -1,0 +1,139 @@
+"""Plotly figures, built from parsed data: pure functions, data in, figure out (tested via `fig.to_dict()`).
+
+Every chart goes through `_layout()` so they look alike: one palette, readable axes, thousands separators,
+ISO dates, a title, and no plotly template (keeps the JSON small; `template="none"`). Each area adds its
+builders below; the page puts `fig.to_plotly_json()` in a `<script type="application/json">` (chart macro),
+and app.js mounts it under the strict CSP.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+# Colour-blind-safe palette (Okabe–Ito), in the order series take them.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+INK = "#1f2933"
+GRID = "#e4e7eb"
+FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+
+
+def _layout(title: str, *, x_title: str | None = None, y_title: str | None = None, dates: bool = False,
+            height: int = 280, legend: bool = True) -> dict:
+    return dict(
+        template="none",
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=14, color=INK)),
+        height=height,
+        margin=dict(l=72 if y_title else 56, r=16, t=40, b=40),
+        font=dict(family=FONT, size=12, color=INK),
+        colorway=PALETTE,
+        separators=".,",  # decimal point ".", thousands separator ","
+        showlegend=legend,
+        legend=dict(orientation="h", y=-0.2, x=0),
+        hovermode="x unified" if dates else "closest",
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        xaxis=dict(title=dict(text=x_title) if x_title else None, gridcolor=GRID, zeroline=False,
+                   **({"type": "date", "tickformat": "%Y-%m-%d", "hoverformat": "%Y-%m-%d"} if dates else {})),
+        yaxis=dict(title=dict(text=y_title) if y_title else None, gridcolor=GRID, zeroline=False,
+                   tickformat=",d", rangemode="tozero"),
+    )
+
+
+def figure(traces: list, title: str, **layout_options) -> go.Figure:
+    """A figure in the house style; areas build traces and call this."""
+    return go.Figure(data=traces, layout=_layout(title, **layout_options))
+
+
+# -- overview ------------------------------------------------------------------------------------------
+
+def trends_chart(trends) -> go.Figure:
+    """Daily tokens (bars) and actions (line, right axis) over the chosen range."""
+    dates = [d.date for d in trends.daily]
+    fig = figure([
+        go.Bar(x=dates, y=[d.tokens for d in trends.daily], name="Tokens distributed", marker_color=PALETTE[0],
+               hovertemplate="%{y:,} tokens<extra></extra>"),
+        go.Scatter(x=dates, y=[d.actions for d in trends.daily], name="Actions", yaxis="y2", mode="lines+markers",
+                   line=dict(color=PALETTE[1], width=2), marker=dict(size=4),
+                   hovertemplate="%{y:,} actions<extra></extra>"),
+    ], f"Activity, last {trends.days} days", dates=True, y_title="Tokens")
+    fig.update_layout(yaxis2=dict(title=dict(text="Actions"), overlaying="y", side="right", tickformat=",d",
+                                  rangemode="tozero", showgrid=False), bargap=0.2, margin=dict(r=64))
+    return fig
+
+
+def top_earners_chart(earners) -> go.Figure:
+    """Horizontal bars, the top earner at the top."""
+    ordered = list(reversed(earners))
+    fig = figure([go.Bar(x=[e.tokens for e in ordered], y=[e.name for e in ordered], orientation="h",
+                         marker_color=PALETTE[2], hovertemplate="%{y}: %{x:,} tokens<extra></extra>",
+                         name="Tokens")],
+                 f"Top {len(earners)} earners", legend=False, height=max(220, 32 * len(earners) + 80))
+    fig.update_layout(xaxis=dict(tickformat=",d", title=dict(text="Tokens")), yaxis=dict(tickformat="", automargin=True),
+                      margin=dict(l=8, r=16, t=40, b=40))
+    return fig
+
+
+def api_usage_chart(usage) -> go.Figure:
+    dates = [d.date for d in usage.daily]
+    fig = figure([
+        go.Bar(x=dates, y=[d.requests - d.errors for d in usage.daily], name="Succeeded", marker_color=PALETTE[0],
+               hovertemplate="%{y:,} succeeded<extra></extra>"),
+        go.Bar(x=dates, y=[d.errors for d in usage.daily], name="Errors", marker_color=PALETTE[3],
+               hovertemplate="%{y:,} errors<extra></extra>"),
+    ], f"API requests, last {usage.days} day{'s' if usage.days != 1 else ''}", dates=True, y_title="Requests")
+    fig.update_layout(barmode="stack", bargap=0.25)
+    return fig
+
+
+def campaign_chart(analytics, name: str) -> go.Figure:
+    dates = [d.date for d in analytics.daily]
+    fig = figure([
+        go.Bar(x=dates, y=[d.tokens for d in analytics.daily], name="Tokens", marker_color=PALETTE[4],
+               hovertemplate="%{y:,} tokens<extra></extra>"),
+        go.Scatter(x=dates, y=[d.actions for d in analytics.daily], name="Actions", yaxis="y2", mode="lines",
+                   line=dict(color=PALETTE[0], width=2), hovertemplate="%{y:,} actions<extra></extra>"),
+    ], f"{name}: daily performance", dates=True, y_title="Tokens")
+    fig.update_layout(yaxis2=dict(title=dict(text="Actions"), overlaying="y", side="right", tickformat=",d",
+                                  rangemode="tozero", showgrid=False), margin=dict(r=64))
+    return fig
+
+
+# -- text alternatives: the same data as a table ("Show as table") --------------------------------------
+
+def trends_table(trends) -> tuple[list[str], list[list]]:
+    return (["Date", "Actions", "Completed", "Failed", "Tokens"],
+            [[d.date, d.actions, d.completed, d.failed, d.tokens] for d in trends.daily])
+
+
+def top_earners_table(earners) -> tuple[list[str], list[list]]:
+    return (["Rank", "User", "External ID", "Tokens"], [[e.rank, e.name, e.external_user_id, e.tokens] for e in earners])
+
+
+def api_usage_table(usage) -> tuple[list[str], list[list]]:
+    return (["Date", "Requests", "Errors"], [[d.date, d.requests, d.errors] for d in usage.daily])
+
+
+def campaign_table(analytics) -> tuple[list[str], list[list]]:
+    return (["Date", "Actions", "Tokens", "Participants"],
+            [[d.date, d.actions, d.tokens, d.participants] for d in analytics.daily])
+
+
+# -- token pools ---------------------------------------------------------------------------------------
+
+def pools_chart(pools) -> go.Figure:
+    """Each pool's balance as a bar, its low-balance threshold as a marker across it."""
+    names = [p.name for p in pools]
+    colours = [PALETTE[3] if p.is_depleted else (PALETTE[1] if p.is_low else PALETTE[2]) for p in pools]
+    fig = figure([
+        go.Bar(x=names, y=[p.balance for p in pools], name="Balance", marker_color=colours,
+               hovertemplate="%{x}: %{y:,} tokens<extra></extra>"),
+        go.Scatter(x=names, y=[p.threshold for p in pools], name="Low-balance threshold", mode="markers",
+                   marker=dict(symbol="line-ew", size=40, line=dict(width=3, color=INK)),
+                   hovertemplate="threshold %{y:,}<extra></extra>"),
+    ], "Balance against threshold", y_title="Tokens", height=300)
+    return fig
+
+
+def pools_table(pools) -> tuple[list[str], list[list]]:
+    return (["Pool", "Balance", "Threshold", "Allocated", "Consumed"],
+            [[p.name, p.balance, p.threshold, p.allocated, p.consumed] for p in pools])

@@ -1,0 +1,145 @@
+"""The overview's cards: what each one asks SIR Giving, which parameters it takes, and how they load.
+
+The overview fetches every card's call at once on a small thread pool, so the page costs about one round
+trip of the slowest call instead of one per card (a browser would also open at most six connections per
+host, so eight lazily loaded cards would take two rounds). A card still waiting when the time budget runs
+out is sent as a skeleton that loads itself; its answer, once it arrives, is in the HTTP cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..sir import errors
+from ..sir.api import Parsed, PartnerApi
+
+BUDGET_SECONDS = 2.5
+POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="overview-card")
+
+# Parameters a card takes: name → (allowed values, default). They live in the page's URL.
+PARAMS = {
+    "trend_days": ((7, 30, 90), 30),
+    "earners_limit": ((5, 10, 25), 10),
+    "usage_days": ((1, 7, 30), 7),
+}
+
+
+def read_params(source) -> dict:
+    """Known parameters from a query string; an unknown or bad value falls back to the default."""
+    values = {}
+    for name, (allowed, default) in PARAMS.items():
+        try:
+            value = int(source.get(name, default))
+        except (TypeError, ValueError):
+            value = default
+        values[name] = value if value in allowed else default
+    return values
+
+
+@dataclass
+class Card:
+    id: str
+    title: str
+    template: str
+    fetch: Callable[[PartnerApi, dict, dict], Parsed]
+    wide: bool = False
+
+
+@dataclass
+class Loaded:
+    card: Card
+    value: Any = None
+    reply: Any = None
+    error: errors.SirError | None = None
+    pending: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+_SHARED_LOCK = threading.Lock()
+
+
+def shared(hints: dict, key: str, call: Callable[[], Parsed]) -> Parsed:
+    """One upstream call per view for what two cards both need (the runway card reuses the trends card's
+    30-day trends): the first card to ask makes the call, the other waits for the same answer."""
+    with _SHARED_LOCK:
+        future = hints.get(key)
+        owner = future is None
+        if owner:
+            future = hints[key] = Future()
+    if owner:
+        try:
+            future.set_result(call())
+        except BaseException as exc:
+            future.set_exception(exc)
+    return future.result()
+
+
+def _trends(api: PartnerApi, params: dict, hints: dict) -> Parsed:
+    days = params["trend_days"]
+    return shared(hints, f"trends:{days}", lambda: api.trends(days))
+
+
+def _runway(api: PartnerApi, params: dict, hints: dict) -> Parsed:
+    """Each pool with its runway at the current pace (from the 30-day trends)."""
+    from ..pools.runway import runway, shares
+
+    trends = POOL.submit(shared, hints, "trends:30", lambda: api.trends(30))
+    pools = shared(hints, "token_pools", api.token_pools)
+    daily = [d.tokens for d in trends.result().value.daily]
+    share = shares(pools.value)
+    return Parsed([(pool, runway(pool.balance, daily, share[pool.id])) for pool in pools.value
+                   if pool.status != "inactive"], pools.reply)
+
+
+def _campaign(api: PartnerApi, params: dict, hints: dict) -> Parsed:
+    """The active campaign and its analytics. Analytics need the campaign's id, which would make two rounds;
+    the id seen last time (a hint) lets both calls start at once, and a changed campaign costs one more."""
+    known = hints.get("campaign_id")
+    prefetch = POOL.submit(api.campaign_analytics, known) if known else None
+    active = api.active_campaign()
+    if active.value is None:
+        return active
+    analytics = None
+    if prefetch is not None and active.value.id == known:
+        try:
+            analytics = prefetch.result()
+        except errors.SirError:
+            analytics = None
+    analytics = analytics or api.campaign_analytics(active.value.id)
+    hints["seen_campaign_id"] = active.value.id
+    return Parsed((active.value, analytics.value), analytics.reply)
+
+
+CARDS = {card.id: card for card in (
+    Card("summary", "Summary", "dashboard/_summary.html", lambda api, p, h: api.summary(), wide=True),
+    Card("trends", "Activity trends", "dashboard/_trends.html", _trends, wide=True),
+    Card("runway", "Token pool runway", "pools/_overview_card.html", _runway),
+    Card("top_earners", "Top earners", "dashboard/_top_earners.html", lambda api, p, h: api.top_earners(p["earners_limit"])),
+    Card("integration_health", "Integration health", "dashboard/_integration_health.html",
+         lambda api, p, h: api.integration_health()),
+    Card("webhook_health", "Webhook health", "dashboard/_webhook_health.html", lambda api, p, h: api.webhook_health()),
+    Card("api_usage", "API usage", "dashboard/_api_usage.html", lambda api, p, h: api.api_usage(p["usage_days"])),
+    Card("recent_activity", "Recent activity", "dashboard/_recent_activity.html", lambda api, p, h: api.recent_activity(10)),
+    Card("campaign", "Active campaign", "dashboard/_campaign.html", _campaign),
+)}
+
+
+def load(card: Card, api: PartnerApi, params: dict, hints: dict | None = None) -> Loaded:
+    try:
+        parsed = card.fetch(api, params, {} if hints is None else hints)
+    except errors.SirError as error:
+        return Loaded(card, error=error)
+    return Loaded(card, value=parsed.value, reply=parsed.reply)
+
+
+def load_all(api: PartnerApi, params: dict, hints: dict | None = None, budget: float = BUDGET_SECONDS) -> list[Loaded]:
+    """Every card at once. `hints` carries what the last view learnt (the active campaign's id) and comes
+    back with what this one saw."""
+    hints = {} if hints is None else hints
+    futures = {card.id: POOL.submit(load, card, api, params, hints) for card in CARDS.values()}
+    wait(futures.values(), timeout=budget)
+    return [futures[card_id].result() if futures[card_id].done() else Loaded(card, pending=True)
+            for card_id, card in CARDS.items()]
