@@ -1,0 +1,18 @@
+"""API keys: list, create (secrets shown once), rename, expiry, deactivate, revoke, and guided rotation."""
+
+from flask import Blueprint
+
+from ..auth.session import require_login
+
+bp = Blueprint("keys", __name__, url_prefix="/keys")
+bp.before_request(require_login)
+
+from . import views  # noqa: E402,F401
+from .banner import expiring_key_banners  # noqa: E402
+
+
+@bp.record_once
+def register_banner(state):
+    from ..templating import register_banner_provider
+
+    register_banner_provider(state.app, expiring_key_banners)

@@ -1,0 +1,73 @@
+"""A banner on every page for keys that expire within 14 days (or have expired) and rotations left half-way.
+
+The key list is a JWT call; it is remembered in the admin's own session for a minute so the banner costs
+no call on most pages and is never shared between admins."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from flask import g, session, url_for
+
+from ..sir import errors
+from ..templating import Banner
+from ..upstream import account_api
+from . import rotation as rotations
+
+EXPIRY_WARNING_DAYS = 14
+REMEMBER_SECONDS = 60
+
+
+def key_flags_are_fresh() -> bool:
+    remembered = session.get("key_flags")
+    return bool(remembered) and time.time() - remembered["at"] < REMEMBER_SECONDS
+
+
+def remember_key_flags(keys) -> list[dict]:
+    now = datetime.now(timezone.utc)
+    items = [{"id": k.id, "name": k.name, "environment": k.environment, "status": k.status,
+              "expires_at": k.expires_at.isoformat() if k.expires_at else None}
+             for k in keys if (k.expires_within(EXPIRY_WARNING_DAYS, now) or k.status == "expired")
+             and k.revoked_at is None]
+    session["key_flags"] = {"at": time.time(), "items": items}
+    return items
+
+
+def key_flags(force: bool = False) -> list[dict]:
+    if not force and key_flags_are_fresh():
+        return session["key_flags"]["items"]
+    return remember_key_flags(account_api().keys())
+
+
+def forget_key_flags() -> None:
+    session.pop("key_flags", None)
+
+
+def expiring_key_banners() -> list[Banner]:
+    from flask import request
+
+    if request.blueprint == "keys":
+        return []  # the keys pages flag these keys themselves, next to the key
+    banners = []
+    for rotation in rotations.in_progress_for(g.partner["id"]):
+        if rotation.state != "grace":
+            banners.append(Banner("warning", f"A rotation of “{rotation.old_key_name}” is in progress and waiting for you.",
+                                  url_for("keys.rotation", rotation_id=rotation.id), "Resume or cancel"))
+    try:
+        flags = key_flags()
+    except errors.SirError:
+        return banners
+    now = datetime.now(timezone.utc)
+    for key in flags:
+        if any(r.old_key_id == key["id"] for r in rotations.in_progress_for(g.partner["id"])):
+            continue  # already being replaced
+        if key["status"] == "expired":
+            message = f"API key “{key['name']}” ({key['environment']}) has expired."
+            level = "danger"
+        else:
+            days = max(0, (datetime.fromisoformat(key["expires_at"]) - now).days)
+            message = f"API key “{key['name']}” ({key['environment']}) expires in {days} day{'s' if days != 1 else ''}."
+            level = "warning"
+        banners.append(Banner(level, message, url_for("keys.rotate_key", key_id=key["id"]), "Roll this key"))
+    return banners

@@ -1,0 +1,328 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import abort, flash, g, make_response, render_template, request, url_for
+
+from ..sir import errors
+from ..sir.client import Credential
+from ..store import audit, db, reveal, submissions
+from ..store.models import KeyRotation
+from ..upstream import account_api, current_environment, partner_api, sir_client, vault
+from ..web import get_for_partner, go, no_store, render_htmx_template
+from . import bp
+from . import rotation as rotations
+from .banner import forget_key_flags
+from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RotateForm
+
+ENVIRONMENTS = ("sandbox", "production")
+
+
+def _portal_key_ids() -> dict[str, str | None]:
+    return {env: (row.key_id if (row := vault().record_for(g.partner["id"], env)) else None) for env in ENVIRONMENTS}
+
+
+def _usage_by_key() -> dict:
+    """Last-24-hour traffic per key, from each environment the portal can read; unknown where it cannot."""
+    usage = {}
+    for env in ENVIRONMENTS:
+        if vault().record_for(g.partner["id"], env) is None:
+            continue
+        try:
+            for key_usage in partner_api(env).api_usage(days=1).value.by_key:
+                usage[key_usage.key_id] = key_usage
+        except errors.SirError:
+            continue
+    return usage
+
+
+def _key_or_404(key_id: str):
+    try:
+        return account_api().key(key_id)
+    except errors.NotFound:
+        abort(404)
+
+
+def _actor() -> str:
+    return g.admin["email"]
+
+
+def _audit(action, key, outcome="success", detail=None):
+    audit.record(actor=_actor(), action=action, outcome=outcome, partner_id=g.partner["id"],
+                 environment=key.environment, target=f"{key.name} ({key.id})", detail=detail)
+
+
+def _complete_finished_grace(rotation_rows, keys_by_id) -> None:
+    """A rotation in its grace period is complete once SIR Giving no longer accepts the old key."""
+    for rotation in rotation_rows:
+        old = keys_by_id.get(rotation.old_key_id)
+        if rotation.state == "grace" and old is not None and old.status in ("expired", "inactive", "revoked"):
+            rotation.state = "completed"
+            audit.record(actor="portal", action="rotation_completed", partner_id=rotation.partner_id,
+                         environment=rotation.environment, target=f"{rotation.old_key_name} ({rotation.old_key_id})",
+                         detail=f"the old key is {old.status}", commit=False)
+    db.session.commit()
+
+
+@bp.get("/")
+def index():
+    keys = account_api().keys()
+    keys_by_id = {k.id: k for k in keys}
+    rotation_rows = rotations.in_progress_for(g.partner["id"])
+    _complete_finished_grace(rotation_rows, keys_by_id)
+    now = datetime.now(timezone.utc)
+    flagged = [k for k in keys if k.revoked_at is None and (k.status == "expired" or k.expires_within(14, now))]
+    return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(),
+                           rotations=[r for r in rotation_rows if r.in_progress], flagged=flagged, now=now)
+
+
+# -- create, with secrets shown once ---------------------------------------------------------------
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = CreateKeyForm(environment=current_environment())
+    if request.method == "GET":
+        form.submission.data = submissions.issue(g.partner["id"], "create-key")
+        return render_htmx_template("keys/new.html", "keys/_new_form.html", form=form)
+    if not form.validate_on_submit():
+        return render_htmx_template("keys/new.html", "keys/_new_form.html", form=form, status=422)
+    claim = submissions.claim(form.submission.data, g.partner["id"], "create-key")
+    if claim.state in ("done", "running"):
+        # A double click or a resend: the key was made once; its secrets page may already have been shown.
+        target = (claim.result or {}).get("reveal")
+        return go(url_for("keys.secrets", token=target) if target else url_for("keys.index"))
+    if claim.state != "claimed":
+        flash("That form was already used; here is a fresh one.", "warning")
+        return go(url_for("keys.new"))
+    try:
+        created = account_api().create_key(form.name.data.strip(), form.environment.data, form.key_type.data)
+    except errors.SirError as error:
+        submissions.release(form.submission.data)
+        audit.record(actor=_actor(), action="key_created", outcome="failure", partner_id=g.partner["id"],
+                     environment=form.environment.data, target=form.name.data, detail=error.code)
+        if isinstance(error, errors.Unauthorized):
+            raise
+        form.name.errors.append(f"{error.title}: {error.message} {error.next_step}")
+        return render_htmx_template("keys/new.html", "keys/_new_form.html", form=form, status=502)
+    payload = {k: created.get(k) for k in ("publicKey", "secretKey", "hmacSecret", "name", "environment", "keyType", "id")}
+    token = reveal.stash(vault(), g.partner["id"], created["id"], payload)
+    audit.record(actor=_actor(), action="key_created", partner_id=g.partner["id"], environment=created["environment"],
+                 target=f"{created['name']} ({created['id']})", commit=False)
+    if form.use_for_portal.data and created.get("secretKey"):
+        vault().store_credential(g.partner["id"], Credential(created["id"], created["secretKey"], created["hmacSecret"]),
+                                 source="created", stored_by=_actor(), commit=False)
+        audit.record(actor=_actor(), action="credential_replaced", partner_id=g.partner["id"],
+                     environment=created["environment"], target=f"{created['name']} ({created['id']})",
+                     detail="the new key became the portal's own credential", commit=False)
+    submissions.finish(form.submission.data, {"reveal": token})  # commits the rows above with it
+    forget_key_flags()
+    return go(url_for("keys.secrets", token=token))
+
+
+@bp.get("/secrets/<token>")
+def secrets(token):
+    """The one page that shows a new key's secrets: never cached, and gone once rendered."""
+    revealed, shown = reveal.take(vault(), token, g.partner["id"])
+    if revealed is None:
+        abort(404)
+    response = make_response(render_template("keys/secrets.html", shown=shown, revealed=revealed,
+                                             portal_key_id=_portal_key_ids().get(shown["environment"]) if shown else None))
+    return no_store(response)
+
+
+# -- one key: details, impact, changes --------------------------------------------------------------
+
+def _key_page(key, status=200, **forms):
+    portal_keys = _portal_key_ids()
+    usage = _usage_by_key().get(key.id)
+    context = dict(key=key, is_portal_key=portal_keys.get(key.environment) == key.id, usage=usage,
+                   expiring=key.revoked_at is None and (key.status == "expired" or key.expires_within(14, datetime.now(timezone.utc))),
+                   rotation=next(iter(rotations.in_progress_for(g.partner["id"], key.id)), None),
+                   rename_form=forms.get("rename_form") or RenameForm(name=key.name),
+                   expiry_form=forms.get("expiry_form") or ExpiryForm(expires_on=key.expires_at.strftime("%Y-%m-%d") if key.expires_at else ""),
+                   revoke_form=forms.get("revoke_form") or ConfirmNameForm(key.name, formdata=None),
+                   active_form=ActiveForm(), message=forms.get("message"), refusal=forms.get("refusal"))
+    return render_htmx_template("keys/show.html", "keys/_actions.html", status=status, **context)
+
+
+@bp.get("/<key_id>")
+def show(key_id):
+    return _key_page(_key_or_404(key_id))
+
+
+def _upstream_failure(key, action, error, **forms):
+    _audit(action, key, "failure", error.code)
+    if isinstance(error, errors.Unauthorized):
+        raise error
+    return _key_page(key, status=502, refusal=f"{error.title}. {error.message} {error.next_step}", **forms)
+
+
+@bp.post("/<key_id>/rename")
+def rename(key_id):
+    key = _key_or_404(key_id)
+    form = RenameForm()
+    if not form.validate_on_submit():
+        return _key_page(key, status=422, rename_form=form)
+    try:
+        updated = account_api().update_key(key.id, name=form.name.data.strip())
+    except errors.SirError as error:
+        return _upstream_failure(key, "key_renamed", error, rename_form=form)
+    _audit("key_renamed", updated, detail=f"was “{key.name}”")
+    forget_key_flags()
+    return _key_page(updated, message=f"Renamed to “{updated.name}”.")
+
+
+@bp.post("/<key_id>/expiry")
+def set_expiry(key_id):
+    key = _key_or_404(key_id)
+    form = ExpiryForm()
+    if not form.validate_on_submit():
+        return _key_page(key, status=422, expiry_form=form)
+    try:
+        updated = account_api().update_key(key.id, expiresAt=form.expires_on.moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    except errors.ValidationFailed as error:
+        form.expires_on.errors.append(error.detail or error.message)
+        return _key_page(key, status=422, expiry_form=form)
+    except errors.SirError as error:
+        return _upstream_failure(key, "key_expiry_set", error, expiry_form=form)
+    _audit("key_expiry_set", updated, detail=f"expires {form.expires_on.data}")
+    forget_key_flags()
+    return _key_page(updated, message=f"The key now expires on {form.expires_on.data} at 23:59 UTC.")
+
+
+def _refuse_for_portal_key(key, what):
+    return _key_page(key, status=409, refusal=(
+        f"The portal signs its own calls with this key, so it cannot be {what} until another credential is in "
+        "place. Roll the key instead: the portal switches to the replacement before the old key stops."))
+
+
+@bp.post("/<key_id>/active")
+def set_active(key_id):
+    key = _key_or_404(key_id)
+    ActiveForm().validate_on_submit() or abort(400)
+    activate = request.form.get("active") == "true"
+    if not activate and _portal_key_ids().get(key.environment) == key.id:
+        return _refuse_for_portal_key(key, "deactivated")
+    try:
+        updated = account_api().update_key(key.id, isActive=activate)
+    except errors.SirError as error:
+        return _upstream_failure(key, "key_reactivated" if activate else "key_deactivated", error)
+    _audit("key_reactivated" if activate else "key_deactivated", updated)
+    forget_key_flags()
+    return _key_page(updated, message="The key works again." if activate else "The key is deactivated: SIR Giving refuses it until it is reactivated.")
+
+
+@bp.post("/<key_id>/revoke")
+def revoke(key_id):
+    key = _key_or_404(key_id)
+    if _portal_key_ids().get(key.environment) == key.id:
+        return _refuse_for_portal_key(key, "revoked")
+    form = ConfirmNameForm(key.name)
+    if not form.validate_on_submit():
+        return _key_page(key, status=422, revoke_form=form)
+    try:
+        updated = account_api().revoke_key(key.id)
+    except errors.SirError as error:
+        return _upstream_failure(key, "key_revoked", error, revoke_form=form)
+    _audit("key_revoked", updated)
+    forget_key_flags()
+    return _key_page(updated, message="The key is revoked for good; SIR Giving refuses it from now on.")
+
+
+# -- rotation -----------------------------------------------------------------------------------------
+
+def _rotator() -> rotations.Rotator:
+    return rotations.Rotator(sir_client(), account_api(), vault(), _actor())
+
+
+@bp.route("/<key_id>/rotate", methods=["GET", "POST"])
+def rotate_key(key_id):
+    key = _key_or_404(key_id)
+    existing = rotations.in_progress_for(g.partner["id"], key.id)
+    if existing:
+        return go(url_for("keys.rotation", rotation_id=existing[0].id))
+    if key.status == "revoked":
+        flash("A revoked key cannot be rolled; create a new key instead.", "warning")
+        return go(url_for("keys.index"))
+    form = RotateForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        if request.method == "GET":
+            form.submission.data = submissions.issue(g.partner["id"], f"rotate:{key.id}")
+        usage = _usage_by_key().get(key.id)
+        return render_htmx_template("keys/rotate.html", "keys/_rotate_form.html", key=key, form=form, usage=usage,
+                                    is_portal_key=_portal_key_ids().get(key.environment) == key.id,
+                                    status=200 if request.method == "GET" else 422)
+    claim = submissions.claim(form.submission.data, g.partner["id"], f"rotate:{key.id}")
+    if claim.state not in ("claimed", "done", "running"):
+        flash("That form was already used; here is a fresh one.", "warning")
+        return go(url_for("keys.rotate_key", key_id=key.id))
+    rotation = rotations.start(g.partner["id"], key, form.grace.data,
+                               _portal_key_ids().get(key.environment) == key.id, _actor())
+    if claim.state == "claimed":
+        submissions.finish(form.submission.data, {"rotation": rotation.id})
+        try:
+            _rotator().advance(rotation)
+        except rotations.RotationError:
+            pass  # saved with its error; the rotation page offers resume or cancel
+    return go(url_for("keys.rotation", rotation_id=rotation.id))
+
+
+def _traffic(rotation: KeyRotation):
+    """Old key against new key: last used and requests in the last hour, while the move happens."""
+    try:
+        # Fresh: a key made a minute ago is not in a cached answer, and this page is about right now.
+        usage = {u.key_id: u for u in partner_api(rotation.environment).api_usage(days=1, fresh=True).value.by_key}
+    except errors.SirError:
+        return None
+    return usage.get(rotation.old_key_id), usage.get(rotation.new_key_id)
+
+
+@bp.get("/rotations/<int:rotation_id>")
+def rotation(rotation_id):
+    row = get_for_partner(KeyRotation, id=rotation_id)
+    if row.state == "grace":
+        try:
+            old = account_api().key(row.old_key_id)
+            _complete_finished_grace([row], {old.id: old})
+        except errors.SirError:
+            pass
+    shown = _rotator().secrets(row) if row.state == "created" else None
+    traffic = _traffic(row) if row.state in ("grace", "completed") else None
+    response = make_response(render_template(
+        "keys/rotation.html", rotation=row, secrets=shown, traffic=traffic, steps=rotations.STEPS,
+        step_done=rotations.step_done, grace_labels=rotations.GRACE_LABELS, ended=request.args.get("ended")))
+    return no_store(response) if shown else response
+
+
+def _rotation_action(rotation_id, action):
+    row = get_for_partner(KeyRotation, id=rotation_id)
+    try:
+        action(row)
+    except rotations.RotationError as error:
+        flash(str(error), "error")
+    forget_key_flags()
+    return go(url_for("keys.rotation", rotation_id=row.id))
+
+
+@bp.post("/rotations/<int:rotation_id>/stored")
+def rotation_stored(rotation_id):
+    def confirm_and_continue(row):
+        rotator = _rotator()
+        rotator.confirm_stored(row)
+        rotator.advance(row)
+    return _rotation_action(rotation_id, confirm_and_continue)
+
+
+@bp.post("/rotations/<int:rotation_id>/resume")
+def rotation_resume(rotation_id):
+    return _rotation_action(rotation_id, lambda row: _rotator().advance(row))
+
+
+@bp.post("/rotations/<int:rotation_id>/cancel")
+def rotation_cancel(rotation_id):
+    return _rotation_action(rotation_id, lambda row: _rotator().cancel(row))
+
+
+@bp.post("/rotations/<int:rotation_id>/end-grace")
+def rotation_end_grace(rotation_id):
+    return _rotation_action(rotation_id, lambda row: _rotator().end_grace_now(row))
