@@ -1,0 +1,31 @@
+"""A banner on every page while a pool of the current environment is below its threshold."""
+
+from __future__ import annotations
+
+from flask import g, url_for
+
+from ..sir import errors
+from ..templating import Banner
+from ..upstream import current_environment, partner_api, vault
+
+
+def low_balance_banners() -> list[Banner]:
+    if vault().record_for(g.partner["id"], current_environment()) is None:
+        return []  # no credential yet: set-up comes first
+    try:
+        # The overview fetched them already in its parallel round; elsewhere the answer is cached.
+        pools = (g.get("token_pools") or partner_api().token_pools()).value
+    except errors.SirError:
+        return []  # the page itself will say what is wrong; a banner must not
+    banners = []
+    for pool in pools:
+        if pool.status == "inactive" or not pool.is_low:
+            continue
+        if pool.is_depleted:
+            message = f"Token pool “{pool.name}” is empty: rewards drawn from it fail until it is topped up."
+        else:
+            message = (f"Token pool “{pool.name}” is below its threshold: {pool.balance:,} tokens left "
+                       f"(threshold {pool.threshold:,}).")
+        banners.append(Banner("danger" if pool.is_depleted else "warning", message,
+                              url_for("pools.request_top_up", pool_id=pool.id), "Request a top-up"))
+    return banners
