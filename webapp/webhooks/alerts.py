@@ -1,0 +1,49 @@
+"""Alerts drawn from received events, on every page: for a day after SIR Giving sends them, until dismissed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from flask import g, url_for
+from sqlalchemy import select
+
+from ..store import db
+from ..store.models import ReceivedEvent
+from ..templating import Banner
+from ..upstream import current_environment
+
+ALERT_TYPES = ("token_pool.low_balance", "token_pool.depleted", "api_key.expiring", "token_pool_request.approved",
+               "token_pool_request.rejected")
+WINDOW = timedelta(hours=24)
+
+
+def alert_events():
+    since = datetime.now(timezone.utc) - WINDOW
+    return db.session.scalars(select(ReceivedEvent).filter(
+        ReceivedEvent.partner_id == g.partner["id"], ReceivedEvent.environment == current_environment(),
+        ReceivedEvent.event_type.in_(ALERT_TYPES), ReceivedEvent.dismissed.is_(False),
+        ReceivedEvent.received_at >= since).order_by(ReceivedEvent.received_at.desc()).limit(5)).all()
+
+
+def event_banners() -> list[Banner]:
+    banners = []
+    for event in alert_events():
+        data = (json.loads(event.raw_body).get("data") or {})
+        if event.event_type in ("token_pool.low_balance", "token_pool.depleted"):
+            word = "is empty" if event.event_type.endswith("depleted") else "ran low"
+            banners.append(Banner("danger" if word == "is empty" else "warning",
+                                  f"SIR Giving reports: pool “{data.get('poolName', data.get('poolId', '?'))}” {word} "
+                                  f"({int(data.get('balance', 0)):,} tokens left).",
+                                  url_for("pools.request_top_up", pool_id=data["poolId"]) if data.get("poolId") else
+                                  url_for("pools.index"), "Request a top-up"))
+        elif event.event_type == "api_key.expiring":
+            banners.append(Banner("warning", f"SIR Giving reports: key “{data.get('name', data.get('keyId'))}” expires soon.",
+                                  url_for("keys.rotate_key", key_id=data["keyId"]) if data.get("keyId") else url_for("keys.index"),
+                                  "Roll this key"))
+        else:
+            outcome = "approved" if event.event_type.endswith("approved") else "rejected"
+            banners.append(Banner("warning" if outcome == "rejected" else "info",
+                                  f"SIR Giving {outcome} the top-up of {int(data.get('amount', 0)):,} tokens for “{data.get('poolName', '')}”.",
+                                  url_for("pools.requests", status=outcome), "See requests"))
+    return banners

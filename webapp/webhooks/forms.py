@@ -1,0 +1,64 @@
+from urllib.parse import urlsplit
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..sir.models import EVENT_TYPES
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+class RegisterWebhookForm(FlaskForm):
+    use_portal_receiver = BooleanField("Deliver to this portal's own receiver (events appear on the Events page)")
+    url = StringField("Endpoint URL", validators=[Optional(), Length(max=2048, message="At most 2,048 characters.")])
+    description = StringField("Description", validators=[Optional(), Length(max=200, message="At most 200 characters.")])
+    event_types = SelectMultipleField("Event types", choices=[(t, t) for t in EVENT_TYPES],
+                                      option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))
+    all_events = BooleanField("All events, including types added later")
+    keep_secret = BooleanField("Let the portal verify deliveries with this endpoint's secret (stored encrypted)")
+    submission = HiddenField()
+
+    def __init__(self, environment: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environment = environment
+
+    def validate_url(self, field):
+        if self.use_portal_receiver.data:
+            return
+        if not field.data:
+            raise ValidationError("Enter the URL SIR Giving should deliver to, or choose the portal's own receiver.")
+        parts = urlsplit(field.data.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError("Enter a full URL, like https://your-app.example.com/webhooks/sir.")
+        if parts.scheme != "https" and not (self.environment == "sandbox" and parts.hostname in LOOPBACK):
+            raise ValidationError("Use HTTPS: events carry reward data and a signature that must not travel in the "
+                                  "clear. Plain http is accepted only for localhost in the sandbox.")
+
+    def validate_event_types(self, field):
+        if not field.data and not self.all_events.data:
+            raise ValidationError("Choose at least one event type, or all events.")
+
+
+class DeleteWebhookForm(FlaskForm):
+    confirm_url = StringField("Type the endpoint's URL to confirm")
+
+    def __init__(self, expected: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected = expected
+
+    def validate_confirm_url(self, field):
+        if (field.data or "").strip() != self.expected:
+            raise ValidationError("Type the URL exactly as shown to delete this endpoint.")
+
+
+class RecoverForm(FlaskForm):
+    since = StringField("Failed since (UTC)", validators=[Length(max=20)])
+
+
+class DebuggerForm(FlaskForm):
+    headers = TextAreaField("Delivery headers", validators=[Length(max=4000, message="At most 4,000 characters.")])
+    body = TextAreaField("Raw body", validators=[Length(max=1024 * 1024, message="At most 1 MiB.")])
+    receiver = HiddenField()
+    secret = StringField("Or paste the endpoint's signing secret", validators=[Length(max=200)])
