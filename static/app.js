@@ -45,7 +45,9 @@
       var code = arguments.length ? arguments[arguments.length - 1] : "";
       return {
         call: function (thisArg) {
-          console.error("htmx tried to evaluate JavaScript, which the portal's CSP forbids; put behaviour in static/app.js",
+          // htmx may have wired an hx-on:* handler before this extension registered: name it when it is one.
+          var what = hasHxOn(thisArg) && String(code).indexOf("with(event") === 0 ? " (an hx-on:* handler)" : "";
+          console.error("htmx tried to evaluate JavaScript" + what + ", which the portal's CSP forbids; put behaviour in static/app.js",
             { element: thisArg, code: code });
           return undefined;
         }
