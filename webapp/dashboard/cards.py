@@ -123,7 +123,8 @@ CARDS = {card.id: card for card in (
     Card("webhook_health", "Webhook health", "dashboard/_webhook_health.html", lambda api, p, h: api.webhook_health()),
     Card("api_usage", "API usage", "dashboard/_api_usage.html", lambda api, p, h: api.api_usage(p["usage_days"])),
     Card("recent_activity", "Recent activity", "dashboard/_recent_activity.html", lambda api, p, h: api.recent_activity(10)),
-    Card("campaign", "Active campaign", "dashboard/_campaign.html", _campaign),
+    # Wide: a daily chart of a campaign's run needs the width to keep its dates readable.
+    Card("campaign", "Active campaign", "dashboard/_campaign.html", _campaign, wide=True),
 )}
 
 
