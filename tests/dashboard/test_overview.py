@@ -77,6 +77,30 @@ def test_the_failing_webhook_endpoint_is_flagged(signed_in):
     assert "https://legacy.acme.example/webhooks" in flagged[0].get_text() and "in a row" in flagged[0].get_text()
 
 
+def test_api_usage_totals_and_endpoints_are_the_simulators(app, signed_in):
+    for days in (1, 30):
+        # Asked first, so the card's own call is answered from the cache with the very same body.
+        expected = partner_api_for(app, signed_in).get("/v1/partner/dashboard/api-usage", {"days": days}).data
+        requests = sum(d["requests"] for d in expected["daily"])
+        errors = sum(d["errors"] for d in expected["daily"])
+        shown = card(signed_in.get(f"/?usage_days={days}"), "api-usage")
+        assert f"{requests:,} requests, {errors:,} errors" in " ".join(shown.get_text(" ").split())
+        by_endpoint = next(t for t in shown.select("table") if t.caption and t.caption.get_text() == "Requests by endpoint")
+        rows = [[c.get_text(" ", strip=True) for c in row.select("td")] for row in by_endpoint.select("tbody tr")]
+        busiest = expected["byEndpoint"][0]
+        assert rows[0][:3] == [f"{busiest['method']} {busiest['path']}", f"{busiest['requests']:,}", f"{busiest['errors']:,}"]
+
+
+def test_recent_activity_lists_the_simulators_latest_actions(app, signed_in):
+    expected = partner_api_for(app, signed_in).get("/v1/partner/dashboard/recent-activity", {"limit": 10}).data["data"]
+    rows = card(signed_in.get("/"), "recent-activity").select("tbody tr")
+    assert len(rows) == len(expected) == 10
+    for row, action in zip(rows, expected):
+        cells = [c.get_text(" ", strip=True) for c in row.select("td")]
+        assert cells[3] == f"{action['tokensDistributed']:,}"
+        assert row.select_one(".badge").get_text(strip=True) == action["status"].replace("_", " ").lower()
+
+
 def test_integration_health_lists_each_check_with_its_reason(signed_in):
     shown = card_text(signed_in.get("/"), "integration-health")
     assert "WARN Token pools Below threshold: Holiday promotions." in shown
