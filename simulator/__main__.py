@@ -20,6 +20,13 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not 0 <= args.error_rate <= 1:
         parser.error("--error-rate must be between 0 and 1")
+    for name in ("latency_ms", "jitter_ms"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be zero or more")
+    if args.rate_limit is not None and args.rate_limit < 1:
+        parser.error("--rate-limit must be at least 1 request a minute")
+    if not 0 < args.port < 65536:
+        parser.error("--port must be between 1 and 65535")
     return args
 
 

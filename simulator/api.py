@@ -6,6 +6,7 @@ applies the auth, and feeds the OpenAPI document, so the docs cannot drift from 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -43,16 +44,19 @@ def route(method: str, path: str, auth_kind: str, summary: str, *, query: list[s
         def view(**kwargs):
             state = sim()
             g.sim_route = PREFIX + path
-            if auth_kind == "jwt":
-                principal = auth.authenticate_jwt(state)
-            elif auth_kind == "public":
-                principal = None
-            else:
-                principal = auth.authenticate_key(state, signed=auth_kind.startswith("hmac"),
-                                                  secret_only=auth_kind == "hmac-secret")
-            result = handler(state, principal, **kwargs)
-            payload, status = result if isinstance(result, tuple) else (result, 200)
-            return jsonify(payload), status
+            # Read the body before the lock: a slow or oversized upload never holds up other requests.
+            request.get_data(cache=True)
+            if auth_kind == "public":  # sign-in: reads only what never changes, and hashes a password unlocked
+                return reply(handler(state, None, **kwargs))
+            # One request at a time sees and changes the state: lists never iterate a collection another
+            # thread is growing, and every reply is one consistent snapshot (the lock is re-entrant).
+            with state.lock:
+                if auth_kind == "jwt":
+                    principal = auth.authenticate_jwt(state)
+                else:
+                    principal = auth.authenticate_key(state, signed=auth_kind.startswith("hmac"),
+                                                      secret_only=auth_kind == "hmac-secret")
+                return reply(handler(state, principal, **kwargs))
 
         view.__name__ = f"{handler.__name__}_{method.lower()}"
         bp.add_url_rule(flask_path, endpoint=view.__name__, view_func=view, methods=[method])
@@ -61,16 +65,35 @@ def route(method: str, path: str, auth_kind: str, summary: str, *, query: list[s
     return decorator
 
 
+def reply(result):
+    payload, status = result if isinstance(result, tuple) else (result, 200)
+    return jsonify(payload), status
+
+
 # -- input helpers -------------------------------------------------------------------------------
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:40]}")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
 
 def body_json() -> dict:
     raw = request.get_data(cache=True)
     if not raw:
         raise DomainError(400, "INVALID_JSON", "The request body must be a JSON object.")
     try:
-        payload = json.loads(raw)
+        # Strict JSON: NaN, Infinity and numbers too large for a float are refused, not smuggled into the state.
+        payload = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError):
         raise DomainError(400, "INVALID_JSON", "The request body is not valid JSON.") from None
+    except RecursionError:
+        raise DomainError(400, "INVALID_JSON", "The request body is nested too deeply.") from None
     if not isinstance(payload, dict):
         raise DomainError(400, "INVALID_JSON", "The request body must be a JSON object.")
     return payload
@@ -83,15 +106,16 @@ def invalid(*problems: tuple[str, str]):
 
 def text_field(payload: dict, name: str, *, required: bool = True, max_length: int = 200) -> str | None:
     value = payload.get(name)
-    if value is None or value == "":
+    if value is not None and not isinstance(value, str):
+        invalid((name, "must be a string"))
+    value = (value or "").strip()
+    if not value:
         if required:
             invalid((name, "is required"))
         return None
-    if not isinstance(value, str):
-        invalid((name, "must be a string"))
     if len(value) > max_length:
         invalid((name, f"must be at most {max_length} characters"))
-    return value.strip()
+    return value
 
 
 def positive_int(payload: dict, name: str, maximum: int = MAX_AMOUNT) -> int:
@@ -159,7 +183,11 @@ def paginate(items: list, to_wire, *, newest_last: bool = False) -> dict:
 @route("POST", "/auth/login", "public", "Sign in to the partner portal", body={"email": "string", "password": "string"}, tag="Auth")
 def login(state, _):
     payload = body_json()
-    account = auth.check_password(state, payload.get("email"), payload.get("password"))
+    problems = [(name, "is required" if payload.get(name) in (None, "") else "must be a string")
+                for name in ("email", "password") if not isinstance(payload.get(name), str) or not payload[name]]
+    if problems:
+        invalid(*problems)
+    account = auth.check_password(state, payload["email"], payload["password"])
     token, expires = auth.issue_token(state, account)
     return {"token": token, "accessToken": token, "tokenType": "Bearer", "expiresAt": iso(expires),
             "user": account.to_wire(), "partner": state.partners[account.partner_id].to_wire()}
@@ -351,6 +379,8 @@ def update_user(state, key, external_id):
     fields = {attribute: text_field(payload, field, required=False)
               for field, attribute in (("email", "email"), ("firstName", "first_name"), ("lastName", "last_name"))
               if field in payload}
+    if not fields and "metadata" not in payload:
+        invalid(("body", "give at least one of metadata, email, firstName, lastName"))
     return state.update_user(key.partner_id, key.environment, external_id, payload.get("metadata"), fields).to_wire()
 
 
@@ -378,18 +408,40 @@ def validate_action(payload: dict, prefix: str = "") -> dict:
         problems.append((f"{prefix}idempotencyKey", "is required"))
     elif len(idem) > 128:
         problems.append((f"{prefix}idempotencyKey", "must be at most 128 characters"))
-    if payload.get("actionType") not in ACTION_TYPES:
+    if not isinstance(payload.get("actionType"), str) or payload["actionType"] not in ACTION_TYPES:
         problems.append((f"{prefix}actionType", f"must be one of {', '.join(sorted(ACTION_TYPES))}"))
     amount = payload.get("amount")
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount <= 0):
         problems.append((f"{prefix}amount", "must be a number greater than zero"))
+    elif amount is not None and amount > MAX_AMOUNT:
+        problems.append((f"{prefix}amount", f"must be at most {MAX_AMOUNT}"))
+    currency = payload.get("currency")
+    if currency is not None and (not isinstance(currency, str) or not re.fullmatch(r"[A-Za-z]{3}", currency)):
+        problems.append((f"{prefix}currency", "must be a three-letter currency code such as USD"))
+    for name, kind, label in (("metadata", dict, "an object"), ("autoCreateUsers", bool, "true or false")):
+        if payload.get(name) is not None and not isinstance(payload[name], kind):
+            problems.append((f"{prefix}{name}", f"must be {label}"))
     stakeholders = payload.get("stakeholders")
     if not isinstance(stakeholders, list) or not stakeholders:
         problems.append((f"{prefix}stakeholders", "must be a non-empty list"))
+    elif len(stakeholders) > 100:
+        problems.append((f"{prefix}stakeholders", "at most 100 stakeholders per action"))
     else:
         for index, stakeholder in enumerate(stakeholders):
-            if not isinstance(stakeholder, dict) or not isinstance(stakeholder.get("partnerUserId"), str) or not stakeholder.get("partnerUserId"):
-                problems.append((f"{prefix}stakeholders[{index}].partnerUserId", "is required"))
+            where = f"{prefix}stakeholders[{index}]"
+            if not isinstance(stakeholder, dict):
+                problems.append((where, "must be an object"))
+                continue
+            user_id = stakeholder.get("partnerUserId")
+            if not isinstance(user_id, str) or not user_id.strip():
+                problems.append((f"{where}.partnerUserId", "is required"))
+            elif len(user_id) > 128:
+                problems.append((f"{where}.partnerUserId", "must be at most 128 characters"))
+            # What a stakeholder brings is stored on the user it creates: text only, or later lists would break.
+            for name in ("stakeholderTypeCode", "userEmail", "userFirstName", "userLastName"):
+                value = stakeholder.get(name)
+                if value is not None and (not isinstance(value, str) or len(value) > 200):
+                    problems.append((f"{where}.{name}", "must be a string of at most 200 characters"))
     if problems:
         invalid(*problems)
     return payload
@@ -597,6 +649,11 @@ def campaign_fields(payload: dict, *, partial: bool) -> dict:
     return changes
 
 
+def check_campaign_dates(starts_at: float | None, ends_at: float | None) -> None:
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        invalid(("endsAt", "must be after startsAt"))
+
+
 @route("POST", "/campaigns", "hmac-secret", "Create a campaign", body={"name": "string", "description": "string", "startsAt": "ISO time", "endsAt": "ISO time", "rewardMultiplier": "number", "budget": "integer", "poolId": "string"}, tag="Campaigns")
 def create_campaign(state, key):
     payload = body_json()
@@ -604,13 +661,18 @@ def create_campaign(state, key):
     pool_id = payload.get("poolId")
     if pool_id is not None and not isinstance(pool_id, str):
         invalid(("poolId", "must be a string"))
+    check_campaign_dates(changes.get("starts_at"), changes.get("ends_at"))
     return state.create_campaign(key.partner_id, key.environment, pool_id, changes).to_wire(), 201
 
 
 @route("PATCH", "/campaigns/:campaign_id", "hmac-secret", "Update a campaign", body={"name": "string", "status": "draft|active|paused|completed", "rewardMultiplier": "number", "budget": "integer", "endsAt": "ISO time"}, tag="Campaigns")
 def update_campaign(state, key, campaign_id):
     payload = body_json()
+    campaign = state.scoped(state.campaigns, campaign_id, key.partner_id, key.environment)  # 404 before 400
     changes = campaign_fields(payload, partial=True)
+    if not changes:
+        invalid(("body", "give at least one of name, description, status, rewardMultiplier, budget, startsAt, endsAt"))
+    check_campaign_dates(changes.get("starts_at", campaign.starts_at), changes.get("ends_at", campaign.ends_at))
     return state.update_campaign(key.partner_id, key.environment, campaign_id, changes).to_wire()
 
 
@@ -868,15 +930,30 @@ def dashboard_campaign_analytics(state, key, campaign_id):
 
 # -- webhooks --------------------------------------------------------------------------------------
 
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # all of 127.0.0.0/8, and ::1
+    except ValueError:
+        return False
+
+
 def webhook_url_problem(url: str, environment: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # a bad port or an unclosed [IPv6 is refused here, not later
+    except ValueError:
         return "must be an absolute http(s) URL"
+    if parts.scheme not in ("http", "https") or not host:
+        return "must be an absolute http(s) URL"
+    if parts.username or parts.password:
+        return "must not carry a user name or password"
     if len(url) > 2048:
         return "must be at most 2048 characters"
     if parts.scheme == "https":
         return None
-    if environment == "sandbox" and parts.hostname in LOOPBACK_HOSTS:
+    if environment == "sandbox" and is_loopback(host):
         return None
     return "must use HTTPS (plain http is accepted only for loopback hosts in the sandbox)"
 

@@ -56,9 +56,10 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 400: "BAD_REQUEST"}.get(
-            error.code, "HTTP_ERROR")
-        message = {404: "No such endpoint.", 413: "The request body is larger than 1 MiB."}.get(error.code, error.description)
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 400: "BAD_REQUEST",
+                500: "INTERNAL_ERROR"}.get(error.code, "HTTP_ERROR")
+        message = {404: "No such endpoint.", 413: "The request body is larger than 1 MiB.",
+                   500: "The simulator hit an unexpected error."}.get(error.code, error.description)
         return error_reply(error.code, code, message)
 
     @app.errorhandler(Exception)

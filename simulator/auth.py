@@ -47,6 +47,10 @@ def authenticate_key(sim, *, signed: bool, secret_only: bool = False):
     g.sim_key = key
     g.sim_partner_id = key.partner_id
     g.sim_environment = key.environment
+    if secret_only and not token.startswith("sk_"):
+        # Refused for what it is, whatever its signature: a pk_ (of a secret pair or a publishable-only key)
+        # never reaches an endpoint that needs a secret key (section 3; section 6: "403 on write endpoint").
+        raise DomainError(403, "SECRET_KEY_REQUIRED", "This endpoint requires a secret key (sk_...); publishable keys are rejected.")
     if signed:
         timestamp = request.headers.get("X-Timestamp", "")
         try:
@@ -65,8 +69,6 @@ def authenticate_key(sim, *, signed: bool, secret_only: bool = False):
         raise DomainError(403, "PARTNER_SUSPENDED", "This partner is suspended; contact SIR Giving support.")
     if partner.status != "active":
         raise DomainError(403, "PARTNER_NOT_ACTIVE", "This partner is not active yet.")
-    if secret_only and not token.startswith("sk_"):
-        raise DomainError(403, "SECRET_KEY_REQUIRED", "This endpoint requires a secret key (sk_...); publishable keys are rejected.")
     g.sim_authenticated = True  # counted with the request: its key's lastUsedAt moves then
     return key
 

@@ -15,9 +15,46 @@ def sim():
     return current_app.extensions["sir_simulator"]
 
 
+MAX_CLOCK_MOVE = 100 * 366 * 86_400  # a century either way keeps every time a real calendar date
+METHODS = {"*", "GET", "POST", "PATCH", "PUT", "DELETE"}
+
+
 def body() -> dict:
-    payload = request.get_json(silent=True)
-    return payload if isinstance(payload, dict) else {}
+    """The JSON object sent (an empty body is `{}`); anything else is a 400, never a silent default."""
+    if not request.get_data(cache=True):
+        return {}
+    payload = request.get_json(silent=True, force=True)
+    if not isinstance(payload, dict):
+        raise DomainError(400, "INVALID_JSON", "The request body must be a JSON object.")
+    return payload
+
+
+def refuse(*problems: tuple[str, str]):
+    raise DomainError(400, "VALIDATION_ERROR", "; ".join(f"{f}: {m}" for f, m in problems),
+                      [{"field": f, "message": m} for f, m in problems])
+
+
+def whole(payload: dict, name: str, low: int, high: int | None, problems: list, *, nullable: bool = True):
+    """An optional whole number in [low, high]; a problem is noted, not raised, so every field is named at once."""
+    value = payload.get(name)
+    if value is None:
+        if not nullable and name in payload:
+            problems.append((name, "must be a whole number"))
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value != int(value):
+        problems.append((name, "must be a whole number"))
+        return None
+    if value < low or (high is not None and value > high):
+        problems.append((name, f"must be between {low} and {high}" if high is not None else f"must be at least {low}"))
+        return None
+    return int(value)
+
+
+def note_of(payload: dict):
+    note = payload.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 500):
+        refuse(("note", "must be a string of at most 500 characters"))
+    return note
 
 
 @bp.get("/state")
@@ -35,13 +72,13 @@ def state_summary():
 
 @bp.post("/token-pools/requests/<request_id>/approve")
 def approve(request_id):
-    decided = sim().decide_allocation_request(request_id, True, body().get("note"))
+    decided = sim().decide_allocation_request(request_id, True, note_of(body()))
     return jsonify(decided.to_wire(sim().pools[decided.pool_id].name))
 
 
 @bp.post("/token-pools/requests/<request_id>/reject")
 def reject(request_id):
-    decided = sim().decide_allocation_request(request_id, False, body().get("note"))
+    decided = sim().decide_allocation_request(request_id, False, note_of(body()))
     return jsonify(decided.to_wire(sim().pools[decided.pool_id].name))
 
 
@@ -49,16 +86,26 @@ def reject(request_id):
 def raise_event():
     payload = body()
     partner_id, environment, event_type = payload.get("partnerId"), payload.get("environment", "sandbox"), payload.get("type")
-    if partner_id not in sim().partners or not event_type:
-        raise DomainError(400, "VALIDATION_ERROR", "Give partnerId (a known partner), type, and optionally environment and data.")
+    problems = []
+    if not isinstance(partner_id, str) or partner_id not in sim().partners:
+        problems.append(("partnerId", "must be the id of a known partner"))
+    if not isinstance(event_type, str) or not event_type.strip() or len(event_type) > 100:
+        problems.append(("type", "is required: an event type such as action.completed"))
+    if environment not in ("sandbox", "production"):
+        problems.append(("environment", "must be sandbox or production"))
+    if payload.get("data") is not None and not isinstance(payload["data"], dict):
+        problems.append(("data", "must be an object"))
+    if problems:
+        refuse(*problems)
     return jsonify(sim().raise_event(partner_id, environment, event_type, payload.get("data") or {})), 201
 
 
 @bp.post("/clock")
 def move_clock():
     seconds = body().get("advanceSeconds")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-        raise DomainError(400, "VALIDATION_ERROR", "Give advanceSeconds (a number, may be negative).")
+    if (not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds != seconds
+            or abs(seconds) > MAX_CLOCK_MOVE):
+        refuse(("advanceSeconds", f"must be a number of seconds (may be negative), at most {MAX_CLOCK_MOVE} either way"))
     now = sim().advance_clock(float(seconds))
     return jsonify({"now": now, "clockOffsetSeconds": sim().clock_offset})
 
@@ -71,9 +118,28 @@ def list_faults():
 @bp.post("/faults")
 def add_fault():
     payload = body()
-    fault = sim().add_fault(method=payload.get("method", "*"), path=payload.get("path", "*"), status=payload.get("status"),
-                            delay_ms=int(payload.get("delayMs", 0)), malformed=bool(payload.get("malformed", False)),
-                            drop=bool(payload.get("drop", False)), count=payload.get("count"))
+    problems = []
+    method = payload.get("method", "*")
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        problems.append(("method", f"must be one of {', '.join(sorted(METHODS))}"))
+    path = payload.get("path", "*")
+    if not isinstance(path, str) or not path or len(path) > 500:
+        problems.append(("path", "must be a path or a glob such as /v1/partner/users*"))
+    status = whole(payload, "status", 100, 599, problems)
+    delay_ms = whole(payload, "delayMs", 0, 120_000, problems) or 0
+    count = whole(payload, "count", 1, None, problems)
+    flags = {}
+    for name in ("malformed", "drop"):
+        value = payload.get(name, False)
+        if not isinstance(value, bool):
+            problems.append((name, "must be true or false"))
+        flags[name] = value is True
+    if not problems and not (status or delay_ms or flags["malformed"] or flags["drop"]):
+        problems.append(("status", "give what the fault does: status, delayMs, malformed or drop"))
+    if problems:
+        refuse(*problems)
+    fault = sim().add_fault(method=method, path=path, status=status, delay_ms=delay_ms, malformed=flags["malformed"],
+                            drop=flags["drop"], count=count)
     return jsonify(fault.to_wire()), 201
 
 
@@ -86,7 +152,17 @@ def clear_faults():
 @bp.post("/traffic")
 def set_traffic():
     payload = body()
-    sim().set_traffic(payload.get("latencyMs"), payload.get("jitterMs"), payload.get("errorRate"), payload.get("rateLimit"))
+    problems = []
+    latency = whole(payload, "latencyMs", 0, 60_000, problems)
+    jitter = whole(payload, "jitterMs", 0, 60_000, problems)
+    rate_limit = whole(payload, "rateLimit", 0, None, problems)  # 0: no limit
+    error_rate = payload.get("errorRate")
+    if error_rate is not None and (isinstance(error_rate, bool) or not isinstance(error_rate, (int, float))
+                                   or not 0 <= error_rate <= 1):
+        problems.append(("errorRate", "must be a number between 0 and 1"))
+    if problems:
+        refuse(*problems)
+    sim().set_traffic(latency, jitter, error_rate, rate_limit)
     traffic = sim().traffic
     return jsonify({"latencyMs": traffic.latency_ms, "jitterMs": traffic.jitter_ms, "errorRate": traffic.error_rate,
                     "rateLimit": traffic.rate_limit})
@@ -96,8 +172,10 @@ def set_traffic():
 def partner_status(slug):
     partner = sim().partner_by_slug(slug)
     status = body().get("status")
-    if partner is None or status not in ("active", "pending", "suspended"):
-        raise DomainError(400, "VALIDATION_ERROR", "Give a known partner slug and status active, pending or suspended.")
+    if partner is None:
+        raise DomainError(404, "NOT_FOUND", f"No partner with slug {slug!r}.")
+    if status not in ("active", "pending", "suspended"):
+        refuse(("status", "must be active, pending or suspended"))
     sim().set_partner_status(partner.id, status)
     return jsonify(partner.to_wire())
 
