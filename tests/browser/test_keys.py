@@ -1,25 +1,49 @@
-"""API keys in a real browser: roll the portal's own key from the keys page."""
+"""API keys in a real browser: roll the portal's own key from the keys page, with the leave guard, the copy
+buttons and the secrets shown once."""
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, wait_until
 
 
 def test_rolling_the_portals_key_from_the_keys_page(page, live_server):
     sign_in(page, live_server, "acme")
     page.click("nav[aria-label=Main] a:has-text('API keys')")
     portal_row = page.locator("table.keys-table tbody tr", has_text="portal signs with this")
+    old_name = portal_row.locator("td").first.locator("a").inner_text()
     portal_row.locator("a:has-text('Roll key')").click()
     page.check("input[name=grace][value='1h']")
     page.click("button:has-text('Create the replacement')")
     page.wait_for_selector("#new-secret-key")
     secret = page.locator("#new-secret-key").inner_text()
     assert secret.startswith("sk_test_")
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    page.locator("button[data-copy-target='#new-secret-key']").click()
+    wait_until(page, "document.querySelector(\"button[data-copy-target='#new-secret-key']\").textContent === 'Copied'")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+
+    # Leaving before confirming asks first; staying keeps the secrets on screen.
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("a:has-text('All keys')")
+    wait_until(page, "document.querySelector('#new-secret-key') !== null")
+    assert asked and "will not be shown again" in asked[0]
+    assert page.locator("#new-secret-key").inner_text() == secret
+
     page.click("button:has-text('I have stored these — continue')")
     page.wait_for_selector("table.traffic")
-    assert "stops working" in page.locator("main").inner_text()
-    steps = page.locator("ol.rotation-steps li.done").count()
-    assert steps == 5
+    main = page.locator("main").inner_text()
+    assert "stops working" in main and secret not in page.content()
+    assert page.locator("ol.rotation-steps li.done").count() == 5
+    assert page.locator("tr.new-key .requests-last-hour").inner_text() == "1"  # the proving call
+
+    page.reload()  # coming back does not show the secrets again
+    page.wait_for_selector("table.traffic")
+    assert secret not in page.content()
+
     page.goto(live_server + "/")  # the overview still loads, now signed with the new key
     page.wait_for_selector("#card-summary .tile-value")
     page.goto(live_server + "/keys/")
-    assert page.locator("table.keys-table tbody tr", has_text="portal signs with this").count() == 1
+    marked = page.locator("table.keys-table tbody tr", has_text="portal signs with this")
+    assert marked.count() == 1 and marked.locator("td").first.inner_text().startswith(old_name + " (")
+    assert "grace period" in page.locator(".rotation-in-progress").inner_text()
     assert secret not in page.content()

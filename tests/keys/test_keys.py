@@ -1,10 +1,10 @@
-"""API keys: secrets shown once, changes and their refusals, and the guided zero-downtime rotation."""
+"""API keys: the list, create with secrets shown once, rename, expiry, deactivate, revoke and their refusals."""
 
 import pytest
 
-from tests.conftest import form_values, page, partner_api_for, session_jwt, text_of
-from webapp.sir import errors
-from webapp.sir.api import PartnerApi
+from tests.conftest import form_values, page, partner_api_for, text_of
+from tests.keys.helpers import (assert_the_dashboard_works, audit_rows, key_named, keys_upstream, portal_credential,
+                                post_page_form)
 
 
 @pytest.fixture
@@ -13,19 +13,11 @@ def signed_in(client, auth):
     return client
 
 
-def keys_upstream(app, client):
-    return app.extensions["sir_client"].jwt_call("GET", "/v1/partner/keys", session_jwt(app, client), params={"limit": 100})["data"]
-
-
-def key_named(app, client, name):
-    return next(k for k in keys_upstream(app, client) if k["name"] == name)
-
-
-def portal_credential(app, client, environment="sandbox"):
-    with client.session_transaction() as stored:
-        partner_id = stored["partner"]["id"]
-    with app.app_context():
-        return app.extensions["vault"].credential_for(partner_id, environment)
+def portal_files_holding(tmp_path, *secrets) -> list[str]:
+    """The portal's own files (database, HTTP cache, generated keys) that hold any of `secrets` in plain text.
+    The embedded simulator's journal is SIR Giving's side of the wire, which must know a key to verify it."""
+    return [p.name for p in (tmp_path / "instance").rglob("*") if p.is_file() and not p.name.startswith("simulator")
+            and any(s.encode() in p.read_bytes() for s in secrets)]
 
 
 def create_key(client, name="Checkout backend", **extra):
@@ -34,194 +26,91 @@ def create_key(client, name="Checkout backend", **extra):
     return client.post("/keys/new", data=data), data
 
 
-def test_the_list_shows_every_key_with_status_usage_and_the_portals_own_marked(app, signed_in):
-    rows = page(signed_in.get("/keys/")).select("table.keys-table tbody tr")
+# -- the list -----------------------------------------------------------------------------------------------
+
+def test_the_list_shows_every_key_with_each_column_and_the_portals_own_marked(app, signed_in):
+    listing = page(signed_in.get("/keys/"))
+    headers = [th.get_text(" ", strip=True) for th in listing.select("table.keys-table thead th")][:9]
+    assert headers == ["Name", "Environment", "Type", "Key", "Status", "Created", "Expires", "Last used", "Requests, 24 h"]
+    rows = listing.select("table.keys-table tbody tr")
     upstream = keys_upstream(app, signed_in)
     assert len(rows) == len(upstream)
+    for key in upstream:
+        row = listing.select_one(f"tr#key-{key['id']}")
+        cells = [td.get_text(" ", strip=True) for td in row.find_all("td")]
+        assert cells[0].startswith(key["name"]) and cells[1] == key["environment"] and cells[2] == key["keyType"]
+        assert cells[3] == (key["secretKeyPrefix"] or key["publicKey"][:16] + "…")
+        assert cells[4] == key["status"]
+        assert "sk_" not in cells[3][12:]  # a prefix, never a whole secret
     portal_row = next(r for r in rows if "portal signs with this" in r.get_text())
-    assert portal_credential(app, signed_in).key_id in portal_row["id"]
-    legacy = next(r for r in rows if "Legacy batch job" in r.get_text())
-    assert "row-flag" in legacy["class"]
-    assert "“Legacy batch job” (sandbox) expires" in text_of(signed_in.get("/keys/"))
+    assert portal_row["id"] == f"key-{portal_credential(app, signed_in).key_id}"
     widget = next(r for r in rows if "Checkout widget" in r.get_text())
-    assert widget.select_one(".last-used").get_text(strip=True) == "never"
+    assert widget.select_one(".last-used").get_text(strip=True) == "never"  # SIR Giving says: never used
+    backend = next(r for r in rows if "Backend integration" in r.get_text())
+    assert backend.select_one(".last-used time") is not None
 
 
-def test_a_new_keys_secrets_are_shown_once_and_never_cached(app, signed_in, tmp_path):
-    created, _ = create_key(signed_in)
-    assert created.status_code == 302
-    shown = signed_in.get(created.headers["Location"])
-    assert shown.headers["Cache-Control"].startswith("no-store")
-    secret_key = page(shown).select_one("#secret-key").get_text()
-    hmac_secret = page(shown).select_one("#hmac-secret").get_text()
-    assert secret_key.startswith("sk_test_") and len(hmac_secret) == 64
-    assert page(shown).select_one("[data-confirm-leave]") is not None
-    again = signed_in.get(created.headers["Location"])
-    assert "These secrets are no longer available" in text_of(again) and secret_key not in again.get_data(as_text=True)
-    stored = b"".join(p.read_bytes() for p in (tmp_path / "instance").glob("*.sqlite3*"))
-    assert secret_key.encode() not in stored and hmac_secret.encode() not in stored
-    with signed_in.session_transaction() as session_data:
-        assert secret_key not in str(dict(session_data))
+def test_usage_is_unknown_where_the_portal_cannot_read_it(app, signed_in):
+    rows = page(signed_in.get("/keys/")).select("table.keys-table tbody tr")
+    live = next(r for r in rows if "Live backend" in r.get_text())  # no production key in the portal's vault
+    assert live.select("td")[8].get_text(strip=True) == "unknown"
+    backend = key_named(app, signed_in, "Backend integration")
+    usage = partner_api_for(app, signed_in).get("/v1/partner/dashboard/api-usage", {"days": 1}, fresh=True).data["byKey"]
+    served = next(u for u in usage if u["keyId"] == backend["id"])["requestsLast24h"]
+    row = next(r for r in rows if "Backend integration" in r.get_text())
+    assert row.select("td")[8].get_text(strip=True) == f"{served:,}"
 
 
-def test_a_double_submit_creates_one_key(app, signed_in):
-    first, data = create_key(signed_in, name="Only once")
-    second = signed_in.post("/keys/new", data=data)
-    assert first.status_code == 302 and second.status_code == 302
-    assert len([k for k in keys_upstream(app, signed_in) if k["name"] == "Only once"]) == 1
+def test_last_used_is_unknown_when_sir_giving_does_not_say(app, signed_in):
+    """An older key record without `lastUsedAt` reads "unknown", not "never"."""
+    from flask import render_template
+
+    from webapp.keys.forms import ActiveForm, ConfirmNameForm, ExpiryForm, RenameForm
+    from webapp.sir.models import ApiKey
+
+    record = {"id": "key_old", "name": "Old record", "environment": "sandbox", "keyType": "secret",
+              "publicKey": "pk_test_1234567890abcdef", "secretKeyPrefix": "sk_test_1234…", "status": "active",
+              "isActive": True, "createdAt": "2025-01-01T00:00:00Z", "expiresAt": None}
+    key = ApiKey.parse(record)
+    assert key.last_used_known is False
+    never = ApiKey.parse({**record, "lastUsedAt": None})
+    with app.test_request_context("/keys/key_old"):
+        def impact(k):
+            html = render_template("keys/_actions.html", key=k, is_portal_key=False, usage=None, expiring=False,
+                                   rotation=None, rename_form=RenameForm(name=k.name), expiry_form=ExpiryForm(),
+                                   revoke_form=ConfirmNameForm(k.name, formdata=None), active_form=ActiveForm(),
+                                   message=None, refusal=None)
+            from bs4 import BeautifulSoup
+            return BeautifulSoup(html, "html5lib").select(".impact .tile")[1].get_text(" ", strip=True)
+        assert impact(key) == "Last used unknown"
+        assert impact(never) == "Last used never"
 
 
-def test_a_new_key_can_become_the_portals_credential(app, signed_in):
-    created, _ = create_key(signed_in, name="New portal key", use_for_portal="y")
-    signed_in.get(created.headers["Location"])
-    assert portal_credential(app, signed_in).key_id == key_named(app, signed_in, "New portal key")["id"]
-    assert signed_in.get("/").status_code == 200
+def test_keys_expiring_within_14_days_are_flagged_at_the_top_and_on_the_overview(app, signed_in):
+    listing = signed_in.get("/keys/")
+    flag = page(listing).select_one(".key-flag")
+    assert "“Legacy batch job” (sandbox) expires" in flag.get_text(" ", strip=True)
+    legacy = key_named(app, signed_in, "Legacy batch job")
+    assert flag.select_one("a")["href"] == f"/keys/{legacy['id']}/rotate"
+    assert "row-flag" in page(listing).select_one(f"tr#key-{legacy['id']}")["class"]
+    backend = key_named(app, signed_in, "Backend integration")
+    assert "row-flag" not in (page(listing).select_one(f"tr#key-{backend['id']}").get("class") or [])
+    # the overview (and every other page) carries the same flag as a banner
+    from tests.conftest import page as soup
+
+    banners = [b.get_text(" ", strip=True) for b in soup(signed_in.get("/audit/")).select(".banner")]
+    assert any("API key “Legacy batch job” (sandbox) expires in" in b and "Roll this key" in b for b in banners)
 
 
-def test_bad_input_is_refused_in_place(signed_in):
-    data = form_values(signed_in.get("/keys/new"), "form#create-key")
-    data.update(name="", key_type="publishable", use_for_portal="y")
-    refused = signed_in.post("/keys/new", data=data, headers={"HX-Request": "true"})
-    assert "Give the key a name" in text_of(refused) and "Only a secret key pair can sign" in text_of(refused)
-    assert page(refused).select_one("header.topbar") is None
-
-
-def test_rename_and_expiry_and_a_past_date_is_refused(app, signed_in):
-    key = key_named(app, signed_in, "Backend integration")
-    shown = signed_in.get(f"/keys/{key['id']}")
-    renamed = signed_in.post(f"/keys/{key['id']}/rename", data={**form_values(shown, "form#rename-key"), "name": "Backend v2"})
-    assert "Renamed to “Backend v2”" in text_of(renamed)
-    past = signed_in.post(f"/keys/{key['id']}/expiry", data={**form_values(shown, "form#key-expiry"), "expires_on": "2020-01-01"})
-    assert past.status_code == 422 and "The expiry must be in the future" in text_of(past)
-    assert key_named(app, signed_in, "Backend v2")["expiresAt"] is None
-    future = signed_in.post(f"/keys/{key['id']}/expiry", data={**form_values(shown, "form#key-expiry"), "expires_on": "2030-06-30"})
-    assert "expires on 2030-06-30" in text_of(future)
-    assert key_named(app, signed_in, "Backend v2")["expiresAt"] == "2030-06-30T23:59:00Z"
-
-
-def test_deactivate_reactivate_and_revoke_with_the_impact_shown_first(app, signed_in):
-    key = key_named(app, signed_in, "Backend integration")
-    shown = signed_in.get(f"/keys/{key['id']}")
-    usage = partner_api_for(app, signed_in).get("/v1/partner/dashboard/api-usage", {"days": 1}).data["byKey"]
-    served = next(u for u in usage if u["keyId"] == key["id"])["requestsLast24h"]
-    assert page(shown).select_one(".requests-24h").get_text(strip=True) == f"{served:,}"
-    assert "something still uses it" in text_of(shown)
-    off = signed_in.post(f"/keys/{key['id']}/active", data={**form_values(shown, "form#key-active")})
-    assert "The key is deactivated" in text_of(off) and key_named(app, signed_in, key["name"])["status"] == "inactive"
-    on = signed_in.post(f"/keys/{key['id']}/active", data={**form_values(off, "form#key-active")})
-    assert key_named(app, signed_in, key["name"])["status"] == "active" and "works again" in text_of(on)
-    wrong = signed_in.post(f"/keys/{key['id']}/revoke", data={**form_values(shown, "form#revoke-key"), "confirm_name": "backend"})
-    assert wrong.status_code == 422 and "exactly to revoke" in text_of(wrong)
-    assert key_named(app, signed_in, key["name"])["status"] == "active"
-    revoked = signed_in.post(f"/keys/{key['id']}/revoke", data={**form_values(shown, "form#revoke-key"), "confirm_name": key["name"]})
-    assert "revoked for good" in text_of(revoked) and key_named(app, signed_in, key["name"])["status"] == "revoked"
-    audit = text_of(signed_in.get("/audit/"))
-    assert "key deactivated" in audit and "key reactivated" in audit and "key revoked" in audit
-
-
-def test_the_portals_own_key_cannot_be_deactivated_or_revoked(app, signed_in):
-    own = portal_credential(app, signed_in).key_id
-    shown = signed_in.get(f"/keys/{own}")
-    off = signed_in.post(f"/keys/{own}/active", data=form_values(shown, "form#key-active"))
-    assert off.status_code == 409 and "cannot be deactivated until another credential is in place" in text_of(off)
-    assert page(off).select_one(".alert-error a")["href"] == f"/keys/{own}/rotate"
-    gone = signed_in.post(f"/keys/{own}/revoke", data={**form_values(shown, "form#revoke-key")})
-    assert gone.status_code == 409 and key_named(app, signed_in, "Partner Ops Portal (sandbox, " + __import__("datetime").date.today().isoformat() + ")")["status"] == "active"
-
-
-def start_rotation(client, key_id, grace="24h"):
-    data = form_values(client.get(f"/keys/{key_id}/rotate"), "form#rotate-key")
-    data["grace"] = grace
-    return client.post(f"/keys/{key_id}/rotate", data=data), data
-
-
-def test_a_whole_rotation_of_the_portals_own_key_keeps_the_dashboard_working(app, signed_in, simulator):
-    old = portal_credential(app, signed_in)
-    started, data = start_rotation(signed_in, old.key_id)
-    assert signed_in.post(f"/keys/{old.key_id}/rotate", data=data).headers["Location"] == started.headers["Location"]
-    rotation_url = started.headers["Location"]
-    shown = signed_in.get(rotation_url)
-    assert shown.headers["Cache-Control"].startswith("no-store")
-    new_secret = page(shown).select_one("#new-secret-key").get_text()
-    assert signed_in.get("/").status_code == 200  # the portal still signs with the old key
-    assert len([k for k in keys_upstream(app, signed_in) if k["name"].startswith("Partner Ops Portal (sandbox") and k["status"] == "active"]) == 2
-    done = signed_in.post(f"{rotation_url}/stored", data=form_values(shown, "form[action$='/stored']"))
-    assert done.status_code == 302
-    after = signed_in.get(rotation_url)
-    assert "stops working" in text_of(after) and new_secret not in after.get_data(as_text=True)
-    assert portal_credential(app, signed_in).secret_key == new_secret
-    assert signed_in.get("/").status_code == 200
-    old_api = PartnerApi(app.extensions["sir_client"], old, "sandbox")
-    old_api.get("/v1/partner/campaigns", fresh=True)  # still works during the grace period
-    simulator.advance_clock(25 * 3600)
-    with pytest.raises(errors.InvalidApiKey):
-        old_api.get("/v1/partner/campaigns", fresh=True)
-    assert signed_in.get("/?usage_days=1").status_code == 200
-    audit = text_of(signed_in.get("/audit/"))
-    for step in ("rotation started", "rotation key created", "rotation secrets stored", "rotation verified",
-                 "credential replaced", "rotation old key scheduled"):
-        assert step in audit, step
-
-
-@pytest.mark.parametrize("method, path, step", [
-    ("POST", "/v1/partner/keys", "create"),
-    ("GET", "/v1/partner/token-pools", "verify"),
-    ("PATCH", "/v1/partner/keys/*", "schedule"),
-])
-def test_a_failure_at_a_step_can_be_resumed(app, signed_in, simulator, method, path, step):
-    old = portal_credential(app, signed_in)
-    if step == "create":
-        simulator.add_fault(method=method, path=path, status=500, count=1)
-    started, _ = start_rotation(signed_in, old.key_id)
-    rotation_url = started.headers["Location"]
-    shown = signed_in.get(rotation_url)
-    if step == "create":
-        assert "The rotation stopped" in text_of(shown)
-        signed_in.post(f"{rotation_url}/resume", data={"csrf_token": form_values(shown, "form[action$='/resume']")["csrf_token"]})
-        shown = signed_in.get(rotation_url)
-    if step != "create":
-        simulator.add_fault(method=method, path=path, status=500, count=1)
-    signed_in.post(f"{rotation_url}/stored", data=form_values(shown, "form[action$='/stored']"))
-    page_now = signed_in.get(rotation_url)
-    if step != "create":
-        assert "The rotation stopped" in text_of(page_now)
-        assert signed_in.get("/").status_code == 200
-        signed_in.post(f"{rotation_url}/resume", data=form_values(page_now, "form[action$='/resume']"))
-        page_now = signed_in.get(rotation_url)
-    assert "stops working" in text_of(page_now)
-    assert portal_credential(app, signed_in).key_id != old.key_id
-    assert len([k for k in keys_upstream(app, signed_in) if k["status"] == "active" and k["name"].startswith("Partner Ops Portal")]) == 2
-    assert "failure" in text_of(signed_in.get("/audit/?outcome=failure"))
-
-
-def test_cancelling_revokes_the_replacement_and_leaves_the_old_key(app, signed_in):
-    key = key_named(app, signed_in, "Backend integration")
-    started, _ = start_rotation(signed_in, key["id"], grace="now")
-    shown = signed_in.get(started.headers["Location"])
-    cancelled = signed_in.post(f"{started.headers['Location']}/cancel", data=form_values(shown, "form[action$='/cancel']"))
-    assert cancelled.status_code == 302
-    assert "Cancelled" in text_of(signed_in.get(started.headers["Location"]))
-    replacement = next(k for k in keys_upstream(app, signed_in) if k["name"].startswith("Backend integration ("))
-    assert replacement["status"] == "revoked" and key_named(app, signed_in, "Backend integration")["status"] == "active"
-    assert "rotation cancelled" in text_of(signed_in.get("/audit/"))
-
-
-def test_grace_now_deactivates_the_old_key_at_once(app, signed_in):
-    key = key_named(app, signed_in, "Backend integration")
-    started, _ = start_rotation(signed_in, key["id"], grace="now")
-    shown = signed_in.get(started.headers["Location"])
-    signed_in.post(f"{started.headers['Location']}/stored", data=form_values(shown, "form[action$='/stored']"))
-    assert key_named(app, signed_in, "Backend integration")["status"] == "inactive"
-    assert "Done: the old key is retired" in text_of(signed_in.get(started.headers["Location"]))
-
-
-def test_another_partners_rotation_is_not_found(app, signed_in):
+def test_an_expired_key_is_flagged_as_expired(app, signed_in, simulator):
     from tests.conftest import AuthActions
 
-    started, _ = start_rotation(signed_in, key_named(app, signed_in, "Backend integration")["id"])
-    other = app.test_client()
-    AuthActions(other).sign_in("globex")
-    assert other.get(started.headers["Location"]).status_code == 404
+    simulator.advance_clock(11 * 86400)
+    AuthActions(signed_in).login("acme")
+    listing = page(signed_in.get("/keys/"))
+    assert "“Legacy batch job” (sandbox) has expired" in listing.select_one(".key-flag").get_text(" ", strip=True)
+    legacy = key_named(app, signed_in, "Legacy batch job")
+    assert listing.select_one(f"tr#key-{legacy['id']}").select("td")[4].get_text(strip=True) == "expired"
 
 
 def test_a_keys_own_page_flags_its_coming_expiry(app, signed_in):
@@ -230,10 +119,161 @@ def test_a_keys_own_page_flags_its_coming_expiry(app, signed_in):
     assert "This key expires" in shown.select_one(".key-flag").get_text()
 
 
-def test_the_rotation_page_shows_the_new_keys_traffic_once_it_signs(app, signed_in):
+# -- create, with the secrets shown once ----------------------------------------------------------------------
+
+def test_a_new_keys_secrets_are_shown_once_with_copy_buttons_and_never_cached(app, signed_in, tmp_path):
+    created, _ = create_key(signed_in)
+    assert created.status_code == 302
+    shown = signed_in.get(created.headers["Location"])
+    assert shown.headers["Cache-Control"].startswith("no-store")
+    soup = page(shown)
+    secret_key, hmac_secret = soup.select_one("#secret-key").get_text(), soup.select_one("#hmac-secret").get_text()
+    public_key = soup.select_one("#publishable-key").get_text()
+    assert secret_key.startswith("sk_test_") and len(hmac_secret) == 64 and public_key.startswith("pk_test_")
+    assert key_named(app, signed_in, "Checkout backend")["publicKey"] == public_key
+    copy_targets = {b["data-copy-target"] for b in soup.select("button[data-copy-target]")}
+    assert copy_targets == {"#publishable-key", "#secret-key", "#hmac-secret"}
+    guard = soup.select_one("[data-confirm-leave]")
+    stored = guard.select_one("form[data-confirm-leave-release] button")
+    assert stored.get_text(strip=True) == "I have stored these"
+    again = signed_in.get(created.headers["Location"])
+    assert again.headers["Cache-Control"].startswith("no-store")
+    assert "These secrets are no longer available" in text_of(again)
+    assert secret_key not in again.get_data(as_text=True) and hmac_secret not in again.get_data(as_text=True)
+    assert portal_files_holding(tmp_path, secret_key, hmac_secret) == []
+    with signed_in.session_transaction() as session_data:
+        assert secret_key not in str(dict(session_data))
+    assert "key created" in [r["what"] for r in audit_rows(signed_in)]
+    assert secret_key not in signed_in.get("/audit/").get_data(as_text=True)
+
+
+def test_another_partner_cannot_open_a_secrets_page(app, signed_in):
+    from tests.conftest import AuthActions
+
+    created, _ = create_key(signed_in)
+    other = app.test_client()
+    AuthActions(other).sign_in("globex")
+    assert other.get(created.headers["Location"]).status_code == 404
+    assert page(signed_in.get(created.headers["Location"])).select_one("#secret-key") is not None  # still unseen
+
+
+def test_a_double_submit_creates_one_key(app, signed_in):
+    first, data = create_key(signed_in, name="Only once")
+    second = signed_in.post("/keys/new", data=data)
+    assert first.status_code == 302 and second.status_code == 302
+    assert second.headers["Location"] == first.headers["Location"]
+    assert len([k for k in keys_upstream(app, signed_in) if k["name"] == "Only once"]) == 1
+
+
+def test_a_new_key_can_become_the_portals_credential(app, signed_in, tmp_path):
+    created, _ = create_key(signed_in, name="New portal key", use_for_portal="y")
+    shown = page(signed_in.get(created.headers["Location"]))
+    assert "the portal now signs its own sandbox calls with it" in shown.get_text(" ")
+    new_key = key_named(app, signed_in, "New portal key")
+    credential = portal_credential(app, signed_in)
+    assert credential.key_id == new_key["id"] and credential.secret_key == shown.select_one("#secret-key").get_text()
+    assert portal_files_holding(tmp_path, credential.secret_key, credential.hmac_secret) == []  # encrypted in the vault
+    assert_the_dashboard_works(app, signed_in)
+    listing = page(signed_in.get("/keys/"))
+    assert "portal signs with this" in listing.select_one(f"tr#key-{new_key['id']}").get_text()
+
+
+def test_bad_input_is_refused_in_place(app, signed_in):
+    before = len(keys_upstream(app, signed_in))
+    data = form_values(signed_in.get("/keys/new"), "form#create-key")
+    data.update(name="", key_type="publishable", use_for_portal="y")
+    refused = signed_in.post("/keys/new", data=data, headers={"HX-Request": "true"})
+    assert "Give the key a name" in text_of(refused) and "Only a secret key pair can sign" in text_of(refused)
+    assert page(refused).select_one("header.topbar") is None and page(refused).select_one("form#create-key")
+    data.update(name="x" * 101, key_type="secret", use_for_portal="")
+    assert "At most 100 characters" in text_of(signed_in.post("/keys/new", data=data, headers={"HX-Request": "true"}))
+    assert len(keys_upstream(app, signed_in)) == before
+
+
+def test_an_upstream_failure_on_create_is_explained_in_place_and_the_form_can_be_sent_again(app, signed_in, simulator):
+    simulator.add_fault(method="POST", path="/v1/partner/keys", status=503, count=1)
+    data = form_values(signed_in.get("/keys/new"), "form#create-key")
+    data.update(name="Retry me")
+    failed = signed_in.post("/keys/new", data=data, headers={"HX-Request": "true"})
+    assert "SIR Giving" in text_of(failed) and "Traceback" not in failed.get_data(as_text=True)
+    assert page(failed).select_one("form#create-key input[name=name]")["value"] == "Retry me"
+    again = signed_in.post("/keys/new", data=data, headers={"HX-Request": "true"})
+    assert again.headers.get("HX-Redirect", "").startswith("/keys/secrets/")
+    assert len([k for k in keys_upstream(app, signed_in) if k["name"] == "Retry me"]) == 1
+
+
+# -- rename, expiry, deactivate, revoke ----------------------------------------------------------------------
+
+def test_rename_and_expiry_and_a_past_date_is_refused(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    started, _ = start_rotation(signed_in, key["id"])
-    shown = signed_in.get(started.headers["Location"])
-    signed_in.post(f"{started.headers['Location']}/stored", data=form_values(shown, "form[action$='/stored']"))
-    traffic = page(signed_in.get(started.headers["Location"])).select_one("table.traffic tr.new-key")
-    assert "unknown" not in traffic.get_text() and "never" not in traffic.get_text()  # the proving call used it
+    shown = signed_in.get(f"/keys/{key['id']}")
+    renamed = signed_in.post(f"/keys/{key['id']}/rename", data={**form_values(shown, "form#rename-key"), "name": "Backend v2"},
+                             headers={"HX-Request": "true"})
+    assert "Renamed to “Backend v2”" in text_of(renamed) and page(renamed).select_one("header.topbar") is None
+    past = signed_in.post(f"/keys/{key['id']}/expiry", data={**form_values(shown, "form#key-expiry"), "expires_on": "2020-01-01"})
+    assert past.status_code == 422 and "The expiry must be in the future" in text_of(past)
+    assert key_named(app, signed_in, "Backend v2")["expiresAt"] is None
+    garbled = signed_in.post(f"/keys/{key['id']}/expiry", data={**form_values(shown, "form#key-expiry"), "expires_on": "31/01/2030"})
+    assert garbled.status_code == 422 and "Enter a date like" in text_of(garbled)
+    future = signed_in.post(f"/keys/{key['id']}/expiry", data={**form_values(shown, "form#key-expiry"), "expires_on": "2030-06-30"})
+    assert "expires on 2030-06-30" in text_of(future)
+    assert key_named(app, signed_in, "Backend v2")["expiresAt"] == "2030-06-30T23:59:00Z"
+    blank = signed_in.post(f"/keys/{key['id']}/rename", data={**form_values(shown, "form#rename-key"), "name": "  "})
+    assert blank.status_code == 422 and "Enter a name" in text_of(blank)
+    whats = [r["what"] for r in audit_rows(signed_in)]
+    assert "key renamed" in whats and "key expiry set" in whats
+
+
+def test_deactivate_reactivate_and_revoke_with_the_impact_shown_first(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    shown = signed_in.get(f"/keys/{key['id']}")
+    usage = partner_api_for(app, signed_in).get("/v1/partner/dashboard/api-usage", {"days": 1}, fresh=True).data["byKey"]
+    served = next(u for u in usage if u["keyId"] == key["id"])["requestsLast24h"]
+    soup = page(shown)
+    assert soup.select_one(".requests-24h").get_text(strip=True) == f"{served:,}"
+    assert "something still uses it" in text_of(shown)
+    for form in ("form#key-active", "form#revoke-key"):
+        impact = soup.select_one(form).find_parent(class_="card").select_one(".impact-line").get_text(" ", strip=True)
+        assert f"{served:,} requests in the last 24 hours" in impact and "last used" in impact
+    off = signed_in.post(f"/keys/{key['id']}/active", data={**form_values(shown, "form#key-active")})
+    assert "The key is deactivated" in text_of(off) and key_named(app, signed_in, key["name"])["status"] == "inactive"
+    on = signed_in.post(f"/keys/{key['id']}/active", data={**form_values(off, "form#key-active")})
+    assert key_named(app, signed_in, key["name"])["status"] == "active" and "works again" in text_of(on)
+    wrong = signed_in.post(f"/keys/{key['id']}/revoke", data={**form_values(shown, "form#revoke-key"), "confirm_name": "backend"})
+    assert wrong.status_code == 422 and "exactly to revoke" in text_of(wrong)
+    assert key_named(app, signed_in, key["name"])["status"] == "active"
+    assert page(shown).select_one("form#revoke-key button[data-confirm-match]") is not None
+    revoked = signed_in.post(f"/keys/{key['id']}/revoke", data={**form_values(shown, "form#revoke-key"), "confirm_name": key["name"]})
+    assert "revoked for good" in text_of(revoked) and key_named(app, signed_in, key["name"])["status"] == "revoked"
+    assert page(revoked).select_one("form#revoke-key") is None and page(revoked).select_one("form#key-active") is None
+    whats = [r["what"] for r in audit_rows(signed_in)]
+    assert "key deactivated" in whats and "key reactivated" in whats and "key revoked" in whats
+
+
+def test_the_portals_own_key_cannot_be_deactivated_or_revoked_and_rotation_is_offered(app, signed_in):
+    own = portal_credential(app, signed_in).key_id
+    shown = signed_in.get(f"/keys/{own}")
+    assert "cannot be deactivated or revoked until another credential is in place" in text_of(shown)
+    off = signed_in.post(f"/keys/{own}/active", data=form_values(shown, "form#key-active"), headers={"HX-Request": "true"})
+    assert "cannot be deactivated until another credential is in place" in text_of(off)
+    assert page(off).select_one(".alert-error a")["href"] == f"/keys/{own}/rotate"
+    gone = signed_in.post(f"/keys/{own}/revoke", data={**form_values(shown, "form#revoke-key"), "confirm_name": "x"})
+    assert gone.status_code == 409 and "cannot be revoked until another credential is in place" in text_of(gone)
+    assert next(k for k in keys_upstream(app, signed_in) if k["id"] == own)["status"] == "active"
+    assert_the_dashboard_works(app, signed_in)
+
+
+def test_an_upstream_failure_on_a_change_is_explained_in_place(app, signed_in, simulator):
+    key = key_named(app, signed_in, "Backend integration")
+    shown = signed_in.get(f"/keys/{key['id']}")
+    simulator.add_fault(method="PATCH", path="/v1/partner/keys/*", status=503, count=1)
+    failed = signed_in.post(f"/keys/{key['id']}/active", data=form_values(shown, "form#key-active"),
+                            headers={"HX-Request": "true"})
+    assert failed.status_code == 200 and page(failed).select_one("#key-actions .alert-error") is not None
+    assert "Try again" in text_of(failed) and "Traceback" not in failed.get_data(as_text=True)
+    assert key_named(app, signed_in, "Backend integration")["status"] == "active"
+    assert any(r["what"] == "key deactivated" and r["outcome"] == "failure" for r in audit_rows(signed_in))
+
+
+def test_an_unknown_key_is_not_found(signed_in):
+    assert signed_in.get("/keys/key_does_not_exist").status_code == 404

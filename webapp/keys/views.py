@@ -29,7 +29,8 @@ def _usage_by_key() -> dict:
         if vault().record_for(g.partner["id"], env) is None:
             continue
         try:
-            for key_usage in partner_api(env).api_usage(days=1).value.by_key:
+            # Fresh: a key made a minute ago is not in a cached answer, and impact is about right now.
+            for key_usage in partner_api(env).api_usage(days=1, fresh=True).value.by_key:
                 usage[key_usage.key_id] = key_usage
         except errors.SirError:
             continue
@@ -54,14 +55,9 @@ def _audit(action, key, outcome="success", detail=None):
 
 def _complete_finished_grace(rotation_rows, keys_by_id) -> None:
     """A rotation in its grace period is complete once SIR Giving no longer accepts the old key."""
-    for rotation in rotation_rows:
-        old = keys_by_id.get(rotation.old_key_id)
-        if rotation.state == "grace" and old is not None and old.status in ("expired", "inactive", "revoked"):
-            rotation.state = "completed"
-            audit.record(actor="portal", action="rotation_completed", partner_id=rotation.partner_id,
-                         environment=rotation.environment, target=f"{rotation.old_key_name} ({rotation.old_key_id})",
-                         detail=f"the old key is {old.status}", commit=False)
-    db.session.commit()
+    rotator = _rotator()
+    if any([rotator.complete_if_retired(row, keys_by_id.get(row.old_key_id)) for row in rotation_rows]):
+        db.session.commit()
 
 
 @bp.get("/")
@@ -73,7 +69,8 @@ def index():
     now = datetime.now(timezone.utc)
     flagged = [k for k in keys if k.revoked_at is None and (k.status == "expired" or k.expires_within(14, now))]
     return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(),
-                           rotations=[r for r in rotation_rows if r.in_progress], flagged=flagged, now=now)
+                           rotations=[r for r in rotation_rows if r.in_progress], flagged=flagged, now=now,
+                           can_cancel=rotations.can_cancel, state_labels=rotations.STATE_LABELS)
 
 
 # -- create, with secrets shown once ---------------------------------------------------------------
@@ -267,31 +264,36 @@ def rotate_key(key_id):
     return go(url_for("keys.rotation", rotation_id=rotation.id))
 
 
-def _traffic(rotation: KeyRotation):
-    """Old key against new key: last used and requests in the last hour, while the move happens."""
-    try:
-        # Fresh: a key made a minute ago is not in a cached answer, and this page is about right now.
-        usage = {u.key_id: u for u in partner_api(rotation.environment).api_usage(days=1, fresh=True).value.by_key}
-    except errors.SirError:
-        return None
-    return usage.get(rotation.old_key_id), usage.get(rotation.new_key_id)
-
-
-@bp.get("/rotations/<int:rotation_id>")
-def rotation(rotation_id):
-    row = get_for_partner(KeyRotation, id=rotation_id)
+def _rotation_context(row, rotator):
     if row.state == "grace":
         try:
             old = account_api().key(row.old_key_id)
             _complete_finished_grace([row], {old.id: old})
         except errors.SirError:
             pass
-    shown = _rotator().secrets(row) if row.state == "created" else None
-    traffic = _traffic(row) if row.state in ("grace", "completed") else None
-    response = make_response(render_template(
-        "keys/rotation.html", rotation=row, secrets=shown, traffic=traffic, steps=rotations.STEPS,
-        step_done=rotations.step_done, grace_labels=rotations.GRACE_LABELS, ended=request.args.get("ended")))
-    return no_store(response) if shown else response
+    traffic = rotator.traffic(row) if row.state in ("grace", "completed") else None
+    idle = bool(traffic) and (traffic[0] is None or traffic[0].requests_last_hour == 0)
+    return dict(rotation=row, traffic=traffic, idle=idle, steps=rotations.STEPS, step_done=rotations.step_done,
+                grace_labels=rotations.GRACE_LABELS, state_labels=rotations.STATE_LABELS,
+                can_cancel=rotations.can_cancel(row))
+
+
+@bp.get("/rotations/<int:rotation_id>")
+def rotation(rotation_id):
+    """A rotation's progress. The replacement's secrets appear on the first view after it is made, and never again."""
+    row = get_for_partner(KeyRotation, id=rotation_id)
+    rotator = _rotator()
+    shown = rotator.reveal(row)
+    response = make_response(render_template("keys/rotation.html", secrets=shown, **_rotation_context(row, rotator)))
+    return no_store(response)
+
+
+@bp.get("/rotations/<int:rotation_id>/traffic")
+def rotation_traffic(rotation_id):
+    """The grace-period card on its own: the page polls it, so the admin watches the move happen."""
+    row = get_for_partner(KeyRotation, id=rotation_id)
+    return render_htmx_template("keys/rotation.html", "keys/_traffic.html", secrets=None,
+                                **_rotation_context(row, _rotator()))
 
 
 def _rotation_action(rotation_id, action):
@@ -308,9 +310,14 @@ def _rotation_action(rotation_id, action):
 def rotation_stored(rotation_id):
     def confirm_and_continue(row):
         rotator = _rotator()
-        rotator.confirm_stored(row)
-        rotator.advance(row)
+        if rotator.confirm_stored(row):  # a second click finds it confirmed already and only shows the page
+            rotator.advance(row)
     return _rotation_action(rotation_id, confirm_and_continue)
+
+
+@bp.post("/rotations/<int:rotation_id>/new-replacement")
+def rotation_new_replacement(rotation_id):
+    return _rotation_action(rotation_id, lambda row: _rotator().make_new_replacement(row))
 
 
 @bp.post("/rotations/<int:rotation_id>/resume")

@@ -173,6 +173,18 @@ class SirClient:
     def partner_info(self, token: str) -> dict:
         return self.jwt_call("GET", "/v1/partner/keys/partner-info", token)
 
+    # -- widget calls: a publishable key alone, as a browser sends it ------------------------------
+
+    def widget_call(self, public_key: str, environment: str, method: str, path: str, record=None) -> Any:
+        """One widget call (`X-Partner-Key: pk_…`, no signature), never cached: e.g. proving a new
+        publishable key works with `GET /v1/partner/config`."""
+        if environment_of_key(public_key) != environment:
+            raise errors.EnvironmentMismatch(path=path)
+        prepared = self.plain.prepare_request(requests.Request(method.upper(), self.base_urls[environment] + path,
+                                                               headers={"X-Partner-Key": public_key}))
+        response = self._send(self.plain, prepared, retry=method.upper() == "GET", record=record, path=path)
+        return self._parse(response, path)
+
     # -- signed calls: partner data ----------------------------------------------------------------
 
     def signed_call(self, credential: Credential, environment: str, method: str, path: str,

@@ -1,0 +1,426 @@
+"""The guided zero-downtime rotation ("roll key"): every step, its audit trail, failures at each step with
+resume and with cancel, double submits, and the grace period with its traffic view."""
+
+import time
+
+import pytest
+
+from tests.conftest import AuthActions, form_values, make_app, page, text_of
+from tests.keys.helpers import (assert_the_dashboard_works, audit_rows, key_named, keys_named_like, keys_upstream,
+                                portal_credential, post_page_form)
+from webapp.sir import errors
+from webapp.sir.api import PartnerApi
+
+PORTAL_KEY_PREFIX = "Partner Ops Portal (sandbox"
+
+
+@pytest.fixture
+def signed_in(client, auth):
+    auth.sign_in("acme")
+    return client
+
+
+def start_rotation(client, key_id, grace="24h"):
+    data = form_values(client.get(f"/keys/{key_id}/rotate"), "form#rotate-key")
+    data["grace"] = grace
+    started = client.post(f"/keys/{key_id}/rotate", data=data)
+    assert started.status_code == 302, text_of(started)
+    return started.headers["Location"], data
+
+
+def confirm_stored(client, rotation_url):
+    return post_page_form(client, rotation_url, "form[action$='/stored']")
+
+
+def resume(client, rotation_url):
+    return post_page_form(client, rotation_url, "form[action$='/resume']")
+
+
+def cancel(client, rotation_url):
+    return post_page_form(client, rotation_url, "form[action$='/cancel']")
+
+
+def steps_done(response) -> int:
+    return len(page(response).select("ol.rotation-steps li.done"))
+
+
+def test_the_rotation_form_offers_every_grace_period_and_the_old_keys_traffic(app, signed_in, simulator):
+    key = key_named(app, signed_in, "Backend integration")
+    shown = page(signed_in.get(f"/keys/{key['id']}/rotate"))
+    offered = {i["value"]: i.parent.get_text(strip=True) for i in shown.select("form#rotate-key input[name=grace]")}
+    assert offered == {"now": "Now", "1h": "In 1 hour", "24h": "In 24 hours", "3d": "In 3 days", "7d": "In 7 days"}
+    served = len([t for t in simulator.usage.recent.get(key["id"], ()) if t > simulator.now() - 86400])
+    assert f"The old key served {served:,} requests in the last 24 hours" in shown.get_text(" ", strip=True)
+
+
+def test_a_whole_rotation_of_the_portals_own_key_never_stops_the_dashboard(app, signed_in, simulator):
+    sir = app.extensions["sir_client"]
+    sir.clock = simulator.now  # the portal's clock and SIR Giving's move together when the test moves time
+    old = portal_credential(app, signed_in)
+    old_record = key_named(app, signed_in, next(k["name"] for k in keys_upstream(app, signed_in) if k["id"] == old.key_id))
+    assert_the_dashboard_works(app, signed_in)
+
+    rotation_url, data = start_rotation(signed_in, old.key_id, grace="24h")
+    assert signed_in.post(f"/keys/{old.key_id}/rotate", data=data).headers["Location"] == rotation_url
+    assert_the_dashboard_works(app, signed_in)  # the replacement exists; the portal still signs with the old key
+
+    shown = signed_in.get(rotation_url)
+    assert shown.headers["Cache-Control"].startswith("no-store")
+    new_secret = page(shown).select_one("#new-secret-key").get_text()
+    new_hmac = page(shown).select_one("#new-hmac-secret").get_text()
+    assert new_secret.startswith("sk_test_") and len(new_hmac) == 64
+    replacement = keys_named_like(app, signed_in, f"{old_record['name']} (")[0]
+    assert replacement["status"] == "active" and replacement["environment"] == "sandbox"
+    assert replacement["name"] == f"{old_record['name']} ({simulator_today(simulator)})"
+
+    assert confirm_stored(signed_in, rotation_url).status_code == 302
+    after = signed_in.get(rotation_url)
+    assert steps_done(after) == 5 and "stops working" in text_of(after)
+    assert new_secret not in after.get_data(as_text=True) and new_hmac not in after.get_data(as_text=True)
+    assert portal_credential(app, signed_in).key_id == replacement["id"]
+    assert portal_credential(app, signed_in).secret_key == new_secret
+    assert_the_dashboard_works(app, signed_in)
+
+    old_api = PartnerApi(sir, old, "sandbox")
+    old_api.get("/v1/partner/campaigns", fresh=True)  # the old key still works during its grace period
+    assert key_named(app, signed_in, old_record["name"])["expiresAt"] is not None
+
+    simulator.advance_clock(24 * 3600 + 60)
+    with pytest.raises(errors.InvalidApiKey):
+        old_api.get("/v1/partner/campaigns", fresh=True)
+    AuthActions(signed_in).login("acme")  # the admin's sign-in (JWT) lapsed with the day that passed
+    assert_the_dashboard_works(app, signed_in)
+    assert "Done: the old key is retired" in text_of(signed_in.get(rotation_url))
+    assert key_named(app, signed_in, old_record["name"])["status"] == "expired"
+
+    trail = [row["what"] for row in reversed(audit_rows(signed_in))]
+    expected = ["rotation started", "rotation key created", "rotation secrets stored", "rotation verified",
+                "credential replaced", "rotation old key scheduled", "rotation completed"]
+    positions = [trail.index(step) for step in expected]
+    assert positions == sorted(positions), trail
+    assert all(row["outcome"] == "success" for row in audit_rows(signed_in) if row["what"].startswith("rotation"))
+
+
+def simulator_today(simulator):
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(simulator.now(), tz=timezone.utc).date().isoformat()
+
+
+# -- a failure at each step, then resume, or cancel -----------------------------------------------------
+
+FAILING_STEPS = {
+    # step: (method, path) of the SIR Giving call that fails, or None for the portal's own database
+    "create": ("POST", "/v1/partner/keys"),
+    "verify": ("GET", "/v1/partner/token-pools"),
+    "switch": None,
+    "schedule": ("PATCH", "/v1/partner/keys/*"),
+}
+
+
+def break_the_vault_once(app, monkeypatch):
+    """The portal's database refuses the credential switch once (a lost connection, a full disk)."""
+    from sqlalchemy.exc import OperationalError
+
+    vault = app.extensions["vault"]
+    real = vault.store_credential
+    calls = {"n": 0}
+
+    def store_credential(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("UPDATE vault_credentials", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(vault, "store_credential", store_credential)
+
+
+def fail_step(app, simulator, monkeypatch, step):
+    if FAILING_STEPS[step] is None:
+        break_the_vault_once(app, monkeypatch)
+    else:
+        method, path = FAILING_STEPS[step]
+        simulator.add_fault(method=method, path=path, status=503, count=1)
+
+
+def run_until_failure(app, client, simulator, monkeypatch, step, key_id):
+    """Start rolling the portal's own key and make `step` fail; return the rotation's URL."""
+    if step == "create":
+        fail_step(app, simulator, monkeypatch, step)
+    rotation_url, _ = start_rotation(client, key_id)
+    if step != "create":
+        assert page(client.get(rotation_url)).select_one("#new-secret-key") is not None
+        fail_step(app, simulator, monkeypatch, step)
+        confirm_stored(client, rotation_url)
+    return rotation_url
+
+
+@pytest.mark.parametrize("step", list(FAILING_STEPS))
+def test_a_failure_at_each_step_stops_in_place_and_resume_finishes_the_rotation(app, signed_in, simulator, monkeypatch, step):
+    old = portal_credential(app, signed_in)
+    rotation_url = run_until_failure(app, signed_in, simulator, monkeypatch, step, old.key_id)
+    stopped = signed_in.get(rotation_url)
+    assert page(stopped).select_one(".rotation-error") is not None, text_of(stopped)
+    assert "The rotation stopped" in text_of(stopped) and "Traceback" not in stopped.get_data(as_text=True)
+    assert page(stopped).select_one("ol.rotation-steps li.failed") is not None
+    if step in ("create", "verify", "switch"):
+        assert portal_credential(app, signed_in).key_id == old.key_id  # nothing switched yet
+    assert_the_dashboard_works(app, signed_in)  # the partner is never without a working key
+    listing = text_of(signed_in.get("/keys/"))
+    assert "in progress" in listing and "it stopped" in listing
+    assert any(r["outcome"] == "failure" for r in audit_rows(signed_in, outcome="failure"))
+
+    resumed = resume(signed_in, rotation_url)
+    assert resumed.status_code == 302
+    if step == "create":
+        assert page(signed_in.get(rotation_url)).select_one("#new-secret-key") is not None
+        confirm_stored(signed_in, rotation_url)
+    done = signed_in.get(rotation_url)
+    assert steps_done(done) == 5 and page(done).select_one(".rotation-error") is None, text_of(done)
+    assert portal_credential(app, signed_in).key_id != old.key_id
+    assert len(keys_named_like(app, signed_in, PORTAL_KEY_PREFIX, status="active")) == 2  # old (in grace) and new
+    assert_the_dashboard_works(app, signed_in)
+
+
+@pytest.mark.parametrize("step", ["create", "verify", "switch"])
+def test_a_failure_at_a_step_then_cancel_revokes_the_replacement_and_keeps_the_old_key(app, signed_in, simulator, monkeypatch, step):
+    old = portal_credential(app, signed_in)
+    rotation_url = run_until_failure(app, signed_in, simulator, monkeypatch, step, old.key_id)
+    assert cancel(signed_in, rotation_url).status_code == 302
+    assert "Cancelled" in text_of(signed_in.get(rotation_url))
+    assert portal_credential(app, signed_in).key_id == old.key_id
+    portal_keys = keys_named_like(app, signed_in, PORTAL_KEY_PREFIX)
+    assert [k["id"] for k in portal_keys if k["status"] == "active"] == [old.key_id]
+    assert all(k["status"] == "revoked" for k in portal_keys if k["id"] != old.key_id)
+    assert_the_dashboard_works(app, signed_in)
+    assert "rotation cancelled" in [r["what"] for r in audit_rows(signed_in)]
+    assert "in progress" not in text_of(signed_in.get("/keys/"))
+
+
+def test_once_the_portal_signs_with_the_new_key_cancel_is_refused_and_resume_finishes(app, signed_in, simulator):
+    old = portal_credential(app, signed_in)
+    rotation_url = run_until_failure(app, signed_in, simulator, None, "schedule", old.key_id)
+    stopped = page(signed_in.get(rotation_url))
+    assert stopped.select_one("form[action$='/cancel']") is None
+    assert "can no longer be cancelled" in stopped.get_text(" ")
+    refused = signed_in.post(f"{rotation_url}/cancel", data={"csrf_token": form_values(signed_in.get(rotation_url), "form[action$='/resume']")["csrf_token"]})
+    assert refused.status_code == 302
+    assert "already signs with the new key" in text_of(signed_in.get(rotation_url))
+    assert portal_credential(app, signed_in).key_id != old.key_id
+    resume(signed_in, rotation_url)
+    assert steps_done(signed_in.get(rotation_url)) == 5
+
+
+def test_cancelling_before_the_secrets_are_stored_revokes_the_replacement(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url, _ = start_rotation(signed_in, key["id"], grace="now")
+    cancelled = cancel(signed_in, rotation_url)
+    assert cancelled.status_code == 302
+    assert "Cancelled" in text_of(signed_in.get(rotation_url))
+    replacement = keys_named_like(app, signed_in, "Backend integration (")[0]
+    assert replacement["status"] == "revoked" and key_named(app, signed_in, "Backend integration")["status"] == "active"
+    assert "rotation cancelled" in [r["what"] for r in audit_rows(signed_in)]
+
+
+def test_a_lost_answer_when_creating_leaves_no_second_key(tmp_path, simulator_app_with_short_timeout):
+    app, client, simulator = simulator_app_with_short_timeout
+    old = portal_credential(app, client)
+    simulator.add_fault(method="POST", path="/v1/partner/keys", delay_ms=1200, count=1)  # made, but answered too late
+    rotation_url, _ = start_rotation(client, old.key_id)
+    assert "SIR Giving did not answer in time" in text_of(client.get(rotation_url))
+    deadline = time.monotonic() + 5
+    while not keys_named_like(app, client, f"{PORTAL_KEY_PREFIX}, ", status="active")[1:] and time.monotonic() < deadline:
+        time.sleep(0.1)  # the simulator finishes making the key whose answer was lost
+    resume(client, rotation_url)
+    actives = keys_named_like(app, client, PORTAL_KEY_PREFIX, status="active")
+    assert len(actives) == 2  # the old key and exactly one replacement, whose secrets are shown once
+    assert page(client.get(rotation_url)).select_one("#new-secret-key") is not None
+    assert "rotation orphan revoked" in [r["what"] for r in audit_rows(client)]
+
+
+@pytest.fixture
+def simulator_app_with_short_timeout(tmp_path):
+    app = make_app(tmp_path, {"SIR_READ_TIMEOUT": "0.5"})
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    return app, client, app.extensions["simulator_app"].extensions["sir_simulator"]
+
+
+# -- double submits ----------------------------------------------------------------------------------------
+
+def test_a_double_click_on_start_makes_one_replacement(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    data = form_values(signed_in.get(f"/keys/{key['id']}/rotate"), "form#rotate-key")
+    first = signed_in.post(f"/keys/{key['id']}/rotate", data=data)
+    second = signed_in.post(f"/keys/{key['id']}/rotate", data=data)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
+
+
+def test_resuming_twice_after_a_failed_create_makes_one_replacement(app, signed_in, simulator):
+    key = key_named(app, signed_in, "Backend integration")
+    simulator.add_fault(method="POST", path="/v1/partner/keys", status=503, count=1)
+    rotation_url, _ = start_rotation(signed_in, key["id"])
+    data = form_values(signed_in.get(rotation_url), "form[action$='/resume']")
+    signed_in.post(f"{rotation_url}/resume", data=data)
+    signed_in.post(f"{rotation_url}/resume", data=data)  # the same form sent again
+    assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
+
+
+def test_a_double_click_on_stored_runs_each_step_once(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url, _ = start_rotation(signed_in, key["id"])
+    data = form_values(signed_in.get(rotation_url), "form[action$='/stored']")
+    signed_in.post(f"{rotation_url}/stored", data=data)
+    signed_in.post(f"{rotation_url}/stored", data=data)
+    whats = [r["what"] for r in audit_rows(signed_in)]
+    assert whats.count("rotation secrets stored") == 1 and whats.count("rotation verified") == 1
+    assert whats.count("rotation old key scheduled") == 1
+    assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
+
+
+# -- secrets once, the grace period, and the old key's end ------------------------------------------------
+
+def test_the_replacements_secrets_are_shown_once_then_a_new_replacement_can_be_made(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url, _ = start_rotation(signed_in, key["id"])
+    first = signed_in.get(rotation_url)
+    secret = page(first).select_one("#new-secret-key").get_text()
+    assert first.headers["Cache-Control"].startswith("no-store")
+    again = signed_in.get(rotation_url)  # a reload, or the browser coming back later
+    assert secret not in again.get_data(as_text=True) and page(again).select_one("#new-secret-key") is None
+    assert "are not shown again" in text_of(again)
+    first_replacement = keys_named_like(app, signed_in, "Backend integration (")[0]
+    post_page_form(signed_in, rotation_url, "form[action$='/new-replacement']")
+    replacements = keys_named_like(app, signed_in, "Backend integration (")
+    assert {k["id"]: k["status"] for k in replacements}[first_replacement["id"]] == "revoked"
+    assert len([k for k in replacements if k["status"] == "active"]) == 1
+    shown = signed_in.get(rotation_url)
+    assert page(shown).select_one("#new-secret-key").get_text() not in ("", secret)
+    assert "rotation replacement revoked" in [r["what"] for r in audit_rows(signed_in)]
+
+
+def test_grace_now_deactivates_the_old_key_at_once(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url, _ = start_rotation(signed_in, key["id"], grace="now")
+    signed_in.get(rotation_url)
+    confirm_stored(signed_in, rotation_url)
+    assert key_named(app, signed_in, "Backend integration")["status"] == "inactive"
+    done = signed_in.get(rotation_url)
+    assert "Done: the old key is retired" in text_of(done) and steps_done(done) == 6
+
+
+@pytest.mark.parametrize("grace, hours", [("1h", 1), ("3d", 72), ("7d", 168)])
+def test_each_grace_period_sets_the_old_keys_expiry(app, signed_in, grace, hours):
+    from datetime import datetime, timezone
+
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url, _ = start_rotation(signed_in, key["id"], grace=grace)
+    signed_in.get(rotation_url)
+    confirm_stored(signed_in, rotation_url)
+    expires = datetime.fromisoformat(key_named(app, signed_in, "Backend integration")["expiresAt"].replace("Z", "+00:00"))
+    assert abs((expires - datetime.now(timezone.utc)).total_seconds() - hours * 3600) < 120
+
+
+def test_a_rotation_never_lengthens_a_keys_life(app, signed_in):
+    from datetime import date, timedelta
+
+    key = key_named(app, signed_in, "Backend integration")
+    in_two_days = (date.today() + timedelta(days=2)).isoformat()
+    post_page_form(signed_in, f"/keys/{key['id']}", "form#key-expiry", expires_on=in_two_days)
+    expires = key_named(app, signed_in, "Backend integration")["expiresAt"]
+    assert expires == f"{in_two_days}T23:59:00Z"
+    rotation_url, _ = start_rotation(signed_in, key["id"], grace="7d")
+    signed_in.get(rotation_url)
+    confirm_stored(signed_in, rotation_url)
+    assert key_named(app, signed_in, "Backend integration")["expiresAt"] == expires
+    assert "keeps its own, earlier expiry" in " ".join(r["detail"] for r in audit_rows(signed_in))
+
+
+def test_the_grace_period_shows_old_against_new_traffic_and_ends_early_once_idle(app, signed_in, simulator):
+    app.extensions["sir_client"].clock = simulator.now
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url, _ = start_rotation(signed_in, key["id"], grace="7d")
+    signed_in.get(rotation_url)
+    confirm_stored(signed_in, rotation_url)
+    simulator_key = simulator.keys[key["id"]]
+    PartnerApi(app.extensions["sir_client"], credential_of(simulator_key), "sandbox").get("/v1/partner/campaigns", fresh=True)
+
+    shown = page(signed_in.get(rotation_url))
+    old_row, new_row = shown.select_one("tr.old-key"), shown.select_one("tr.new-key")
+    assert int(old_row.select_one(".requests-last-hour").get_text(strip=True)) >= 1
+    assert new_row.select_one(".requests-last-hour").get_text(strip=True) == "1"  # the proving call
+    assert new_row.select_one(".last-used time") is not None
+    assert shown.select_one("#rotation-traffic")["hx-get"].endswith("/traffic")
+    assert shown.select_one("form[action$='/end-grace'] button").has_attr("disabled")
+    polled = signed_in.get(f"{rotation_url}/traffic", headers={"HX-Request": "true"})
+    assert page(polled).select_one("#rotation-traffic tr.old-key") is not None and page(polled).select_one("header.topbar") is None
+
+    refused = post_page_form(signed_in, rotation_url, "form[action$='/end-grace']")
+    assert refused.status_code == 302
+    assert "something still uses it" in text_of(signed_in.get(rotation_url))
+    assert key_named(app, signed_in, "Backend integration")["status"] == "active"
+
+    simulator.advance_clock(3700)  # an hour with no request on the old key
+    AuthActions(signed_in).login("acme")
+    idle = page(signed_in.get(rotation_url))
+    assert idle.select_one("tr.old-key .requests-last-hour").get_text(strip=True) == "0"
+    assert not idle.select_one("form[action$='/end-grace'] button").has_attr("disabled")
+    post_page_form(signed_in, rotation_url, "form[action$='/end-grace']")
+    assert key_named(app, signed_in, "Backend integration")["status"] == "inactive"
+    assert "Done: the old key is retired" in text_of(signed_in.get(rotation_url))
+    assert "rotation grace ended" in [r["what"] for r in audit_rows(signed_in)]
+
+
+def credential_of(simulator_key):
+    from webapp.sir.client import Credential
+
+    return Credential(simulator_key.id, simulator_key.secret_key, simulator_key.hmac_secret)
+
+
+def test_rolling_a_publishable_key_proves_it_with_a_widget_call(app, signed_in):
+    key = key_named(app, signed_in, "Checkout widget")
+    rotation_url, _ = start_rotation(signed_in, key["id"], grace="1h")
+    shown = page(signed_in.get(rotation_url))
+    assert shown.select_one("#new-public-key").get_text().startswith("pk_test_") and shown.select_one("#new-secret-key") is None
+    confirm_stored(signed_in, rotation_url)
+    assert steps_done(signed_in.get(rotation_url)) == 5
+    assert any("widget call" in r["detail"] for r in audit_rows(signed_in) if r["what"] == "rotation verified")
+
+
+def test_an_expired_key_is_rolled_without_being_revived(app, signed_in, simulator):
+    key = key_named(app, signed_in, "Legacy batch job")
+    simulator.advance_clock(11 * 86400)
+    AuthActions(signed_in).login("acme")
+    app.extensions["sir_client"].clock = simulator.now
+    assert key_named(app, signed_in, "Legacy batch job")["status"] == "expired"
+    rotation_url, _ = start_rotation(signed_in, key["id"], grace="24h")
+    signed_in.get(rotation_url)
+    confirm_stored(signed_in, rotation_url)
+    assert key_named(app, signed_in, "Legacy batch job")["status"] == "expired"
+    assert "Done: the old key is retired" in text_of(signed_in.get(rotation_url))
+
+
+def test_the_keys_page_offers_resume_and_cancel_for_a_stopped_rotation(app, signed_in, simulator):
+    key = key_named(app, signed_in, "Backend integration")
+    simulator.add_fault(method="POST", path="/v1/partner/keys", status=503, count=1)
+    rotation_url, _ = start_rotation(signed_in, key["id"])
+    listing = page(signed_in.get("/keys/"))
+    banner = listing.select_one(".rotation-in-progress")
+    assert "Rotation of “Backend integration” in progress" in banner.get_text(" ", strip=True)
+    assert banner.select_one("form[action$='/resume'] button") and banner.select_one("form[action$='/cancel'] button")
+    overview_banner = text_of(signed_in.get("/audit/"))
+    assert "A rotation of “Backend integration” is in progress and waiting for you." in overview_banner
+    resumed = post_page_form(signed_in, "/keys/", ".rotation-in-progress form[action$='/resume']")
+    assert resumed.headers["Location"] == rotation_url
+    assert page(signed_in.get(rotation_url)).select_one("#new-secret-key") is not None
+
+
+def test_another_partners_rotation_is_not_found(app, signed_in):
+    rotation_url, _ = start_rotation(signed_in, key_named(app, signed_in, "Backend integration")["id"])
+    other = app.test_client()
+    AuthActions(other).sign_in("globex")
+    assert other.get(rotation_url).status_code == 404
+    csrf = page(other.get("/keys/")).find("meta", attrs={"name": "csrf-token"})["content"]
+    assert other.post(f"{rotation_url}/cancel", data={"csrf_token": csrf}).status_code == 404
+    assert keys_named_like(app, signed_in, "Backend integration (", status="active")
