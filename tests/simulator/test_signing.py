@@ -149,3 +149,72 @@ def test_the_jwt_is_rs256_with_exp_sub_partner_and_email(client, acme):
     assert {"exp", "sub", "partnerId", "email"} <= set(claims) and claims["email"] == "admin@acme.example"
     me = acme.jwt("GET", "/v1/partner/auth/me").json
     assert me["user"]["email"] == "admin@acme.example" and me["publishableKey"].startswith("pk_test_")
+
+
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+@openssl
+def test_an_empty_body_is_signed_with_the_hash_of_the_empty_string(client, sim, acme):
+    empty = subprocess.run(["openssl", "dgst", "-sha256", "-hex"], input=b"", capture_output=True, check=True)
+    assert empty.stdout.decode().split()[-1] == EMPTY_SHA256
+    hook = acme.signed("POST", "/v1/partner/webhooks", {"url": "https://e.partner.test/x", "receiveAllEvents": True}).json
+    ts, path = str(int(sim.now())), f"/v1/partner/webhooks/{hook['id']}/test"
+    signature = openssl_signature(acme.key["hmacSecret"], ts, "POST", path, b"")
+    assert send(client, acme.key["secretKey"], ts, signature, "POST", path).status_code == 202
+    as_if_braces = openssl_signature(acme.key["hmacSecret"], ts, "POST", path, b"{}")
+    assert send(client, acme.key["secretKey"], ts, as_if_braces, "POST", path).json["code"] == "INVALID_SIGNATURE"
+
+
+@openssl
+def test_a_patch_with_a_query_string_and_a_body_is_signed_over_both(client, sim, acme):
+    ts, path = str(int(sim.now())), "/v1/partner/users/user_0005?source=crm&dryRun=false"
+    body = b'{"metadata": {"tier": "gold", "note": "caf\xc3\xa9"}}'
+    signature = openssl_signature(acme.key["hmacSecret"], ts, "PATCH", path, body)
+    updated = send(client, acme.key["secretKey"], ts, signature, "PATCH", path, body)
+    assert updated.status_code == 200 and updated.json["metadata"]["note"] == "café"
+    without_query = openssl_signature(acme.key["hmacSecret"], ts, "PATCH", "/v1/partner/users/user_0005", body)
+    assert send(client, acme.key["secretKey"], ts, without_query, "PATCH", path, body).json["code"] == "INVALID_SIGNATURE"
+
+
+@openssl
+def test_the_query_string_is_signed_exactly_as_sent_not_decoded(client, sim, acme):
+    ts, sent = str(int(sim.now())), "/v1/partner/users?search=user%5F000&limit=5"
+    as_sent = openssl_signature(acme.key["hmacSecret"], ts, "GET", sent, b"")
+    response = send(client, acme.key["secretKey"], ts, as_sent, "GET", sent)
+    assert response.status_code == 200 and {u["externalUserId"][:8] for u in response.json["data"]} == {"user_000"}
+    decoded = openssl_signature(acme.key["hmacSecret"], ts, "GET", "/v1/partner/users?search=user_000&limit=5", b"")
+    assert send(client, acme.key["secretKey"], ts, decoded, "GET", sent).json["code"] == "INVALID_SIGNATURE"
+
+
+@openssl
+def test_the_method_is_signed_in_upper_case(client, sim, acme):
+    ts = str(int(sim.now()))
+    lower = openssl_signature(acme.key["hmacSecret"], ts, "get", "/v1/partner/users", b"")
+    assert send(client, acme.key["secretKey"], ts, lower, "GET", "/v1/partner/users").json["code"] == "INVALID_SIGNATURE"
+
+
+def test_a_signature_for_another_key_pair_is_invalid_even_with_a_valid_key(acme, globex):
+    response = acme.signed("GET", "/v1/partner/users", secret=globex.key["hmacSecret"])
+    assert response.status_code == 401 and response.json["code"] == "INVALID_SIGNATURE"
+
+
+@pytest.mark.parametrize("timestamp", ["", "soon", "1.7e9", "-1"])
+def test_a_timestamp_that_is_not_unix_seconds_now_is_timestamp_expired(acme, timestamp):
+    response = acme.signed("GET", "/v1/partner/users", timestamp=timestamp or " ")
+    assert response.status_code == 401 and response.json["code"] == "TIMESTAMP_EXPIRED"
+
+
+def test_a_sandbox_key_sees_sandbox_data_and_a_live_key_production_data(client, sim, acme):
+    from tests.simulator.conftest import Partner
+
+    live = Partner(client, sim, "admin@acme.example", environment="production")
+    assert acme.key["secretKey"].startswith("sk_test_") and live.key["secretKey"].startswith("sk_live_")
+    assert acme.key["publicKey"].startswith("pk_test_") and live.key["publicKey"].startswith("pk_live_")
+    for path in ("/v1/partner/actions?limit=100", "/v1/partner/transactions?limit=100", "/v1/partner/users?limit=100",
+                 "/v1/partner/campaigns", "/v1/partner/token-pools", "/v1/partner/token-pools/requests"):
+        assert {i["environment"] for i in acme.signed("GET", path).json["data"]} == {"sandbox"}, path
+        assert {i["environment"] for i in live.signed("GET", path).json["data"]} == {"production"}, path
+    assert acme.signed("GET", "/v1/partner/dashboard/summary").json["environment"] == "sandbox"
+    assert live.signed("GET", "/v1/partner/dashboard/summary").json["environment"] == "production"
+    assert client.get("/v1/partner/config", headers={"X-Partner-Key": live.key["publicKey"]}).json["environment"] == "production"
