@@ -31,8 +31,9 @@ The conventions the portal relies on are in `docs/architecture.md`. In short:
   `NO_ACTIVE_POOL` (422, message "No active token pool found"); `RATE_LIMITED` (429, `Retry-After` seconds);
   `INTERNAL_ERROR` (500). Every SIR path may also answer 429 and 500 (rate limit, `--error-rate`, injected faults).
 - **Auth order** for signed calls: key (401 `INVALID_API_KEY`: missing, malformed, unknown, inactive, expired or
-  revoked) → timestamp (401 `TIMESTAMP_EXPIRED`: missing or more than 300 s from the simulator's clock) → signature
-  (401 `INVALID_SIGNATURE`) → partner status (403) → secret-key requirement (403 `SECRET_KEY_REQUIRED`).
+  revoked) → a `pk_` on an endpoint that needs a secret key (403 `SECRET_KEY_REQUIRED`, whatever its signature) →
+  timestamp (401 `TIMESTAMP_EXPIRED`: missing, not whole Unix seconds, or more than 300 s from the simulator's clock)
+  → signature (401 `INVALID_SIGNATURE`) → partner status (403 `PARTNER_SUSPENDED` / `PARTNER_NOT_ACTIVE`).
   Signature: `HMAC_SHA256_hex(hmacSecret, timestamp + METHOD + pathWithQueryString + SHA256_hex(rawBody))`.
 - **Keys**: both the `pk_` and the `sk_` of a record authenticate as that record and move its `lastUsedAt` (null
   until first used). `keyType: "publishable"` has no secret key and no HMAC secret: it serves the widget endpoints
@@ -42,13 +43,18 @@ The conventions the portal relies on are in `docs/architecture.md`. In short:
 - **Lists** (one scheme for all): `?page=1&limit=50` (limit 1..100) → `{"data": [...], "pagination": {"page",
   "limit", "total", "totalPages", "hasMore"}}`, newest first unless noted. Filters are named per route below; times
   are ISO 8601 (`since` ≤ t < `until`). A bad filter value is a 400 `VALIDATION_ERROR` naming it.
+- **Bad input** changes nothing. Bodies are strict JSON objects (`NaN`, `Infinity`, numbers beyond a float and
+  nesting too deep are `INVALID_JSON`); text fields are trimmed and a blank one counts as missing; a PATCH with
+  nothing to change is a `VALIDATION_ERROR` on `body`; amounts must be greater than zero. No input gives a 500.
+- **Concurrency**: requests are served one at a time against the state (a re-entrant lock), so every reply is one
+  consistent snapshot; only sign-in (password hashing) runs outside it.
 - **Tokens** are integers. Times are ISO 8601 UTC with `Z`, on the simulator's clock (movable by `/_sim/clock`).
 - **Webhook deliveries** are `pending` (queued or retry requested), `succeeded`, or `failed` (with `nextRetryAt`
   while retries remain: 30 s, 2 min, 10 min, 1 h, 6 h after attempts 1–5; 6 attempts in all). A test event has
   type `webhook.test`. Each POST carries `Content-Type: application/json`, `User-Agent: SIRGiving-Webhooks/1.0`,
   `X-SIR-Timestamp` (Unix seconds) and `X-SIR-Signature: sha256=HMAC_SHA256_hex(secret, timestamp + "." + rawBody)`;
   the body is `{"id", "type", "createdAt", "data"}`. Webhook URLs must be HTTPS, except loopback hosts
-  (`localhost`, `127.0.0.1`, `::1`) with a sandbox key.
+  (`localhost`, any of 127.0.0.0/8, `::1`) with a sandbox key.
 
 ## Operator controls (`/_sim/`, not part of SIR Giving's API; no auth; for tests and demos only)
 
@@ -57,11 +63,11 @@ The conventions the portal relies on are in `docs/architecture.md`. In short:
 | GET | `/_sim/state` | | clock, counts, partners with their admin emails, faults |
 | POST | `/_sim/token-pools/requests/:id/approve` | `{note?}` | approve a pending request: the pool's allocation rises; events `token_pool_request.approved`, `token_pool.refilled` |
 | POST | `/_sim/token-pools/requests/:id/reject` | `{note?}` | reject it; event `token_pool_request.rejected` |
-| POST | `/_sim/events` | `{partnerId, environment?, type, data?}` | raise any event (delivered to matching webhooks) |
-| POST | `/_sim/clock` | `{advanceSeconds}` | move the simulator's clock (keys expire, retries fall due, `api_key.expiring` fires) |
-| GET/POST/DELETE | `/_sim/faults` | `{method?, path (glob), status?, delayMs?, malformed?, drop?, count?}` | list, add, clear targeted faults |
-| POST | `/_sim/traffic` | `{latencyMs?, jitterMs?, errorRate?, rateLimit?}` | change global latency, jitter, error rate, rate limit |
-| POST | `/_sim/partners/:slug/status` | `{status: active|pending|suspended}` | change a partner's status |
+| POST | `/_sim/events` | `{partnerId, environment? (sandbox|production), type, data? (object)}` | raise any event (delivered to matching webhooks) |
+| POST | `/_sim/clock` | `{advanceSeconds}` (at most a century either way) | move the simulator's clock (keys expire, retries fall due, `api_key.expiring` fires) |
+| GET/POST/DELETE | `/_sim/faults` | `{method?, path (glob), status? (100–599), delayMs? (0–120000), malformed?, drop?, count? (≥ 1)}`; at least one of status, delayMs, malformed, drop | list, add, clear targeted faults |
+| POST | `/_sim/traffic` | `{latencyMs?, jitterMs?, errorRate? (0..1), rateLimit? (0 = none)}` | change global latency, jitter, error rate, rate limit |
+| POST | `/_sim/partners/:slug/status` | `{status: active|pending|suspended}` | change a partner's status (unknown slug: 404) |
 | POST | `/_sim/deliveries/run` | | deliver every due webhook now |
 | POST | `/_sim/reset` | | back to the seeded state (and forget the `--state` journal) |
 
@@ -85,7 +91,13 @@ AUTH_ERRORS = {
 AUTH_LABELS = {"jwt": "JWT (`Authorization: Bearer …`)", "widget": "Widget (`X-Partner-Key: pk_…`; an sk_ also works)",
                "hmac": "HMAC (pk_ or sk_)", "hmac-secret": "HMAC, secret key", "public": "Email/password"}
 EXTRA_ERRORS = {
-    ("POST", "/v1/partner/auth/login"): ["401 INVALID_CREDENTIALS (wrong password and unknown email alike)"],
+    ("POST", "/v1/partner/auth/login"): ["400 VALIDATION_ERROR (email or password missing or not a string)",
+                                         "401 INVALID_CREDENTIALS (wrong password and unknown email alike)"],
+    ("PATCH", "/v1/partner/users/:external_id"): ["400 VALIDATION_ERROR (nothing to change: field `body`)"],
+    ("POST", "/v1/partner/campaigns"): ["400 VALIDATION_ERROR (endsAt not after startsAt)"],
+    ("PATCH", "/v1/partner/campaigns/:campaign_id"): ["400 VALIDATION_ERROR (nothing to change: field `body`; endsAt not after startsAt)"],
+    ("POST", "/v1/partner/webhooks"): ["400 VALIDATION_ERROR (url not absolute, carrying credentials, or plain http "
+                                      "other than loopback in the sandbox)"],
     ("PATCH", "/v1/partner/keys/:key_id"): ["400 VALIDATION_ERROR (expiresAt in the past)", "409 CONFLICT (revoked)"],
     ("POST", "/v1/partner/users"): ["409 CONFLICT (externalUserId exists)"],
     ("POST", "/v1/partner/actions/submit"): [
