@@ -47,3 +47,27 @@ def test_rolling_the_portals_key_from_the_keys_page(page, live_server):
     assert marked.count() == 1 and marked.locator("td").first.inner_text().startswith(old_name + " (")
     assert "grace period" in page.locator(".rotation-in-progress").inner_text()
     assert secret not in page.content()
+
+
+def test_creating_a_key_shows_its_secrets_once_and_asks_before_leaving(page, live_server):
+    sign_in(page, live_server, "acme")
+    page.goto(live_server + "/keys/new")
+    page.fill("input[name=name]", "Browser-made key")
+    page.click("button:has-text('Create key')")
+    page.wait_for_selector("#secret-key")
+    secret = page.locator("#secret-key").inner_text()
+    assert secret.startswith("sk_test_") and len(page.locator("#hmac-secret").inner_text()) == 64
+
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("nav[aria-label=Main] a:has-text('Overview')")
+    wait_until(page, "document.querySelector('#secret-key') !== null")
+    assert asked and page.locator("#secret-key").inner_text() == secret
+
+    page.click("button:has-text('I have stored these')")  # releases the guard: no question asked
+    page.wait_for_selector("table.keys-table")
+    assert page.locator("table.keys-table tbody tr", has_text="Browser-made key").count() == 1
+    page.go_back()  # the browser's back button: not from any cache, and the secrets are gone
+    page.wait_for_selector("h1")
+    assert "These secrets are no longer available" in page.locator("main").inner_text()
+    assert secret not in page.content()

@@ -277,3 +277,13 @@ def test_an_upstream_failure_on_a_change_is_explained_in_place(app, signed_in, s
 
 def test_an_unknown_key_is_not_found(signed_in):
     assert signed_in.get("/keys/key_does_not_exist").status_code == 404
+
+
+def test_an_expiry_can_be_removed(app, signed_in):
+    key = key_named(app, signed_in, "Legacy batch job")
+    shown = signed_in.get(f"/keys/{key['id']}")
+    data = {**form_values(shown, "form#key-expiry"), "clear": "1"}
+    cleared = signed_in.post(f"/keys/{key['id']}/expiry", data=data, headers={"HX-Request": "true"})
+    assert "The key no longer expires" in text_of(cleared)
+    assert key_named(app, signed_in, "Legacy batch job")["expiresAt"] is None
+    assert page(signed_in.get("/keys/")).select_one(".key-flag") is None

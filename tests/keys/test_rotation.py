@@ -424,3 +424,25 @@ def test_another_partners_rotation_is_not_found(app, signed_in):
     csrf = page(other.get("/keys/")).find("meta", attrs={"name": "csrf-token"})["content"]
     assert other.post(f"{rotation_url}/cancel", data={"csrf_token": csrf}).status_code == 404
     assert keys_named_like(app, signed_in, "Backend integration (", status="active")
+
+
+def test_a_grace_period_that_is_not_offered_is_refused_in_place(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    data = form_values(signed_in.get(f"/keys/{key['id']}/rotate"), "form#rotate-key")
+    for grace in ("2w", ""):
+        refused = signed_in.post(f"/keys/{key['id']}/rotate", data={**data, "grace": grace}, headers={"HX-Request": "true"})
+        assert page(refused).select_one("form#rotate-key .field-errors") is not None, text_of(refused)
+        assert page(refused).select_one("header.topbar") is None
+    assert keys_named_like(app, signed_in, "Backend integration (") == []
+    assert "rotation started" not in [r["what"] for r in audit_rows(signed_in)]
+
+
+def test_a_key_being_rolled_keeps_the_end_the_rotation_set(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url, _ = start_rotation(signed_in, key["id"], grace="1h")
+    signed_in.get(rotation_url)
+    confirm_stored(signed_in, rotation_url)
+    expires = key_named(app, signed_in, "Backend integration")["expiresAt"]
+    refused = post_page_form(signed_in, f"/keys/{key['id']}", "form#key-expiry", expires_on="2030-01-01")
+    assert refused.status_code == 409 and "the rotation sets when it stops" in text_of(refused)
+    assert key_named(app, signed_in, "Backend integration")["expiresAt"] == expires

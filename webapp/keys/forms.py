@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
 from .rotation import GRACE_LABELS
 
@@ -59,5 +59,8 @@ class ActiveForm(FlaskForm):
 
 class RotateForm(FlaskForm):
     grace = RadioField("When should the old key stop working?", choices=list(GRACE_LABELS.items()), default="24h",
-                       validators=[DataRequired("Choose when the old key stops working.")])
+                       validate_choice=False,
+                       validators=[DataRequired("Choose when the old key stops working."),
+                                   AnyOf(list(GRACE_LABELS), message="Choose one of the offered times: now, in 1 hour, "
+                                                                      "24 hours, 3 days or 7 days.")])
     submission = HiddenField()

@@ -173,17 +173,26 @@ def rename(key_id):
 def set_expiry(key_id):
     key = _key_or_404(key_id)
     form = ExpiryForm()
-    if not form.validate_on_submit():
+    clearing = request.form.get("clear") == "1"
+    if rotations.in_progress_for(g.partner["id"], key.id):
+        return _key_page(key, status=409, expiry_form=form, refusal=(
+            "This key is being rolled: the rotation sets when it stops. Finish or cancel the rotation first."))
+    if not clearing and not form.validate_on_submit():  # CSRFProtect has already checked every POST
         return _key_page(key, status=422, expiry_form=form)
     try:
-        updated = account_api().update_key(key.id, expiresAt=form.expires_on.moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        updated = account_api().update_key(
+            key.id, expiresAt=None if clearing else form.expires_on.moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
     except errors.ValidationFailed as error:
-        form.expires_on.errors.append(error.detail or error.message)
+        reasons = [f"{f.get('field')} {f.get('message')}" for f in error.fields if isinstance(f, dict)]
+        form.expires_on.errors = [*form.expires_on.errors,
+                                  "SIR Giving refused it: " + ("; ".join(reasons) or error.detail or error.message)]
         return _key_page(key, status=422, expiry_form=form)
     except errors.SirError as error:
         return _upstream_failure(key, "key_expiry_set", error, expiry_form=form)
-    _audit("key_expiry_set", updated, detail=f"expires {form.expires_on.data}")
+    _audit("key_expiry_set", updated, detail="never expires" if clearing else f"expires {form.expires_on.data}")
     forget_key_flags()
+    if clearing:
+        return _key_page(updated, message="The key no longer expires.")
     return _key_page(updated, message=f"The key now expires on {form.expires_on.data} at 23:59 UTC.")
 
 
