@@ -83,15 +83,13 @@ def _trends(api: PartnerApi, params: dict, hints: dict) -> Parsed:
 
 
 def _runway(api: PartnerApi, params: dict, hints: dict) -> Parsed:
-    """Each pool with its runway at the current pace (from the 30-day trends)."""
-    from ..pools.runway import runway, shares
+    """Each pool with its runway at the current pace: the same forecast as the pools page."""
+    from ..pools.forecast import pool_runways
 
-    trends = POOL.submit(shared, hints, "trends:30", lambda: api.trends(30))
-    pools = shared(hints, "token_pools", api.token_pools)
-    daily = [d.tokens for d in trends.result().value.daily]
-    share = shares(pools.value)
-    return Parsed([(pool, runway(pool.balance, daily, share[pool.id])) for pool in pools.value
-                   if pool.status != "inactive"], pools.reply)
+    forecast = pool_runways(api, pools_call=lambda: shared(hints, "token_pools", api.token_pools),
+                            trends_call=lambda: shared(hints, "trends:30", lambda: api.trends(30)),
+                            campaign_call=lambda: shared(hints, "campaign", lambda: _campaign(api, params, hints)))
+    return Parsed([(pool, r) for pool, r in forecast.value.rows if pool.status != "inactive"], forecast.reply)
 
 
 def _campaign(api: PartnerApi, params: dict, hints: dict) -> Parsed:
@@ -124,7 +122,8 @@ CARDS = {card.id: card for card in (
     Card("api_usage", "API usage", "dashboard/_api_usage.html", lambda api, p, h: api.api_usage(p["usage_days"])),
     Card("recent_activity", "Recent activity", "dashboard/_recent_activity.html", lambda api, p, h: api.recent_activity(10)),
     # Wide: a daily chart of a campaign's run needs the width to keep its dates readable.
-    Card("campaign", "Active campaign", "dashboard/_campaign.html", _campaign, wide=True),
+    Card("campaign", "Active campaign", "dashboard/_campaign.html",  # shared: the runway card needs it too
+         lambda api, p, h: shared(h, "campaign", lambda: _campaign(api, p, h)), wide=True),
 )}
 
 

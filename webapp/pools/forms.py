@@ -1,31 +1,50 @@
+"""The top-up request: step 1 (pool, amount, reason) and step 2 (the same values, confirmed once).
+
+The limits match SIR Giving's (`POST /token-pools/request`: a whole amount from 1 to 10,000,000, a reason
+of at most 1,000 characters); the portal asks for a reason of at least 10 characters, because SIR Giving
+reviews every request by hand.
+"""
+
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms.fields import StringField
+from wtforms.validators import DataRequired, Length, ValidationError
 
 MAX_TOP_UP = 10_000_000
+REASON_MIN, REASON_MAX = 10, 1000
+
+
+def parse_tokens(text: str | None) -> int | None:
+    """'25,000' or '25 000' → 25000; anything that is not a whole number → None."""
+    digits = (text or "").strip().replace(",", "").replace(" ", "").replace("_", "")
+    return int(digits) if digits.isascii() and digits.isdigit() else None
 
 
 class TopUpForm(FlaskForm):
     pool_id = SelectField("Pool", validators=[DataRequired("Choose the pool to top up.")])
-    amount = StringField("Amount (tokens)", validators=[
-        DataRequired("Enter how many tokens to request."),
-        Regexp(r"^\s*\d[\d,\s]*$", message="Enter a whole number of tokens, like 25000."),
-    ])
+    amount = StringField("Amount (tokens)", validators=[DataRequired("Enter how many tokens to request.")])
     reason = TextAreaField("Reason", validators=[
         DataRequired("Say why the pool needs more tokens; SIR Giving reviews every request."),
-        Length(min=10, max=1000, message="Write between 10 and 1,000 characters."),
+        Length(min=REASON_MIN, max=REASON_MAX,
+               message=f"Write between {REASON_MIN} and {REASON_MAX:,} characters."),
     ])
+    submission = HiddenField()
 
     def validate_amount(self, field):
-        digits = (field.data or "").replace(",", "").replace(" ", "").strip()
-        if not digits.isdigit():
-            return
-        value = int(digits)
+        value = parse_tokens(field.data)
+        if value is None:
+            raise ValidationError("Enter a whole number of tokens, like 25000.")
         if value <= 0:
             raise ValidationError("The amount must be more than zero.")
         if value > MAX_TOP_UP:
             raise ValidationError(f"At most {MAX_TOP_UP:,} tokens per request; split a larger need over several.")
         field.tokens = value
+
+    def validate_one(self, name: str) -> bool:
+        """Validate one field on its own (live validation as the admin leaves it)."""
+        field = self[name]
+        inline = getattr(self, f"validate_{name}", None)
+        return field.validate(self, [lambda form, checked: inline(checked)] if inline else [])
 
 
 class ConfirmTopUpForm(FlaskForm):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from flask import abort, flash, g, request, url_for
@@ -8,118 +9,188 @@ from flask import abort, flash, g, request, url_for
 from .. import charts
 from ..dashboard.cards import POOL
 from ..sir import errors
+from ..sir.api import Parsed
 from ..store import audit, submissions
 from ..upstream import current_environment, partner_api
 from ..web import go, render_htmx_template
 from . import bp
-from .forms import ConfirmTopUpForm, TopUpForm
-from .runway import runway, shares, suggested_top_up
+from .forecast import pool_runways
+from .forms import MAX_TOP_UP, REASON_MAX, REASON_MIN, ConfirmTopUpForm, TopUpForm, parse_tokens
+from .runway import suggested_top_up
 
 STATUSES = ("pending", "approved", "rejected")
+PURPOSE = "top-up"
+LIVE_FIELDS = ("amount", "reason")
 
 
-def pools_with_runway(api, fresh: bool = False):
-    """The environment's pools, each with its runway; the two calls run at once."""
-    trends_future = POOL.submit(api.trends, 30)
-    pools = api.token_pools(fresh=fresh)
-    daily = [d.tokens for d in trends_future.result().value.daily]
-    share = shares(pools.value)
-    return pools, [(pool, runway(pool.balance, daily, share[pool.id])) for pool in pools.value]
-
-
-def pool_or_404(pools, pool_id):
-    return next((pool for pool, _ in pools if pool.id == pool_id), None) or abort(404)
+def _forecast(api, fresh: bool = False):
+    """The pools with their runway, balances from `GET /token-pools/:id/balance`; the banner reuses them."""
+    forecast = pool_runways(api, fresh=fresh, balances=True)
+    g.token_pools = Parsed(forecast.value.pools, forecast.reply)
+    return forecast
 
 
 @bp.get("/")
 def index():
     api = partner_api()
     fresh = request.args.get("refresh") == "1"
-    pools, rows = pools_with_runway(api, fresh=fresh)
-    pending = api.allocation_requests(status="pending", fresh=fresh).value.items
+    pending_future = POOL.submit(api.allocation_requests, status="pending", limit=100, fresh=fresh)
+    forecast = _forecast(api, fresh)
     pending_by_pool = {}
-    for item in pending:
+    for item in pending_future.result().value.items:
         pending_by_pool.setdefault(item.pool_id, []).append(item)
+    rows = forecast.value.rows
     figure = charts.pools_chart([pool for pool, _ in rows]) if rows else None
-    return render_htmx_template("pools/page.html", "pools/_pools.html", rows=rows, reply=pools.reply,
-                                pending_by_pool=pending_by_pool, figure=figure)
+    return render_htmx_template("pools/page.html", "pools/_pools.html", rows=rows, reply=forecast.reply,
+                                campaign=forecast.value.campaign, pending_by_pool=pending_by_pool,
+                                figure=figure)
 
 
-def _top_up_page(form, pools, pool, pool_runway, status=200):
-    suggestion = suggested_top_up(pool.balance, pool_runway.daily_burn) if pool_runway else 0
+# -- request a top-up: step 1 ----------------------------------------------------------------------
+
+def _step_one(api, pool_id):
+    forecast = _forecast(api).value
+    pool, pool_runway = forecast.pool(pool_id)
+    if pool is None:
+        abort(404)
+    form = TopUpForm(pool_id=pool.id)
+    form.pool_id.choices = [(p.id, f"{p.name} — {p.balance:,} tokens left") for p in forecast.pools
+                            if p.status != "inactive" or p.id == pool.id]
+    return forecast, pool, pool_runway, form
+
+
+def _pending_for(api, pool_id):
+    try:
+        return api.allocation_requests(status="pending", pool_id=pool_id, limit=10).value.items
+    except errors.SirError:
+        return []  # the form works without the reminder
+
+
+def _suggestion(pool, pool_runway, pending) -> int:
+    """Enough for 30 days at the current pace, less what is already asked for and not yet decided."""
+    waiting = sum(r.amount for r in pending)
+    return suggested_top_up(replace(pool_runway, balance=pool_runway.balance + waiting), pool.threshold)
+
+
+def _form_page(form, pool, pool_runway, pending, status=200):
+    suggestion = _suggestion(pool, pool_runway, pending)
     return render_htmx_template("pools/top_up.html", "pools/_top_up_form.html", status=status, form=form,
-                                pool=pool, pool_runway=pool_runway, suggestion=suggestion, pools=pools)
+                                pool=pool, pool_runway=pool_runway, suggestion=suggestion, pending=pending,
+                                waiting=sum(r.amount for r in pending), max_top_up=MAX_TOP_UP,
+                                reason_min=REASON_MIN, reason_max=REASON_MAX)
+
+
+@bp.get("/top-up")
+def choose_pool():
+    """The form for the pool chosen in its pool list (htmx swaps it in; the reason typed so far stays)."""
+    pool_id = request.args.get("pool_id", "")
+    if not request.headers.get("HX-Request"):
+        return go(url_for("pools.request_top_up", pool_id=pool_id)) if pool_id else go(url_for("pools.index"))
+    api = partner_api()
+    _, pool, pool_runway, form = _step_one(api, pool_id)
+    pending = _pending_for(api, pool.id)
+    suggestion = _suggestion(pool, pool_runway, pending)
+    form.amount.data = str(suggestion) if suggestion else ""
+    form.reason.data = request.args.get("reason", "")[:REASON_MAX]
+    form.submission.data = request.args.get("submission") or submissions.issue(g.partner["id"], PURPOSE)
+    return _form_page(form, pool, pool_runway, pending)
 
 
 @bp.route("/<pool_id>/top-up", methods=["GET", "POST"])
 def request_top_up(pool_id):
-    """Step 1: choose pool, amount and reason (validated in place); step 2 shows the effect and confirms."""
-    _, rows = pools_with_runway(partner_api())
-    pool = pool_or_404(rows, pool_id)
-    pool_runway = dict((p.id, r) for p, r in rows)[pool.id]
-    form = TopUpForm(pool_id=pool.id)
-    form.pool_id.choices = [(p.id, f"{p.name} — {p.balance:,} left") for p, _ in rows if p.status != "inactive"]
-    if request.method == "GET":
-        suggestion = suggested_top_up(pool.balance, pool_runway.daily_burn)
-        if suggestion:
-            form.amount.data = str(suggestion)
-        return _top_up_page(form, rows, pool, pool_runway)
-    if not form.validate_on_submit():
-        return _top_up_page(form, rows, pool, pool_runway, status=422)
-    chosen = pool_or_404(rows, form.pool_id.data)
-    chosen_runway = dict((p.id, r) for p, r in rows)[chosen.id]
-    amount = form.amount.tokens
-    after = runway(chosen.balance + amount, [], 1.0) if chosen_runway.is_unlimited else None
-    confirm = ConfirmTopUpForm(pool_id=chosen.id, amount=str(amount), reason=form.reason.data.strip(),
-                               submission=submissions.issue(g.partner["id"], "top-up"))
-    days_after = None if chosen_runway.is_unlimited else (chosen.balance + amount) / chosen_runway.daily_burn
-    return render_htmx_template("pools/top_up.html", "pools/_top_up_confirm.html", confirm=confirm, pool=chosen,
-                                amount=amount, pool_runway=chosen_runway, days_after=days_after, after=after,
-                                form=form, pools=rows, suggestion=0)
+    """Step 1: pool, amount and reason, validated in place; valid, it shows step 2 (the effect, to confirm).
 
+    The one-time token is issued with the form, so every way back to this step (a resubmit, the back
+    button, "Change") carries the same token, and a request already sent is never sent again."""
+    api = partner_api()
+    forecast, pool, pool_runway, form = _step_one(api, pool_id)
+    if request.method == "GET":
+        pending = _pending_for(api, pool.id)
+        suggestion = _suggestion(pool, pool_runway, pending)
+        form.amount.data = str(suggestion) if suggestion else ""
+        form.submission.data = submissions.issue(g.partner["id"], PURPOSE)
+        return _form_page(form, pool, pool_runway, pending)
+    sent = submissions.peek(form.submission.data, g.partner["id"], PURPOSE)
+    if sent.state in ("done", "running"):
+        return _already_sent(sent)
+    if sent.state == "unknown":  # a token from another session, or none: this form gets its own
+        form.submission.data = submissions.issue(g.partner["id"], PURPOSE)
+    if request.form.get("edit") or not form.validate_on_submit():
+        status = 200 if request.form.get("edit") else 422
+        return _form_page(form, pool, pool_runway, _pending_for(api, pool.id), status=status)
+    chosen, chosen_runway = forecast.pool(form.pool_id.data)
+    confirm = ConfirmTopUpForm(pool_id=chosen.id, amount=str(form.amount.tokens), reason=form.reason.data.strip(),
+                               submission=form.submission.data)
+    return _confirm_page(confirm, chosen, chosen_runway, form.amount.tokens)
+
+
+@bp.post("/<pool_id>/top-up/check/<name>")
+def check_field(pool_id, name):
+    """Live validation: one field, checked as the admin leaves it; the answer is that field again."""
+    if name not in LIVE_FIELDS:
+        abort(404)
+    form = TopUpForm()
+    form.validate_one(name)
+    return render_htmx_template("pools/top_up.html", "pools/_top_up_field.html", form=form, name=name,
+                                pool_id=pool_id, suggestion=request.form.get("suggestion", type=int) or 0,
+                                waiting=request.form.get("waiting", type=int) or 0,
+                                max_top_up=MAX_TOP_UP, reason_min=REASON_MIN, reason_max=REASON_MAX)
+
+
+def _confirm_page(confirm, pool, pool_runway, amount, upstream_error=None, status=200):
+    return render_htmx_template("pools/top_up.html", "pools/_top_up_confirm.html", status=status, confirm=confirm,
+                                pool=pool, amount=amount, pool_runway=pool_runway,
+                                days_after=pool_runway.days_with(amount), upstream_error=upstream_error)
+
+
+# -- request a top-up: step 2 ----------------------------------------------------------------------
 
 @bp.post("/<pool_id>/top-up/confirm")
 def confirm_top_up(pool_id):
     form = ConfirmTopUpForm()
     if not form.validate_on_submit():
         abort(400)
+    amount = parse_tokens(form.amount.data)
+    reason = (form.reason.data or "").strip()
+    if amount is None or not 0 < amount <= MAX_TOP_UP or not REASON_MIN <= len(reason) <= REASON_MAX:
+        abort(400)  # step 1 checked these; a confirmation that breaks them was not made by this portal
     token = form.submission.data
-    claim = submissions.claim(token, g.partner["id"], "top-up")
+    claim = submissions.claim(token, g.partner["id"], PURPOSE)
     if claim.state in ("done", "running"):
-        flash("That request was already sent; it is not sent twice.", "info")
-        return _to_requests()
+        return _already_sent(claim)
     if claim.state != "claimed":
-        flash("That confirmation has expired; start the request again.", "warning")
+        flash("That form has expired; nothing was sent. Fill it in again.", "warning")
         return go(url_for("pools.request_top_up", pool_id=pool_id))
-    try:
-        amount = int(form.amount.data)
-    except ValueError:
-        abort(400)
-    reason = form.reason.data.strip()
     api = partner_api()
+    since = submissions.issued_at(token)
     if claim.result and claim.result.get("timed_out"):
-        found = _already_recorded(api, form.pool_id.data, amount, reason, submissions.issued_at(token))
+        found = _already_recorded(api, form.pool_id.data, amount, reason, since)
         if found is not None:
             return _recorded(token, found, amount, reason, reconciled=True)
     try:
         created = api.request_top_up(form.pool_id.data, amount, reason)
     except (errors.UpstreamTimeout, errors.Unreachable) as error:
         # SIR Giving may have recorded it before the answer was lost: look before letting anyone resend.
-        found = _already_recorded(api, form.pool_id.data, amount, reason, submissions.issued_at(token))
+        found = _already_recorded(api, form.pool_id.data, amount, reason, since)
         if found is not None:
             return _recorded(token, found, amount, reason, reconciled=True)
         submissions.release(token, {"timed_out": True})
-        audit.record(actor=g.admin["email"], action="top_up_requested", outcome="failure", partner_id=g.partner["id"],
-                     environment=current_environment(), target=form.pool_id.data, detail=error.code)
-        return _confirm_again(form, pool_id, error)
+        _audit_failure(form.pool_id.data, error)
+        return _confirm_again(api, form, amount, error)
     except errors.SirError as error:
         submissions.release(token)
-        audit.record(actor=g.admin["email"], action="top_up_requested", outcome="failure", partner_id=g.partner["id"],
-                     environment=current_environment(), target=form.pool_id.data, detail=error.code)
+        _audit_failure(form.pool_id.data, error)
         if isinstance(error, errors.Unauthorized):
             raise
-        return _confirm_again(form, pool_id, error)
+        return _confirm_again(api, form, amount, error)
     return _recorded(token, created, amount, reason)
+
+
+def _already_sent(claim):
+    flash("That request was already sent; it is not sent twice.", "info")
+    request_id = (claim.result or {}).get("requestId") if claim.state == "done" else None
+    return go(url_for("pools.requests", status="pending", new=request_id) if request_id
+              else url_for("pools.requests", status="pending"))
 
 
 def _already_recorded(api, pool_id, amount, reason, since):
@@ -138,42 +209,56 @@ def _recorded(token, created, amount, reason, reconciled=False):
                  detail=f"{amount:,} tokens: {reason}" + (" (confirmed after a timeout)" if reconciled else ""))
     flash(f"Requested {amount:,} tokens for “{created.pool_name}”. SIR Giving reviews it; it is pending until then.",
           "success")
-    return _to_requests()
+    return go(url_for("pools.requests", status="pending", new=created.id))
 
 
-def _confirm_again(form, pool_id, error):
-    _, rows = pools_with_runway(partner_api())
-    pool = pool_or_404(rows, form.pool_id.data)
-    pool_runway = dict((p.id, r) for p, r in rows)[pool.id]
-    amount = int(form.amount.data)
-    days_after = None if pool_runway.is_unlimited else (pool.balance + amount) / pool_runway.daily_burn
-    return render_htmx_template("pools/top_up.html", "pools/_top_up_confirm.html", status=502, confirm=form,
-                                pool=pool, amount=amount, pool_runway=pool_runway, days_after=days_after,
-                                upstream_error=error, form=None, pools=rows, suggestion=0)
+def _audit_failure(pool_id, error):
+    audit.record(actor=g.admin["email"], action="top_up_requested", outcome="failure", partner_id=g.partner["id"],
+                 environment=current_environment(), target=pool_id, detail=error.code)
 
 
+def _confirm_again(api, form, amount, error):
+    pool, pool_runway = _forecast(api).value.pool(form.pool_id.data)
+    if pool is None:
+        abort(404)
+    return _confirm_page(form, pool, pool_runway, amount, upstream_error=error, status=502)
 
-def _to_requests():
-    return go(url_for("pools.requests", status="pending"))
+
+# -- the requests ----------------------------------------------------------------------------------
+
+def approval_times(items) -> list[float]:
+    """Days each decided request took; approvals when there are any, else every decision."""
+    approved = [r.waited.total_seconds() / 86400 for r in items if r.status == "approved" and r.waited]
+    return approved or [r.waited.total_seconds() / 86400 for r in items if r.waited]
 
 
 @bp.get("/requests")
 def requests():
+    """Always asked fresh: a request's status changes on SIR Giving's side, and a reload must show it."""
     api = partner_api()
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    fresh = request.args.get("refresh") == "1"
-    listing = api.allocation_requests(status=status, page=page, limit=25, fresh=fresh)
-    decided = api.allocation_requests(status=None, limit=100, fresh=fresh).value.items
-    waits = [r.waited.total_seconds() / 86400 for r in decided if r.waited is not None]
+    everything_future = POOL.submit(api.allocation_requests, status=None, limit=100, fresh=True)
+    listing = api.allocation_requests(status=status, page=page, limit=25, fresh=True)
+    everything = everything_future.result().value.items
+    waits = approval_times(everything)
     typical_days = statistics.median(waits) if waits else None
-    warnings = []
-    if typical_days is not None and any(r.status == "pending" for r in decided):
-        _, rows = pools_with_runway(api, fresh=fresh)
-        runways = {pool.id: (pool, r) for pool, r in rows}
-        for item in (r for r in decided if r.status == "pending"):
+    pending = [r for r in everything if r.status == "pending"]
+    warnings, runways = [], {}
+    if pending or any(r.decided_at for r in everything):
+        forecast = pool_runways(api)
+        newest_decision = max((r.decided_at for r in everything if r.decided_at), default=None)
+        if newest_decision and newest_decision > forecast.reply.fetched_at:
+            forecast = pool_runways(api, fresh=True)  # a decision since: the balances changed
+        g.token_pools = Parsed(forecast.value.pools, forecast.reply)
+        runways = {pool.id: (pool, r) for pool, r in forecast.value.rows}
+    if typical_days is not None:
+        for item in pending:
             pool, pool_runway = runways.get(item.pool_id, (None, None))
-            if pool is not None and pool_runway.shorter_than(typical_days):
+            if pool is not None and (pool.is_depleted or pool_runway.shorter_than(typical_days)):
                 warnings.append((item, pool, pool_runway))
     return render_htmx_template("pools/requests.html", "pools/_requests.html", listing=listing.value,
-                                reply=listing.reply, status=status, typical_days=typical_days, warnings=warnings)
+                                reply=listing.reply, status_filter=status, typical_days=typical_days,
+                                slowest_days=max(waits) if waits else None, decided=len(waits),
+                                warnings=warnings, now=datetime.now(timezone.utc),
+                                new_id=request.args.get("new"))

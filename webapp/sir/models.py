@@ -283,13 +283,15 @@ class Campaign:
     ends_at: datetime | None
     reward_multiplier: float | None
     budget: int | None
+    pool_id: str | None = None  # the pool its rewards draw from; None: the environment's default pool
 
     @classmethod
     def parse(cls, payload) -> "Campaign":
         body = require(payload, "id", "name", "status")
         return cls(id=body["id"], name=body["name"], status=body["status"], description=body.get("description"),
                    starts_at=parse_time(body.get("startsAt")), ends_at=parse_time(body.get("endsAt")),
-                   reward_multiplier=body.get("rewardMultiplier"), budget=body.get("budget"))
+                   reward_multiplier=body.get("rewardMultiplier"), budget=body.get("budget"),
+                   pool_id=body.get("poolId"))
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,7 @@ class TokenPool:
     allocated: int
     consumed: int
     threshold: int
+    created_at: datetime | None = None
 
     @property
     def is_depleted(self) -> bool:
@@ -348,7 +351,7 @@ class TokenPool:
         return cls(id=body["id"], name=body["name"], environment=body.get("environment"),
                    status=body.get("status", "active"), balance=int(body["balance"]),
                    allocated=int(body.get("allocated", 0)), consumed=int(body.get("consumed", 0)),
-                   threshold=int(body["lowBalanceThreshold"]))
+                   threshold=int(body["lowBalanceThreshold"]), created_at=parse_time(body.get("createdAt")))
 
     @classmethod
     def parse_balance(cls, payload) -> "TokenPool":

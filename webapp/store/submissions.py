@@ -50,6 +50,14 @@ def claim(token: str | None, partner_id: str, purpose: str) -> Claim:
     return Claim(row.state, json.loads(row.result) if row.result else None)
 
 
+def peek(token: str | None, partner_id: str, purpose: str) -> Claim:
+    """The token's state without claiming it (a form step before the one that acts)."""
+    row = db.session.get(FormSubmission, token) if token else None
+    if row is None or row.partner_id != partner_id or row.purpose != purpose:
+        return Claim("unknown")
+    return Claim(row.state, json.loads(row.result) if row.result else None)
+
+
 def finish(token: str, result: Any) -> None:
     row = db.session.get(FormSubmission, token)
     row.state = "done"
