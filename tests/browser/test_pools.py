@@ -1,24 +1,68 @@
 """Token pools in a real browser: request a top-up starting from the low-balance banner."""
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, wait_until
 
 
-def test_a_top_up_requested_from_the_banner_lands_as_pending(page, live_server):
+def pending_rows_for(page, base_url, amount_text):
+    page.goto(base_url + "/token-pools/requests?status=pending")
+    return [row for row in page.locator("table tbody tr").all_inner_texts() if amount_text in row]
+
+
+def test_a_top_up_requested_from_the_banner_lands_as_pending_once(page, live_server):
     sign_in(page, live_server, "globex")
-    banner = page.locator(".banner a:has-text('Request a top-up')").first
-    banner.click()
+    page.locator(".banner a:has-text('Request a top-up')").first.click()
     page.wait_for_selector("form#top-up-form")
+    assert page.input_value("input[name=amount]") != ""  # the suggestion covering 30 days
+
+    # Checked as the admin leaves the field, before any submit.
+    page.fill("input[name=amount]", "12.5")
+    page.press("input[name=amount]", "Tab")
+    page.wait_for_selector("#amount-errors")
+    assert page.inner_text("#amount-errors") == "Enter a whole number of tokens, like 25000."
+
+    # Submitted with a missing reason: the form comes back in place (htmx), with the message.
+    page.fill("input[name=amount]", "30000")
     page.fill("textarea[name=reason]", "")
     page.click("button:has-text('Review request')")
-    page.wait_for_selector("form#top-up-form .field-errors")  # validated in place, by htmx
-    assert "Say why the pool needs more tokens" in page.locator("form#top-up-form").inner_text()
-    page.fill("input[name=amount]", "30000")
+    page.wait_for_selector("#reason-errors")
+    assert "Say why the pool needs more tokens" in page.inner_text("#reason-errors")
+    assert page.locator("#amount-errors").count() == 0
+
     page.fill("textarea[name=reason]", "Giving week is drawing faster than planned")
     page.click("button:has-text('Review request')")
     page.wait_for_selector("form#top-up-confirm")
-    assert "30,000 tokens" in page.locator(".confirm-amount").inner_text()
-    page.click("button:has-text('Send request to SIR Giving')")
-    page.wait_for_url("**/token-pools/requests?status=pending")
-    assert "Requested 30,000 tokens" in page.locator(".flash").inner_text()
-    first_row = page.locator("table tbody tr").first
-    assert "30,000" in first_row.inner_text() and "pending" in first_row.inner_text()
+    assert page.inner_text(".confirm-amount") == "30,000 tokens"
+    assert "about" in page.inner_text(".runway-after")
+
+    # "Change" goes back to the form with what was typed; reviewing again gives the same confirmation.
+    page.click("button:has-text('Change the amount or reason')")
+    page.wait_for_selector("form#top-up-form")
+    assert page.input_value("input[name=amount]") == "30000"
+    page.click("button:has-text('Review request')")
+    page.wait_for_selector("form#top-up-confirm")
+
+    # An impatient double click sends one request.
+    page.dblclick("button:has-text('Send request to SIR Giving')")
+    page.wait_for_url("**/token-pools/requests?status=pending*")
+    assert "Requested 30,000 tokens" in page.locator(".flash").first.inner_text()
+    new_row = page.locator("tr.row-new")
+    assert "30,000" in new_row.inner_text() and "pending" in new_row.inner_text()
+
+    # The back button, then the requests page again: still one.
+    page.go_back()
+    page.wait_for_load_state("networkidle")
+    assert len(pending_rows_for(page, live_server, "30,000")) == 1
+
+
+def test_choosing_another_pool_updates_the_form(page, live_server):
+    sign_in(page, live_server, "acme")
+    page.locator(".banner a:has-text('Request a top-up')").first.click()
+    page.wait_for_selector("form#top-up-form")
+    page.fill("textarea[name=reason]", "Spring volunteering starts early this year")
+    first = page.inner_text("#top-up-pool")
+    options = page.locator("select[name=pool_id] option").all()
+    other = next(o.get_attribute("value") for o in options if o.get_attribute("selected") is None)
+    page.select_option("select[name=pool_id]", other)
+    wait_until(page, f"document.querySelector('#top-up-form').getAttribute('action').includes('{other}')")
+    assert page.inner_text("#top-up-pool") != first
+    assert page.input_value("textarea[name=reason]") == "Spring volunteering starts early this year"
