@@ -443,6 +443,23 @@ def test_a_key_being_rolled_keeps_the_end_the_rotation_set(app, signed_in):
     signed_in.get(rotation_url)
     confirm_stored(signed_in, rotation_url)
     expires = key_named(app, signed_in, "Backend integration")["expiresAt"]
-    refused = post_page_form(signed_in, f"/keys/{key['id']}", "form#key-expiry", expires_on="2030-01-01")
+    shown = signed_in.get(f"/keys/{key['id']}")
+    assert page(shown).select_one("form#key-expiry") is None and "the rotation sets when it stops" in text_of(shown)
+    csrf = page(shown).find("meta", attrs={"name": "csrf-token"})["content"]  # a form left open in another tab
+    refused = signed_in.post(f"/keys/{key['id']}/expiry", data={"csrf_token": csrf, "expires_on": "2030-01-01"})
     assert refused.status_code == 409 and "the rotation sets when it stops" in text_of(refused)
     assert key_named(app, signed_in, "Backend integration")["expiresAt"] == expires
+
+
+def test_a_key_being_replaced_or_replaced_is_not_flagged_again(app, signed_in, simulator):
+    legacy = key_named(app, signed_in, "Legacy batch job")  # expires within 14 days: flagged
+    rotation_url, _ = start_rotation(signed_in, legacy["id"], grace="now")
+    listing = page(signed_in.get("/keys/"))
+    assert listing.select_one(".key-flag") is None
+    assert "being replaced by “Legacy batch job (" in listing.select_one(f"tr#key-{legacy['id']} .key-rolled").get_text(" ", strip=True)
+    signed_in.get(rotation_url)
+    confirm_stored(signed_in, rotation_url)
+    listing = page(signed_in.get("/keys/"))
+    row = listing.select_one(f"tr#key-{legacy['id']}")
+    assert "replaced by" in row.select_one(".key-rolled").get_text(" ", strip=True) and listing.select_one(".key-flag") is None
+    assert not any("Legacy batch job" in b.get_text() for b in page(signed_in.get("/audit/")).select(".banner"))

@@ -59,9 +59,10 @@ def expiring_key_banners() -> list[Banner]:
     except errors.SirError:
         return banners
     now = datetime.now(timezone.utc)
+    rolled = rotations.by_old_key(g.partner["id"])
     for key in flags:
-        if any(r.old_key_id == key["id"] for r in rotations.in_progress_for(g.partner["id"])):
-            continue  # already being replaced
+        if key["id"] in rolled:
+            continue  # being replaced, or replaced already
         if key["status"] == "expired":
             message = f"API key “{key['name']}” ({key['environment']}) has expired."
             level = "danger"

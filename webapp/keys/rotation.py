@@ -51,6 +51,14 @@ def in_progress_for(partner_id: str, key_id: str | None = None) -> list[KeyRotat
     return list(db.session.scalars(query.order_by(KeyRotation.created_at.desc())))
 
 
+def by_old_key(partner_id: str) -> dict[str, KeyRotation]:
+    """The latest rotation (in progress or completed, not cancelled) of each key that was rolled."""
+    rows = db.session.scalars(select(KeyRotation).filter(KeyRotation.partner_id == partner_id,
+                                                         KeyRotation.state != "cancelled")
+                              .order_by(KeyRotation.created_at))
+    return {row.old_key_id: row for row in rows}
+
+
 def start(partner_id: str, old_key, grace: str, was_portal_key: bool, actor: str) -> KeyRotation:
     existing = in_progress_for(partner_id, old_key.id)
     if existing:

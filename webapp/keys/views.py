@@ -67,9 +67,11 @@ def index():
     rotation_rows = rotations.in_progress_for(g.partner["id"])
     _complete_finished_grace(rotation_rows, keys_by_id)
     now = datetime.now(timezone.utc)
-    flagged = [k for k in keys if k.revoked_at is None and (k.status == "expired" or k.expires_within(14, now))]
+    rolled = rotations.by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
+    flagged = [k for k in keys if k.revoked_at is None and (k.status == "expired" or k.expires_within(14, now))
+               and k.id not in rolled]
     return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(),
-                           rotations=[r for r in rotation_rows if r.in_progress], flagged=flagged, now=now,
+                           rotations=[r for r in rotation_rows if r.in_progress], flagged=flagged, now=now, rolled=rolled,
                            can_cancel=rotations.can_cancel, state_labels=rotations.STATE_LABELS)
 
 
