@@ -95,11 +95,12 @@ def test_keys_expiring_within_14_days_are_flagged_at_the_top_and_on_the_overview
     assert "row-flag" in page(listing).select_one(f"tr#key-{legacy['id']}")["class"]
     backend = key_named(app, signed_in, "Backend integration")
     assert "row-flag" not in (page(listing).select_one(f"tr#key-{backend['id']}").get("class") or [])
-    # the overview (and every other page) carries the same flag as a banner
-    from tests.conftest import page as soup
-
-    banners = [b.get_text(" ", strip=True) for b in soup(signed_in.get("/audit/")).select(".banner")]
-    assert any("API key “Legacy batch job” (sandbox) expires in" in b and "Roll this key" in b for b in banners)
+    # the overview (and every other page but the keys pages, which flag it next to the key) carries it as a banner
+    overview = page(signed_in.get("/"))
+    banner = next(b for b in overview.select(".banner") if "Legacy batch job" in b.get_text())
+    assert "API key “Legacy batch job” (sandbox) expires in 10 days" in banner.get_text(" ", strip=True)
+    assert banner.select_one("a")["href"] == f"/keys/{legacy['id']}/rotate"
+    assert any("Legacy batch job" in b.get_text() for b in page(signed_in.get("/audit/")).select(".banner"))
 
 
 def test_an_expired_key_is_flagged_as_expired(app, signed_in, simulator):
@@ -287,3 +288,13 @@ def test_an_expiry_can_be_removed(app, signed_in):
     assert "The key no longer expires" in text_of(cleared)
     assert key_named(app, signed_in, "Legacy batch job")["expiresAt"] is None
     assert page(signed_in.get("/keys/")).select_one(".key-flag") is None
+
+
+@pytest.mark.parametrize("left, said", [({"days": 9, "hours": 23}, "in 10 days"), ({"days": 1, "minutes": 1}, "in 2 days"),
+                                        ({"hours": 5, "minutes": 10}, "in 6 hours"), ({"minutes": 59}, "within the hour")])
+def test_the_banner_says_how_long_a_key_has_left_in_words(left, said):
+    from datetime import timedelta
+
+    from webapp.keys.banner import time_left
+
+    assert time_left(timedelta(**left)) == said

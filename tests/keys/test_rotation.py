@@ -463,3 +463,32 @@ def test_a_key_being_replaced_or_replaced_is_not_flagged_again(app, signed_in, s
     row = listing.select_one(f"tr#key-{legacy['id']}")
     assert "replaced by" in row.select_one(".key-rolled").get_text(" ", strip=True) and listing.select_one(".key-flag") is None
     assert not any("Legacy batch job" in b.get_text() for b in page(signed_in.get("/audit/")).select(".banner"))
+
+
+def test_while_another_request_creates_the_replacement_a_resume_waits_instead_of_making_a_second(app, signed_in, simulator):
+    from datetime import datetime, timedelta, timezone
+
+    from webapp.store import db
+    from webapp.store.models import KeyRotation
+
+    key = key_named(app, signed_in, "Backend integration")
+    simulator.add_fault(method="POST", path="/v1/partner/keys", status=503, count=1)
+    rotation_url, _ = start_rotation(signed_in, key["id"])
+    rotation_id = int(rotation_url.rsplit("/", 1)[1])
+
+    def claimed_by_another_request(seconds_ago):
+        with app.app_context():
+            row = db.session.get(KeyRotation, rotation_id)
+            row.state, row.updated_at = "creating", datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)
+            db.session.commit()
+
+    claimed_by_another_request(1)
+    resume(signed_in, rotation_url)
+    waiting = signed_in.get(rotation_url)
+    assert "The replacement key is being created" in text_of(waiting)
+    assert keys_named_like(app, signed_in, "Backend integration (") == []
+    assert page(waiting).select_one("form[action$='/cancel']") is not None
+    claimed_by_another_request(300)  # that request died long ago: this one takes over
+    resume(signed_in, rotation_url)
+    assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
+    assert page(signed_in.get(rotation_url)).select_one("#new-secret-key") is not None

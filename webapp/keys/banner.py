@@ -5,8 +5,9 @@ no call on most pages and is never shared between admins."""
 
 from __future__ import annotations
 
+import math
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from flask import g, session, url_for
 
@@ -44,6 +45,18 @@ def forget_key_flags() -> None:
     session.pop("key_flags", None)
 
 
+def time_left(left: timedelta) -> str:
+    """"in 10 days" for 9 days 23 hours; "in 5 hours", "within the hour" closer to the end."""
+    seconds = max(0.0, left.total_seconds())
+    if seconds >= 86400:
+        days = math.ceil(seconds / 86400)
+        return f"in {days} day{'s' if days != 1 else ''}"
+    if seconds >= 3600:
+        hours = math.ceil(seconds / 3600)
+        return f"in {hours} hour{'s' if hours != 1 else ''}"
+    return "within the hour"
+
+
 def expiring_key_banners() -> list[Banner]:
     from flask import request
 
@@ -67,8 +80,7 @@ def expiring_key_banners() -> list[Banner]:
             message = f"API key “{key['name']}” ({key['environment']}) has expired."
             level = "danger"
         else:
-            days = max(0, (datetime.fromisoformat(key["expires_at"]) - now).days)
-            message = f"API key “{key['name']}” ({key['environment']}) expires in {days} day{'s' if days != 1 else ''}."
+            message = f"API key “{key['name']}” ({key['environment']}) expires {time_left(datetime.fromisoformat(key['expires_at']) - now)}."
             level = "warning"
         banners.append(Banner(level, message, url_for("keys.rotate_key", key_id=key["id"]), "Roll this key"))
     return banners
