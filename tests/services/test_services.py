@@ -88,3 +88,56 @@ def test_workers_starting_together_create_the_schema_once(tmp_path, schema_url):
     results = [worker.communicate(timeout=60) for worker in workers]
     assert all(worker.returncode == 0 for worker in workers), [err[-800:] for _, err in results]
     assert all(out.strip() == "started" for out, _ in results)
+
+
+def test_no_secret_is_in_plaintext_in_postgresql_or_redis(tmp_path, schema_url):
+    """What the SQLite scan proves for the embedded default, for the services: every row of every table and
+    every Redis value (sessions, HTTP cache, rate limits) is free of the key, the HMAC secret and the JWT."""
+    from cryptography.fernet import Fernet
+    from redis import Redis
+
+    from tests.conftest import session_jwt
+
+    environ = {"DATABASE_URL": schema_url, "REDIS_URL": REDIS_URL, "SECRET_KEY": "s" * 40,
+               "VAULT_KEY": Fernet.generate_key().decode()}
+    app = make_app(tmp_path, environ)
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    for path in ("/", "/keys/", "/token-pools/", "/webhooks/", "/audit/"):
+        assert client.get(path).status_code == 200, path
+    with client.session_transaction() as stored:
+        partner_id = stored["partner"]["id"]
+    with app.app_context():
+        credential = app.extensions["vault"].credential_for(partner_id, "sandbox")
+    secrets = [credential.secret_key.encode(), credential.hmac_secret.encode(), session_jwt(app, client).encode()]
+
+    engine = create_engine(schema_url)
+    with engine.connect() as connection:
+        tables = connection.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars().all()
+        assert "vault_credentials" in tables, tables
+        rows = [str(row).encode() for table in tables
+                for row in connection.execute(text(f'SELECT row_to_json(t)::text FROM "{table}" t')).scalars()]
+    engine.dispose()
+    assert rows, "the database holds nothing: the scan would prove nothing"
+    redis = Redis.from_url(REDIS_URL)
+    values = [redis_value(redis, key) for key in redis.scan_iter(count=500)]
+    assert values, "Redis holds nothing: the scan would prove nothing"
+    for blob in rows + values:
+        for secret in secrets:
+            assert secret not in blob
+
+
+def redis_value(redis, key) -> bytes:
+    """A key's value as stored, whatever its type (DUMP would compress long strings and hide a match)."""
+    kind = redis.type(key).decode()
+    if kind == "string":
+        return redis.get(key) or b""
+    if kind == "hash":
+        return b"".join(k + v for k, v in redis.hgetall(key).items())
+    if kind == "list":
+        return b"".join(redis.lrange(key, 0, -1))
+    if kind == "set":
+        return b"".join(redis.smembers(key))
+    if kind == "zset":
+        return b"".join(redis.zrange(key, 0, -1))
+    return b""
