@@ -420,3 +420,39 @@ def test_another_partners_pool_is_not_found(app, signed_in):
     AuthActions(other).sign_in("globex")
     globex_pool = partner_api_for(app, other).get("/v1/partner/token-pools").data["data"][0]
     assert signed_in.get(f"/token-pools/{globex_pool['id']}/top-up").status_code == 404
+
+
+@pytest.mark.parametrize("balance, daily, status, expected", [
+    (7000, [1000] * 30, "active", "this pool lasts about 7 days (until 2 Dec 2026)"),
+    (500, [1000] * 30, "active", "this pool lasts less than a day (until 25 Nov 2026)"),
+    (5000, [0] * 30, "active", "Nothing drawn from this pool in the last 30 days: the current pace sets no end date."),
+    (23_000, [1000] * 23 + [0] * 7, "active", "Nothing drawn from this pool in the last 7 days. At the 30-day pace (767 tokens a day) it would last about 30 days (until 25 Dec 2026)."),
+    (5000, [3000, 2000], "active", "over the last 2 days) this pool lasts about 2 days (until 27 Nov 2026). Based on only 2 days of data."),
+    (5000, [], "active", "Too new for a forecast: the pool has no complete day of use yet."),
+    (0, [1000] * 30, "depleted", "Empty. Actions drawing on this pool fail until it is topped up."),
+    (5000, [1000] * 30, "inactive", "Inactive: no reward draws from this pool."),
+])
+def test_the_runway_sentence_is_sensible_in_every_case(app, balance, daily, status, expected):
+    shown_pool = TokenPool("pool_1", "Rewards", "sandbox", status, balance, 100_000, 100_000 - balance, 1000)
+    with app.test_request_context():
+        html = app.jinja_env.get_template("pools/_runway.html").render(
+            pool=shown_pool, r=runway(balance, daily, today=date(2026, 11, 25)))
+    assert expected in re.sub(r"\s+", " ", page_text(html))
+
+
+def page_text(html):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "html5lib").get_text(" ", strip=True).replace(" )", ")").replace(" .", ".").replace("( ", "(")
+
+
+def test_a_plain_reload_of_the_pools_page_shows_a_decision_made_meanwhile(signed_in, simulator):
+    promo = low_pool(simulator, signed_in)
+    balance = promo.balance
+    assert page(signed_in.get("/token-pools/")).select_one(f"#pool-{promo.id} .pool-pending")  # cached from here on
+    seeded = next(r for r in simulator.requests.values() if r.pool_id == promo.id and r.status == "pending")
+    simulator.decide_allocation_request(seeded.id, approve=True)
+    reloaded = page(signed_in.get("/token-pools/"))
+    assert reloaded.select_one(f"#pool-{promo.id} .pool-balance").get_text(strip=True) == f"{balance + seeded.amount:,}"
+    assert reloaded.select_one(f"#pool-{promo.id} .pool-pending") is None
+    assert not [b for b in reloaded.select(".banner") if promo.name in b.get_text()]

@@ -34,16 +34,27 @@ def _forecast(api, fresh: bool = False):
 def index():
     api = partner_api()
     fresh = request.args.get("refresh") == "1"
-    pending_future = POOL.submit(api.allocation_requests, status="pending", limit=100, fresh=fresh)
+    # Requests are always asked fresh (one small call): a decision since the balances were cached means
+    # those balances are out of date, so they are asked again.
+    requests_future = POOL.submit(api.allocation_requests, status=None, limit=100, fresh=True)
     forecast = _forecast(api, fresh)
+    everything = requests_future.result().value.items
+    if not fresh and _decided_since(everything, forecast.reply.fetched_at):
+        forecast = _forecast(api, fresh=True)
     pending_by_pool = {}
-    for item in pending_future.result().value.items:
-        pending_by_pool.setdefault(item.pool_id, []).append(item)
+    for item in everything:
+        if item.status == "pending":
+            pending_by_pool.setdefault(item.pool_id, []).append(item)
     rows = forecast.value.rows
     figure = charts.pools_chart([pool for pool, _ in rows]) if rows else None
     return render_htmx_template("pools/page.html", "pools/_pools.html", rows=rows, reply=forecast.reply,
                                 campaign=forecast.value.campaign, pending_by_pool=pending_by_pool,
                                 figure=figure)
+
+
+def _decided_since(items, moment) -> bool:
+    """Whether SIR Giving decided a request after `moment` (when a cached answer was fetched)."""
+    return any(r.decided_at and r.decided_at > moment for r in items)
 
 
 # -- request a top-up: step 1 ----------------------------------------------------------------------
@@ -247,8 +258,7 @@ def requests():
     warnings, runways = [], {}
     if pending or any(r.decided_at for r in everything):
         forecast = pool_runways(api)
-        newest_decision = max((r.decided_at for r in everything if r.decided_at), default=None)
-        if newest_decision and newest_decision > forecast.reply.fetched_at:
+        if _decided_since(everything, forecast.reply.fetched_at):
             forecast = pool_runways(api, fresh=True)  # a decision since: the balances changed
         g.token_pools = Parsed(forecast.value.pools, forecast.reply)
         runways = {pool.id: (pool, r) for pool, r in forecast.value.rows}
