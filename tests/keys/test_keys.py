@@ -173,8 +173,8 @@ def test_a_new_key_can_become_the_portals_credential(app, signed_in, tmp_path):
     new_key = key_named(app, signed_in, "New portal key")
     credential = portal_credential(app, signed_in)
     assert credential.key_id == new_key["id"] and credential.secret_key == shown.select_one("#secret-key").get_text()
+    assert_the_dashboard_works(app, signed_in)  # signed calls with it, through the portal's HTTP cache
     assert portal_files_holding(tmp_path, credential.secret_key, credential.hmac_secret) == []  # encrypted in the vault
-    assert_the_dashboard_works(app, signed_in)
     listing = page(signed_in.get("/keys/"))
     assert "portal signs with this" in listing.select_one(f"tr#key-{new_key['id']}").get_text()
 

@@ -53,7 +53,7 @@ def test_the_rotation_form_offers_every_grace_period_and_the_old_keys_traffic(ap
     assert f"The old key served {served:,} requests in the last 24 hours" in shown.get_text(" ", strip=True)
 
 
-def test_a_whole_rotation_of_the_portals_own_key_never_stops_the_dashboard(app, signed_in, simulator):
+def test_a_whole_rotation_of_the_portals_own_key_never_stops_the_dashboard(app, signed_in, simulator, tmp_path):
     sir = app.extensions["sir_client"]
     sir.clock = simulator.now  # the portal's clock and SIR Giving's move together when the test moves time
     old = portal_credential(app, signed_in)
@@ -99,6 +99,8 @@ def test_a_whole_rotation_of_the_portals_own_key_never_stops_the_dashboard(app, 
     positions = [trail.index(step) for step in expected]
     assert positions == sorted(positions), trail
     assert all(row["outcome"] == "success" for row in audit_rows(signed_in) if row["what"].startswith("rotation"))
+    portal_files = [p for p in (tmp_path / "instance").rglob("*") if p.is_file() and not p.name.startswith("simulator")]
+    assert not [p.name for p in portal_files if new_secret.encode() in p.read_bytes() or new_hmac.encode() in p.read_bytes()]
 
 
 def simulator_today(simulator):

@@ -291,9 +291,15 @@ class Rotator:
 
     def schedule_old_key(self, rotation: KeyRotation) -> None:
         try:
-            old = self.account.key(rotation.old_key_id)
+            try:
+                old = self.account.key(rotation.old_key_id)
+            except errors.NotFound:
+                old = None
             ends = self.now() + GRACE[rotation.grace]
-            if old.status != "active":
+            if old is None:
+                rotation.state = "completed"
+                detail = "the old key no longer exists at SIR Giving; nothing left to end"
+            elif old.status != "active":
                 # Never revive a key that already stopped (an expiry in the future would make it work again).
                 rotation.state = "completed"
                 detail = f"the old key is already {old.status}; left as it is"
