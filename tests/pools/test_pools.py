@@ -456,3 +456,23 @@ def test_a_plain_reload_of_the_pools_page_shows_a_decision_made_meanwhile(signed
     assert reloaded.select_one(f"#pool-{promo.id} .pool-balance").get_text(strip=True) == f"{balance + seeded.amount:,}"
     assert reloaded.select_one(f"#pool-{promo.id} .pool-pending") is None
     assert not [b for b in reloaded.select(".banner") if promo.name in b.get_text()]
+
+
+def test_when_sir_giving_fails_the_pools_page_says_what_to_do(signed_in, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/token-pools", status=503)
+    response = signed_in.get("/token-pools/")
+    shown = text_of(response)
+    assert response.status_code >= 500 and "What to do:" in shown and "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_failing_balance_call_falls_back_to_the_pool_list(signed_in, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/token-pools/*/balance", status=503)
+    shown = page(signed_in.get("/token-pools/"))
+    for p in sim_pools(simulator, signed_in):
+        assert shown.select_one(f"#pool-{p.id} .pool-balance").get_text(strip=True) == f"{p.balance:,}"
+
+
+def test_the_requests_page_still_lists_when_the_runway_cannot_be_worked_out(signed_in, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/dashboard/trends", status=503)
+    shown = page(signed_in.get("/token-pools/requests"))
+    assert len(shown.select("tbody tr")) == 4 and shown.select_one(".request-warning") is None

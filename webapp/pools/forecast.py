@@ -48,7 +48,7 @@ def pool_runways(api: PartnerApi, *, fresh: bool = False, balances: bool = False
     listed = pools.value
     if balances:
         futures = [POOL.submit(api.pool_balance, pool.id, fresh) for pool in listed]
-        listed = [_merge(pool, future.result().value) for pool, future in zip(listed, futures)]
+        listed = [_merge(pool, future) for pool, future in zip(listed, futures)]
     trends = trends_future.result().value
     try:
         active = campaign_future.result().value
@@ -67,8 +67,13 @@ def active_campaign_with_analytics(api: PartnerApi) -> Parsed:
     return Parsed((active.value, analytics.value), analytics.reply)
 
 
-def _merge(listed: TokenPool, balance: TokenPool) -> TokenPool:
-    """The pool from the list with the figures of its balance endpoint (the newest ones)."""
+def _merge(listed: TokenPool, balance_future) -> TokenPool:
+    """The pool from the list with the figures of its balance endpoint (the newest ones); the list's own
+    figures, a few seconds older, when that call fails."""
+    try:
+        balance = balance_future.result().value
+    except errors.SirError:
+        return listed
     return replace(listed, balance=balance.balance, allocated=balance.allocated, consumed=balance.consumed,
                    threshold=balance.threshold, status=balance.status or listed.status)
 

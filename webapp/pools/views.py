@@ -256,12 +256,14 @@ def requests():
     typical_days = statistics.median(waits) if waits else None
     pending = [r for r in everything if r.status == "pending"]
     warnings, runways = [], {}
-    if pending or any(r.decided_at for r in everything):
+    try:
         forecast = pool_runways(api)
         if _decided_since(everything, forecast.reply.fetched_at):
             forecast = pool_runways(api, fresh=True)  # a decision since: the balances changed
         g.token_pools = Parsed(forecast.value.pools, forecast.reply)
         runways = {pool.id: (pool, r) for pool, r in forecast.value.rows}
+    except errors.SirError:
+        pass  # the list stands on its own; only the too-late warning needs the runways
     if typical_days is not None:
         for item in pending:
             pool, pool_runway = runways.get(item.pool_id, (None, None))
