@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import requests
 from werkzeug.test import Client
 
 RECEIVER_PREFIX = "/hooks/"
@@ -26,8 +25,9 @@ def make_deliverer(portal_app):
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             response = portal_client.post(path, data=body, headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
             return response.status_code, response.get_data(as_text=True)[:1000]
-        response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
-        return response.status_code, response.text[:1000]
+        from simulator.delivery import post_with_requests
+
+        return post_with_requests(url, headers, body, timeout)  # refuses .example/.invalid/.test without a lookup
 
     return deliver
 

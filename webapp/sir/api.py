@@ -141,12 +141,17 @@ class PartnerApi:
         self.delete(f"/v1/partner/webhooks/{webhook_id}")
 
     def deliveries(self, webhook_id: str, status: str | None = None, page: int = 1, limit: int = 25,
-                   since: str | None = None, fresh: bool = False) -> Parsed:
+                   since: str | None = None, fresh: bool = False, event_type: str | None = None,
+                   until: str | None = None) -> Parsed:
         params = {"page": page, "limit": limit}
         if status:
             params["status"] = status
+        if event_type:
+            params["eventType"] = event_type
         if since:
             params["since"] = since
+        if until:
+            params["until"] = until
         reply = self.get(f"/v1/partner/webhooks/{webhook_id}/deliveries", params, fresh=fresh)
         return Parsed(models.Page.parse(reply.data, models.Delivery.parse), reply)
 

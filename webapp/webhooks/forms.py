@@ -11,18 +11,30 @@ LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 class RegisterWebhookForm(FlaskForm):
-    use_portal_receiver = BooleanField("Deliver to this portal's own receiver (events appear on the Events page)")
+    use_portal_receiver = BooleanField("Deliver to this portal's own receiver: it verifies each event and shows it on "
+                                       "the Events page")
     url = StringField("Endpoint URL", validators=[Optional(), Length(max=2048, message="At most 2,048 characters.")])
     description = StringField("Description", validators=[Optional(), Length(max=200, message="At most 200 characters.")])
     event_types = SelectMultipleField("Event types", choices=[(t, t) for t in EVENT_TYPES],
                                       option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))
     all_events = BooleanField("All events, including types added later")
-    keep_secret = BooleanField("Let the portal verify deliveries with this endpoint's secret (stored encrypted)")
+    keep_secret = BooleanField("Keep the signing secret in the portal, encrypted, so the signature debugger can check "
+                               "this endpoint's deliveries")
     submission = HiddenField()
 
-    def __init__(self, environment: str, *args, **kwargs):
+    def __init__(self, environment: str, receiver_base: str, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.environment = environment
+        self.receiver_base = receiver_base
+
+    def validate_use_portal_receiver(self, field):
+        if not field.data:
+            return
+        parts = urlsplit(self.receiver_base)
+        if parts.scheme != "https" and not (self.environment == "sandbox" and parts.hostname in LOOPBACK):
+            raise ValidationError(f"SIR Giving delivers {self.environment} events only to HTTPS addresses, and this "
+                                  f"portal's address here is {self.receiver_base}. Set PORTAL_PUBLIC_URL to the "
+                                  "portal's public https:// address, or give your own endpoint's URL.")
 
     def validate_url(self, field):
         if self.use_portal_receiver.data:
@@ -54,7 +66,7 @@ class DeleteWebhookForm(FlaskForm):
 
 
 class RecoverForm(FlaskForm):
-    since = StringField("Failed since (UTC)", validators=[Length(max=20)])
+    since = StringField("Failed since (UTC)", validators=[Length(max=25)])
 
 
 class DebuggerForm(FlaskForm):

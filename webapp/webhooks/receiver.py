@@ -14,6 +14,7 @@ import time
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..limits import limiter
 from ..sir import webhooks as verification
@@ -28,34 +29,72 @@ def _limit():
     return current_app.config["SETTINGS"].receiver_rate_limit
 
 
+def _per_receiver():
+    """Rate limits count per receiver address: a flood at one path leaves the others alone."""
+    return "receiver:" + (request.view_args or {}).get("token", "")
+
+
 def _refuse(status: int, reason: str, message: str):
-    return jsonify({"received": False, "reason": reason, "message": message}), status
+    response = jsonify({"received": False, "reason": reason, "message": message})
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@receiver_bp.errorhandler(429)
+def _slow_down(error):
+    response = _refuse(429, "rate_limited", "Too many deliveries to this address; retry later.")
+    response.headers["Retry-After"] = "60"
+    return response
+
+
+def _read_body() -> bytes | None:
+    """The raw body, exactly as sent, or None when it is over 1 MiB (read no further than that)."""
+    if (request.content_length or 0) > verification.MAX_BODY_BYTES:
+        return None
+    try:
+        body = request.stream.read(verification.MAX_BODY_BYTES + 1)
+    except RequestEntityTooLarge:
+        return None
+    return None if len(body) > verification.MAX_BODY_BYTES else body
+
+
+def _envelope(body: bytes) -> tuple[str, str, dict] | None:
+    """(event id, type, envelope) of a SIR Giving event, or None when the body is not one."""
+    try:
+        event = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(event, dict):
+        return None
+    event_id, event_type, data = event.get("id"), event.get("type"), event.get("data", {})
+    if not (isinstance(event_id, str) and 0 < len(event_id) <= 128 and isinstance(event_type, str)
+            and 0 < len(event_type) <= 64 and isinstance(data, dict)):
+        return None
+    return event_id, event_type, event
 
 
 @receiver_bp.post("/hooks/<token>")
-@limiter.limit(_limit)
+@limiter.limit(_limit, key_func=_per_receiver)
 def receive(token):
     endpoint = db.session.scalar(select(ReceiverEndpoint).filter_by(token=token))
-    if endpoint is None:
+    if endpoint is None or not endpoint.url.rstrip("/").endswith(f"/hooks/{token}"):
         return _refuse(404, "unknown_endpoint", "No receiver at this address.")
-    if (request.content_length or 0) > verification.MAX_BODY_BYTES:
+    body = _read_body()
+    if body is None:
         return _refuse(413, "too_large", "The body is larger than 1 MiB.")
-    body = request.get_data(cache=False)
     secret = current_app.extensions["vault"].decrypt(endpoint.secret_encrypted)
     timestamp, signature = request.headers.get("X-SIR-Timestamp"), request.headers.get("X-SIR-Signature")
     verdict = verification.verify(secret, timestamp, signature, body, now=time.time())
     if not verdict.ok:
-        status = 413 if verdict.reason == "too_large" else 401
-        return _refuse(status, verdict.reason, verdict.message)
-    try:
-        event = json.loads(body)
-        event_id, event_type = str(event["id"]), str(event["type"])
-        if not isinstance(event.get("data", {}), dict):
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
-        return _refuse(400, "malformed", "The body is not a SIR Giving event envelope (JSON with id and type).")
+        return _refuse(413 if verdict.reason == "too_large" else 401, verdict.reason, verdict.message)
+    envelope = _envelope(body)
+    if envelope is None:
+        return _refuse(400, "malformed", "The body is not a SIR Giving event envelope: JSON with a string id, "
+                                         "a string type and an object data.")
+    event_id, event_type, event = envelope
     stored = ReceivedEvent(partner_id=endpoint.partner_id, environment=endpoint.environment, receiver_id=endpoint.id,
-                           event_id=event_id[:128], event_type=event_type[:64], raw_body=body.decode("utf-8", "replace"),
+                           event_id=event_id, event_type=event_type, raw_body=body.decode("utf-8", "replace"),
                            created_at=_time_or_none(event.get("createdAt")), signature_timestamp=timestamp,
                            signature=signature[:128])
     db.session.add(stored)
@@ -67,9 +106,18 @@ def receive(token):
             ReceivedEvent.partner_id == endpoint.partner_id, ReceivedEvent.environment == endpoint.environment,
             ReceivedEvent.event_id == event_id).values(redeliveries=ReceivedEvent.redeliveries + 1))
         db.session.commit()
-        return jsonify({"received": True, "duplicate": True}), 200
-    _after_event(endpoint, event_type)
-    return jsonify({"received": True}), 200
+        return _accepted({"received": True, "duplicate": True})
+    try:
+        _after_event(endpoint, event_type)
+    except Exception:  # the event is stored; a stale cache for a few seconds is not worth a redelivery
+        current_app.logger.warning("could not refresh cached pages after a %s event", event_type, exc_info=True)
+    return _accepted({"received": True})
+
+
+def _accepted(payload: dict):
+    response = jsonify(payload)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _time_or_none(value):

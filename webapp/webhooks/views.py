@@ -7,7 +7,8 @@ import secrets as secrets_module
 from datetime import datetime, timedelta, timezone
 
 from flask import Response, abort, current_app, flash, g, make_response, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from werkzeug.utils import secure_filename
 
 from ..sir import errors
 from ..store import audit, db, reveal, submissions
@@ -15,10 +16,11 @@ from ..store.models import ReceivedEvent, ReceiverEndpoint, RecoveryBatch
 from ..upstream import current_environment, partner_api, vault
 from ..web import get_for_partner, go, no_store, render_htmx_template
 from . import bp, debugger
+from .alerts import ALERT_TYPES
+from .filters import DELIVERY_EVENT_TYPES, DELIVERY_STATUSES, DeliveryFilter, parse_moment
 from .forms import DebuggerForm, DeleteWebhookForm, RecoverForm, RegisterWebhookForm
 
-DELIVERY_STATUSES = ("pending", "succeeded", "failed")
-RECOVERY_CHUNK = 10  # retries per progress poll: bounded work per request
+RECOVERY_CHUNK = 10  # retries per step: bounded work per request
 
 
 def _webhook_or_404(webhook_id):
@@ -30,6 +32,14 @@ def _receivers() -> dict[str, ReceiverEndpoint]:
     rows = db.session.scalars(select(ReceiverEndpoint).filter_by(partner_id=g.partner["id"],
                                                                  environment=current_environment()))
     return {row.webhook_id: row for row in rows}
+
+
+def _is_portal_receiver(receiver: ReceiverEndpoint | None, hook=None) -> bool:
+    """The portal receives this webhook's deliveries itself (rather than only keeping its secret)."""
+    if receiver is None:
+        return False
+    url = hook.url if hook is not None else receiver.url
+    return url == receiver.url and url.rstrip("/").endswith(f"/hooks/{receiver.token}")
 
 
 def _audit(action, target, outcome="success", detail=None):
@@ -45,26 +55,35 @@ def index():
         health = {h.webhook_id: h for h in api.webhook_health().value}
     except errors.SirError:
         health = None
+    receivers = _receivers()
+    portal = {h.id for h in hooks.value if _is_portal_receiver(receivers.get(h.id), h)}
+    failing = [h for h in hooks.value if health and health.get(h.id) and health[h.id].is_failing]
     return render_template("webhooks/page.html", hooks=hooks.value, reply=hooks.reply, health=health,
-                           receivers=_receivers())
+                           receivers=receivers, portal=portal, failing=failing)
 
 
 # -- register and delete -----------------------------------------------------------------------------
 
+def _receiver_base() -> str:
+    """The portal's address as SIR Giving reaches it: PORTAL_PUBLIC_URL, or the address the admin uses."""
+    return (current_app.config["SETTINGS"].public_url or request.host_url).rstrip("/")
+
+
 def _receiver_url(token: str) -> str:
-    base = current_app.config["SETTINGS"].public_url or request.host_url.rstrip("/")
-    return f"{base}/hooks/{token}"
+    return _receiver_base() + url_for("receiver.receive", token=token)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    form = RegisterWebhookForm(current_environment())
+    form = RegisterWebhookForm(current_environment(), _receiver_base())
     if request.method == "GET":
         form.submission.data = submissions.issue(g.partner["id"], "register-webhook")
         form.keep_secret.data = True
-        return render_htmx_template("webhooks/new.html", "webhooks/_new_form.html", form=form)
+        return render_htmx_template("webhooks/new.html", "webhooks/_new_form.html", form=form,
+                                    receiver_base=_receiver_base())
     if not form.validate_on_submit():
-        return render_htmx_template("webhooks/new.html", "webhooks/_new_form.html", form=form, status=422)
+        return render_htmx_template("webhooks/new.html", "webhooks/_new_form.html", form=form, status=422,
+                                    receiver_base=_receiver_base())
     claim = submissions.claim(form.submission.data, g.partner["id"], "register-webhook")
     if claim.state in ("done", "running"):
         token = (claim.result or {}).get("reveal")
@@ -83,11 +102,14 @@ def new():
             raise
         if isinstance(error, errors.ValidationFailed) and error.fields:
             for problem in error.fields:
-                target = form.url if problem.get("field") == "url" else form.event_types
+                target = ((form.use_portal_receiver if form.use_portal_receiver.data else form.url)
+                          if problem.get("field") == "url" else form.event_types)
                 target.errors.append(problem.get("message", error.message))
         else:
-            form.url.errors.append(f"{error.title}: {error.message} {error.next_step}")
-        return render_htmx_template("webhooks/new.html", "webhooks/_new_form.html", form=form, status=502)
+            (form.use_portal_receiver if form.use_portal_receiver.data else form.url).errors.append(
+                f"{error.title}: {error.message} {error.next_step}")
+        return render_htmx_template("webhooks/new.html", "webhooks/_new_form.html", form=form, status=502,
+                                    receiver_base=_receiver_base())
     if form.use_portal_receiver.data or form.keep_secret.data:
         db.session.add(ReceiverEndpoint(partner_id=g.partner["id"], environment=current_environment(),
                                         webhook_id=created["id"], url=url, token=receiver_token,
@@ -106,7 +128,8 @@ def secret(token):
     if revealed is None:
         abort(404)
     receiver = db.session.scalar(select(ReceiverEndpoint).filter_by(partner_id=g.partner["id"], webhook_id=revealed.key_id))
-    return no_store(make_response(render_template("webhooks/secret.html", shown=shown, revealed=revealed, receiver=receiver)))
+    return no_store(make_response(render_template("webhooks/secret.html", shown=shown, revealed=revealed, receiver=receiver,
+                                                  portal_receiver=_is_portal_receiver(receiver))))
 
 
 @bp.route("/<webhook_id>/delete", methods=["GET", "POST"])
@@ -132,30 +155,48 @@ def delete(webhook_id):
 
 # -- deliveries ---------------------------------------------------------------------------------------
 
+def _deliveries_context(hook, fresh: bool):
+    chosen = DeliveryFilter.from_args(request.args)
+    listing = partner_api().deliveries(hook.id, page=chosen.page, fresh=fresh, **chosen.api_params())
+    return dict(hook=hook, listing=listing.value, reply=listing.reply, chosen=chosen,
+                event_types=DELIVERY_EVENT_TYPES, statuses=DELIVERY_STATUSES, receiver=_receivers().get(hook.id))
+
+
 @bp.get("/<webhook_id>")
 def deliveries(webhook_id):
     hook = _webhook_or_404(webhook_id)
-    status = request.args.get("status") if request.args.get("status") in DELIVERY_STATUSES else None
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    listing = partner_api().deliveries(hook.id, status=status, page=page, fresh=request.args.get("refresh") == "1")
-    return render_htmx_template("webhooks/deliveries.html", "webhooks/_deliveries.html", hook=hook,
-                                listing=listing.value, reply=listing.reply, status=status,
-                                receiver=_receivers().get(hook.id), recover_form=RecoverForm(
-                                    since=(datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")))
+    context = _deliveries_context(hook, fresh=request.args.get("refresh") == "1")
+    health = None
+    try:
+        health = next((h for h in partner_api().webhook_health().value if h.webhook_id == hook.id), None)
+    except errors.SirError:
+        pass  # the deliveries are what this page is for; the health line is a bonus
+    since = datetime.now(timezone.utc) - timedelta(days=1)
+    return render_htmx_template("webhooks/deliveries.html", "webhooks/_deliveries.html", health=health,
+                                recover_form=RecoverForm(formdata=None, since=since.strftime("%Y-%m-%dT%H:%M")),
+                                portal_receiver=_is_portal_receiver(context["receiver"], hook), **context)
 
 
 @bp.post("/<webhook_id>/deliveries/<delivery_id>/retry")
 def retry(webhook_id, delivery_id):
     hook = _webhook_or_404(webhook_id)
+    chosen = DeliveryFilter.from_args(request.args)
+    back = url_for("webhooks.deliveries", webhook_id=hook.id,
+                   **chosen.args(refresh=1, page=chosen.page if chosen.page > 1 else None))
     try:
         partner_api().retry_delivery(hook.id, delivery_id)
+    except errors.Conflict:
+        flash("That delivery has already succeeded; there is nothing to retry.", "info")
     except errors.SirError as error:
+        if isinstance(error, errors.Unauthorized):
+            raise
         _audit("delivery_retried", delivery_id, "failure", error.code)
-        flash(f"{error.title}: {error.message}", "error")
+        flash(f"{error.title}: {error.message} {error.next_step}", "error")
     else:
         _audit("delivery_retried", f"{delivery_id} ({hook.url})")
-        flash("Retry queued: SIR Giving sends the delivery again now.", "success")
-    return go(url_for("webhooks.deliveries", webhook_id=hook.id, status=request.args.get("status"), refresh=1))
+        flash(f"Retry queued for delivery {delivery_id}: SIR Giving sends it again now; its row updates below.",
+              "success")
+    return go(back)
 
 
 @bp.post("/<webhook_id>/test")
@@ -164,34 +205,43 @@ def send_test(webhook_id):
     try:
         sent = partner_api().send_test_event(hook.id)
     except errors.SirError as error:
+        if isinstance(error, errors.Unauthorized):
+            raise
         _audit("test_event_sent", hook.url, "failure", error.code)
-        flash(f"{error.title}: {error.message}", "error")
+        flash(f"{error.title}: {error.message} {error.next_step}", "error")
         return go(url_for("webhooks.deliveries", webhook_id=hook.id))
     _audit("test_event_sent", f"{hook.url} ({hook.id})", detail=sent.get("eventId"))
-    flash("Test event sent. It appears below within seconds"
-          + (", and on the Events page once the portal's receiver has it." if _receivers().get(hook.id) else "."), "success")
+    where = (" It lands on the Events page as soon as the portal's receiver has verified it."
+             if _is_portal_receiver(_receivers().get(hook.id), hook) else "")
+    flash(f"Test event {sent.get('eventId', '')} sent: its delivery appears at the top of the list within seconds."
+          + where, "success")
     return go(url_for("webhooks.deliveries", webhook_id=hook.id, refresh=1))
+
+
+CSV_PAGES = 50  # at most 5,000 rows: a bounded export
 
 
 @bp.get("/<webhook_id>/deliveries.csv")
 def deliveries_csv(webhook_id):
+    """The deliveries the list shows with the same filters, every page, without payloads or response bodies."""
     hook = _webhook_or_404(webhook_id)
-    status = request.args.get("status") if request.args.get("status") in DELIVERY_STATUSES else None
+    chosen = DeliveryFilter.from_args(request.args)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["delivery_id", "event_id", "event_type", "status", "attempts", "response_status", "created_at",
-                     "last_attempt_at", "next_retry_at"])
-    page = 1
-    while page <= 50:  # at most 5,000 rows: a bounded export
-        listing = partner_api().deliveries(hook.id, status=status, page=page, limit=100).value
+    writer.writerow(["delivery_id", "event_id", "event_type", "status", "attempts", "response_status", "error",
+                     "created_at", "last_attempt_at", "next_retry_at"])
+    for page in range(1, CSV_PAGES + 1):
+        listing = partner_api().deliveries(hook.id, page=page, limit=100, fresh=True, **chosen.api_params()).value
         for d in listing.items:
             writer.writerow([d.id, d.event_id, d.event_type, d.status, d.attempts, d.response_status or "",
-                             _iso(d.created_at), _iso(d.last_attempt_at), _iso(d.next_retry_at)])
+                             d.error or "", _iso(d.created_at), _iso(d.last_attempt_at), _iso(d.next_retry_at)])
         if not listing.has_more:
             break
-        page += 1
-    return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="deliveries-{hook.id}.csv"'})
+    name = "-".join(["deliveries", hook.id] + [v for v in chosen.args().values()])
+    response = Response(buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{secure_filename(name)}.csv"'
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 def _iso(moment):
@@ -200,78 +250,151 @@ def _iso(moment):
 
 # -- recover: retry every failed delivery since a time, as a bounded batch with progress --------------------
 
-def _failed_since(hook_id: str, since: datetime) -> list[str]:
+RECOVERY_PAGES = 20  # at most 2,000 failed deliveries in one batch: bounded work, and the admin is told
+
+
+def _failed_since(hook_id: str, since: datetime) -> tuple[list[str], bool]:
+    """The ids of the webhook's failed deliveries created since `since`, oldest first, and whether there were
+    more than one batch takes."""
     ids, page = [], 1
-    while page <= 20:
+    while True:
         listing = partner_api().deliveries(hook_id, status="failed", page=page, limit=100,
                                            since=since.strftime("%Y-%m-%dT%H:%M:%SZ"), fresh=True).value
         ids += [d.id for d in listing.items]
         if not listing.has_more:
-            break
+            return ids[::-1], False
+        if page >= RECOVERY_PAGES:
+            return ids[::-1], True
         page += 1
-    return ids
-
-
-def _parse_since(raw: str) -> datetime | None:
-    try:
-        return datetime.strptime((raw or "").strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
 
 
 @bp.route("/<webhook_id>/recover", methods=["GET", "POST"])
 def recover(webhook_id):
     hook = _webhook_or_404(webhook_id)
-    form = RecoverForm()
-    since = _parse_since(form.since.data if request.method == "POST" else request.args.get("since"))
+    form = RecoverForm(formdata=request.form if request.method == "POST" else request.args)
+    since = parse_moment(form.since.data)
+    context = dict(hook=hook, form=form, count=None, capped=False, chunk=RECOVERY_CHUNK)
     if since is None:
-        form.since.errors = ["Enter a date like 2026-11-24."]
-        return render_htmx_template("webhooks/recover.html", "webhooks/_recover.html", hook=hook, form=form,
-                                    count=None, batch=None, status=422)
+        form.since.errors = ["Enter a date and time like 2026-11-24 09:30 (UTC)."]
+        return render_htmx_template("webhooks/recover.html", "webhooks/_recover.html", status=422, **context)
+    if since > datetime.now(timezone.utc):
+        form.since.errors = ["That moment is in the future: choose one in the past."]
+        return render_htmx_template("webhooks/recover.html", "webhooks/_recover.html", status=422, **context)
+    form.since.data = since.strftime("%Y-%m-%dT%H:%M")
     if request.method == "GET" or not form.validate_on_submit():
-        count = len(_failed_since(hook.id, since))
-        form.since.data = since.strftime("%Y-%m-%d")
-        return render_htmx_template("webhooks/recover.html", "webhooks/_recover.html", hook=hook, form=form,
-                                    count=count, batch=None)
-    ids = _failed_since(hook.id, since)
+        ids, capped = _failed_since(hook.id, since)
+        return render_htmx_template("webhooks/recover.html", "webhooks/_recover.html",
+                                    **{**context, "count": len(ids), "capped": capped})
+    ids, capped = _failed_since(hook.id, since)
     batch = RecoveryBatch(partner_id=g.partner["id"], environment=current_environment(), webhook_id=hook.id, since=since,
                           delivery_ids=json.dumps(ids), started_by=g.admin["email"], state="running" if ids else "finished")
     db.session.add(batch)
-    _audit("deliveries_recovered", f"{hook.url} ({hook.id})", detail=f"{len(ids)} failed since {since:%Y-%m-%d}")
+    _audit("deliveries_recovered", f"{hook.url} ({hook.id})",
+           detail=f"{len(ids)} failed since {since:%Y-%m-%d %H:%M} UTC" + (" (first batch of more)" if capped else ""))
     return go(url_for("webhooks.recovery", batch_id=batch.id))
+
+
+def _recovery_view(batch, note=None):
+    hook = next((h for h in partner_api(batch.environment).webhooks().value if h.id == batch.webhook_id), None)
+    return render_htmx_template("webhooks/recovery.html", "webhooks/_recovery_progress.html", batch=batch,
+                                total=len(json.loads(batch.delivery_ids)), hook=hook, note=note)
 
 
 @bp.get("/recoveries/<int:batch_id>")
 def recovery(batch_id):
-    """Each poll runs one bounded chunk of retries and shows the progress; polling stops when done."""
+    """The progress of a recovery batch. Showing it changes nothing; the page steps the batch with POSTs."""
+    return _recovery_view(get_for_partner(RecoveryBatch, id=batch_id))
+
+
+@bp.post("/recoveries/<int:batch_id>/step")
+def recovery_step(batch_id):
+    """Run the next bounded chunk of retries and show the progress. Two tabs stepping at once never count a
+    delivery twice: the counts move only if nobody else moved them meanwhile (a retry is safe to repeat)."""
     batch = get_for_partner(RecoveryBatch, id=batch_id)
-    ids = json.loads(batch.delivery_ids)
     if batch.state == "running":
+        ids = json.loads(batch.delivery_ids)
+        start = batch.done + batch.failed
         api = partner_api(batch.environment)
-        for delivery_id in ids[batch.done + batch.failed: batch.done + batch.failed + RECOVERY_CHUNK]:
+        done = failed = 0
+        slowed = False
+        for delivery_id in ids[start:start + RECOVERY_CHUNK]:
             try:
                 api.retry_delivery(batch.webhook_id, delivery_id)
-                batch.done += 1
+                done += 1
+            except errors.Conflict:
+                done += 1  # it succeeded meanwhile: nothing left to recover
+            except (errors.RateLimited, errors.UpstreamTimeout, errors.Unreachable):
+                slowed = True  # try this one again on the next step
+                break
             except errors.SirError:
-                batch.failed += 1
-        if batch.done + batch.failed >= len(ids):
-            batch.state = "finished"
+                failed += 1
+        finished = start + done + failed >= len(ids)
+        moved = db.session.execute(
+            update(RecoveryBatch)
+            .where(RecoveryBatch.id == batch.id, RecoveryBatch.done + RecoveryBatch.failed == start)
+            .values(done=RecoveryBatch.done + done, failed=RecoveryBatch.failed + failed,
+                    state="finished" if finished else "running"))
         db.session.commit()
-    return render_htmx_template("webhooks/recovery.html", "webhooks/_recovery_progress.html", batch=batch, total=len(ids))
+        db.session.refresh(batch)
+        if moved.rowcount and finished:
+            _audit("deliveries_recovery_finished", batch.webhook_id,
+                   "success" if not batch.failed else "failure",
+                   detail=f"{batch.done} retried, {batch.failed} could not be queued")
+            db.session.commit()
+        note = ("SIR Giving is busy or slow to answer; the portal tries the next chunk again in a moment."
+                if slowed else None)
+    else:
+        note = None
+    if request.headers.get("HX-Request") == "true":
+        return _recovery_view(batch, note=note)
+    if note:
+        flash(note, "warning")
+    return go(url_for("webhooks.recovery", batch_id=batch.id))
 
 
 # -- events received by the portal ---------------------------------------------------------------------
 
+EVENTS_PAGE_SIZE = 50
+
+
 @bp.get("/events")
 def events():
+    """Received events, newest first; the first page polls for new ones while it is open."""
+    scope = dict(partner_id=g.partner["id"], environment=current_environment())
+    types = sorted(db.session.scalars(select(ReceivedEvent.event_type).filter_by(**scope).distinct()).all())
     event_type = request.args.get("type") or None
-    query = select(ReceivedEvent).filter_by(partner_id=g.partner["id"], environment=current_environment())
+    problem = None
+    if event_type and event_type not in types and event_type not in DELIVERY_EVENT_TYPES:
+        problem, event_type = f"“{event_type}” is not an event type SIR Giving sends; showing every type.", None
+    query = select(ReceivedEvent).filter_by(**scope)
     if event_type:
         query = query.filter_by(event_type=event_type)
-    rows = db.session.scalars(query.order_by(ReceivedEvent.received_at.desc(), ReceivedEvent.id.desc()).limit(100)).all()
-    types = db.session.scalars(select(ReceivedEvent.event_type).filter_by(partner_id=g.partner["id"]).distinct()).all()
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // EVENTS_PAGE_SIZE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), pages)
+    rows = db.session.scalars(query.order_by(ReceivedEvent.received_at.desc(), ReceivedEvent.id.desc())
+                              .offset((page - 1) * EVENTS_PAGE_SIZE).limit(EVENTS_PAGE_SIZE)).all()
+    receivers = _receivers()
+    by_receiver = {r.id: r for r in receivers.values()}
     return render_htmx_template("webhooks/events.html", "webhooks/_events.html", events=rows, event_type=event_type,
-                                types=sorted(types), receivers=_receivers())
+                                types=types, receivers=receivers, by_receiver=by_receiver, total=total, page=page,
+                                pages=pages, problem=problem, alert_types=ALERT_TYPES,
+                                portal_receivers=[r for r in receivers.values() if _is_portal_receiver(r)])
+
+
+@bp.app_template_filter("event_data")
+def event_data(raw_body: str) -> str:
+    """The `data` object of a stored envelope, compact, for the events list (the whole body if it has none)."""
+    try:
+        data = json.loads(raw_body).get("data")
+    except (ValueError, AttributeError):
+        return raw_body
+    return json.dumps(data, separators=(", ", ": "), ensure_ascii=False) if data is not None else raw_body
+
+
+@bp.app_template_filter("age_seconds")
+def age_seconds(moment: datetime | None) -> float:
+    return (datetime.now(timezone.utc) - _utc(moment)).total_seconds() if moment else float("inf")
 
 
 @bp.post("/events/<int:event_id>/dismiss")
@@ -279,29 +402,50 @@ def dismiss_event(event_id):
     event = get_for_partner(ReceivedEvent, id=event_id)
     event.dismissed = True
     db.session.commit()
-    return go(request.referrer if request.referrer and request.referrer.startswith(request.host_url) else url_for("webhooks.events"))
+    back = request.referrer if request.referrer and request.referrer.startswith(request.host_url) else None
+    return go(back or url_for("webhooks.events"))
 
 
 # -- signature debugger ---------------------------------------------------------------------------------
 
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite keeps no zone
+
+
+def _secret_label(receiver: ReceiverEndpoint) -> str:
+    return "the portal's receiver" if _is_portal_receiver(receiver) else receiver.url
+
+
 @bp.route("/debugger", methods=["GET", "POST"], endpoint="debugger")
 def debugger_page():
+    """Paste a delivery, or pick a received event (checked at once, on the exact bytes the receiver kept)."""
     receivers = _receivers()
+    scope = dict(partner_id=g.partner["id"], environment=current_environment())
+    recent = db.session.scalars(select(ReceivedEvent).filter_by(**scope)
+                                .order_by(ReceivedEvent.received_at.desc(), ReceivedEvent.id.desc()).limit(30)).all()
     form = DebuggerForm()
+    report, picked = None, None
     if request.method == "GET" and request.args.get("event"):
-        event = get_for_partner(ReceivedEvent, id=request.args.get("event", type=int))
-        form.headers.data = f"X-SIR-Timestamp: {event.signature_timestamp}\nX-SIR-Signature: {event.signature}"
-        form.body.data = event.raw_body
-        receiver = next((r for r in receivers.values() if r.id == event.receiver_id), None)
+        picked = get_for_partner(ReceivedEvent, id=request.args.get("event", type=int))
+        form.headers.data = f"X-SIR-Timestamp: {picked.signature_timestamp}\nX-SIR-Signature: {picked.signature}"
+        form.body.data = picked.raw_body
+        receiver = next((r for r in receivers.values() if r.id == picked.receiver_id), None)
         form.receiver.data = receiver.webhook_id if receiver else ""
-    report = None
-    if request.method == "POST" and form.validate_on_submit():
-        chosen = receivers.get(form.receiver.data or request.form.get("receiver_choice", ""))
-        secret = form.secret.data.strip() if form.secret.data else (vault().decrypt(chosen.secret_encrypted) if chosen else None)
-        others = {r.url: vault().decrypt(r.secret_encrypted) for r in receivers.values() if r is not chosen}
-        report = debugger.diagnose(form.headers.data or "", (form.body.data or "").encode(), secret,
-                                   "pasted secret" if form.secret.data else (f"secret of {chosen.url}" if chosen else None),
-                                   others)
+        report = debugger.diagnose(form.headers.data, picked.raw_body.encode(),
+                                   vault().decrypt(receiver.secret_encrypted) if receiver else None,
+                                   f"secret of {_secret_label(receiver)}" if receiver else None,
+                                   {}, now=_utc(picked.received_at).timestamp(), checked_at="when it arrived")
+    if request.method == "POST":
+        if form.validate_on_submit():
+            chosen = receivers.get(form.receiver.data or "")
+            pasted_secret = (form.secret.data or "").strip()
+            secret = pasted_secret or (vault().decrypt(chosen.secret_encrypted) if chosen else None)
+            label = "pasted secret" if pasted_secret else (f"secret of {_secret_label(chosen)}" if chosen else None)
+            others = {_secret_label(r): vault().decrypt(r.secret_encrypted)
+                      for r in receivers.values() if pasted_secret or r is not chosen}
+            report = debugger.diagnose(form.headers.data or "", (form.body.data or "").encode(), secret, label,
+                                       others, pasted=True)
         form.secret.data = ""  # never echoed back
     return render_htmx_template("webhooks/debugger.html", "webhooks/_debugger_result.html", form=form,
-                                receivers=receivers, report=report)
+                                receivers=receivers, report=report, recent=recent, picked=picked,
+                                secret_label=_secret_label)
