@@ -388,6 +388,9 @@ def test_rolling_a_publishable_key_proves_it_with_a_widget_call(app, signed_in):
     confirm_stored(signed_in, rotation_url)
     assert steps_done(signed_in.get(rotation_url)) == 5
     assert any("widget call" in r["detail"] for r in audit_rows(signed_in) if r["what"] == "rotation verified")
+    trail = [r["what"] for r in reversed(audit_rows(signed_in)) if r["what"].startswith("rotation")]
+    assert trail == ["rotation started", "rotation key created", "rotation secrets stored", "rotation verified",
+                     "rotation credential kept", "rotation old key scheduled"]
 
 
 def test_an_expired_key_is_rolled_without_being_revived(app, signed_in, simulator):

@@ -276,6 +276,9 @@ class Rotator:
                                                 source="rotated", stored_by=self.actor, commit=False)
                     detail = f"the portal now signs with the new key instead of {rotation.old_key_name}"
                 self._record(rotation, "credential_replaced", target=self._new_target(rotation), detail=detail)
+            else:
+                self._record(rotation, "rotation_credential_kept", target=self._new_target(rotation),
+                             detail="the portal does not sign with the old key; its own credential is unchanged")
             rotation.new_secrets_encrypted = None  # no longer needed anywhere
             rotation.state, rotation.error = "switched", None
             db.session.commit()
