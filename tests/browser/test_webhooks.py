@@ -1,19 +1,28 @@
-"""Webhooks in a real browser: a test event sent to the portal's own receiver shows up live on the events page."""
+"""Webhooks in a real browser: a test event sent to the portal's own receiver shows up live on the events page;
+the deliveries list refreshes itself with its filters kept; a recovery runs in visible, bounded steps."""
+
+import re
 
 from tests.browser.conftest import sign_in
 
 
-def test_a_test_event_arrives_live_on_the_events_page(page, live_server):
-    sign_in(page, live_server, "acme")
+def register_portal_receiver(page, live_server, description):
     page.goto(live_server + "/webhooks/new")
     page.check("input[name=use_portal_receiver]")
+    page.fill("input[name=description]", description)
     page.check("input[name=event_types][value='action.completed']")
     page.click("button:has-text('Register')")
     page.wait_for_selector("#webhook-secret")
     assert page.locator("#webhook-secret").inner_text().startswith("whsec_")
     page.click("button:has-text('I have stored it')")
-    page.locator("table.webhooks-table tr", has_text="portal receiver").locator("a").first.click()
-    deliveries_url = page.url
+    page.locator("table.webhooks-table tr", has_text=description).get_by_role("link", name="Deliveries").click()
+    page.wait_for_load_state("networkidle")
+    return page.url
+
+
+def test_a_test_event_arrives_live_on_the_events_page(page, live_server):
+    sign_in(page, live_server, "acme")
+    deliveries_url = register_portal_receiver(page, live_server, "Live events inbox")
 
     events = page.context.new_page()  # the events page is open while the event is sent
     events.goto(live_server + "/webhooks/events")
@@ -22,5 +31,42 @@ def test_a_test_event_arrives_live_on_the_events_page(page, live_server):
     page.goto(deliveries_url)
     page.click("button:has-text('Send a test event')")
     events.wait_for_selector("table.events-table tbody tr:has-text('webhook.test')", timeout=15000)
+    assert events.url == live_server + "/webhooks/events"  # arrived without a reload
     page.wait_for_selector("table.deliveries-table tbody tr:has-text('succeeded')", timeout=15000)
     events.close()
+
+
+def test_the_deliveries_list_refreshes_itself_with_its_filters(page, live_server):
+    sign_in(page, live_server, "acme")
+    deliveries_url = register_portal_receiver(page, live_server, "Filtered inbox")
+    page.select_option("select[name=type]", "webhook.test")
+    page.click("form.deliveries-filters button:has-text('Apply')")
+    page.wait_for_load_state("networkidle")
+    assert "No deliveries match these filters" in page.locator("#deliveries").inner_text()
+    filtered_url = page.url
+
+    sender = page.context.new_page()
+    sender.goto(deliveries_url)
+    sender.click("button:has-text('Send a test event')")
+    sender.close()
+
+    page.wait_for_selector("table.deliveries-table tbody tr:has-text('webhook.test')", timeout=15000)
+    assert page.url == filtered_url and "type=webhook.test" in page.url
+    assert page.locator("select[name=type]").input_value() == "webhook.test"
+
+
+def test_a_recovery_counts_first_then_shows_its_progress_to_the_end(page, live_server):
+    sign_in(page, live_server, "acme")
+    page.goto(live_server + "/webhooks/")
+    page.locator("table.webhooks-table tr", has_text="legacy.acme.example").get_by_role("link", name="Deliveries").click()
+    page.fill("input[name=since]", "2026-01-01T00:00")
+    page.click("button:has-text('Count them')")
+    count = int(page.locator(".recover-count strong").inner_text())
+    assert count > 10  # more than one step
+    page.click(f"button:has-text('Retry {count} deliveries')")
+    page.wait_for_selector("#recovery-progress[data-state=finished]", timeout=30000)
+    assert re.search(rf"{count} of {count}\s+retried — done", page.locator(".recovery-status").inner_text())
+    assert page.locator("progress").get_attribute("value") == str(count)
+    page.click("text=see how they land")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("table.deliveries-table tbody tr").count() > 0
