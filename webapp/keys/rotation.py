@@ -218,21 +218,33 @@ class Rotator:
         return won == 1
 
     def make_new_replacement(self, rotation: KeyRotation) -> None:
-        """The admin did not store the secrets: revoke that replacement and make another, shown once again."""
+        """The admin did not store the secrets: revoke that replacement and make another, shown once again.
+        Only a replacement whose secrets were shown can be replaced, once: a double click makes one new key."""
         if rotation.state != "created":
             raise RotationError("The replacement's secrets were already confirmed; there is nothing to redo.")
+        if rotation.secrets_shown_at is None:
+            raise RotationError("A new replacement was just made: its secrets are on this page, shown once.")
+        seen_key_id, seen_target = rotation.new_key_id, self._new_target(rotation)
         try:
-            self.account.revoke_key(rotation.new_key_id)
+            self.account.revoke_key(seen_key_id)
         except errors.NotFound:
             pass
         except errors.SirError as error:
             self._fail(rotation, "rotation_replacement_revoked", error)
-        self._record(rotation, "rotation_replacement_revoked", target=self._new_target(rotation),
-                     detail="its secrets were not stored; a new replacement follows")
-        rotation.new_key_id = rotation.new_key_name = rotation.new_secrets_encrypted = rotation.secrets_shown_at = None
-        rotation.state, rotation.error = "started", None
+        won = db.session.execute(
+            update(KeyRotation).where(KeyRotation.id == rotation.id, KeyRotation.state == "created",
+                                      KeyRotation.new_key_id == seen_key_id)
+            .values(state="started", new_key_id=None, new_key_name=None, new_secrets_encrypted=None,
+                    secrets_shown_at=None, error=None, updated_at=datetime.now(timezone.utc))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won == 1:
+            self._record(rotation, "rotation_replacement_revoked", target=seen_target,
+                         detail="its secrets were not stored; a new replacement follows")
         db.session.commit()
-        self.create_replacement(rotation)
+        db.session.refresh(rotation)
+        if won == 1:
+            self.create_replacement(rotation)
 
     # -- step 3: proof --------------------------------------------------------------------------------
 
