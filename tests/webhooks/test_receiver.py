@@ -210,3 +210,18 @@ def test_the_receiver_needs_no_csrf_token_but_is_rate_limited(tmp_path):
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert responses[-1].json["reason"] == "rate_limited" and responses[-1].headers["Retry-After"]
     assert len(stored_events(app)) == 3
+
+
+def test_the_receiver_still_verifies_after_the_vault_key_is_rotated(tmp_path):
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    app = make_app(tmp_path, {"VAULT_KEY": old})
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    register_portal_receiver(client)
+    receiver, secret = receiver_of(app)
+    make_app(tmp_path, {"VAULT_KEY": f"{new},{old}"}).test_cli_runner().invoke(args=["vault", "rotate"])
+    only_new = make_app(tmp_path, {"VAULT_KEY": new})
+    response = post_event(only_new.test_client(), receiver.token, secret, envelope("evt_after_rotation"))
+    assert response.status_code == 200 and [e.event_id for e in stored_events(only_new)] == ["evt_after_rotation"]

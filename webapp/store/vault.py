@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ..sir.client import Credential, environment_of_key
 from .db import db
-from .models import VaultCredential, utcnow
+from .models import ReceiverEndpoint, VaultCredential, utcnow
 
 
 class VaultError(Exception):
@@ -70,5 +70,7 @@ class Vault:
         for row in rows:
             row.secret_key_encrypted = self.rewrap(row.secret_key_encrypted)
             row.hmac_secret_encrypted = self.rewrap(row.hmac_secret_encrypted)
+        for receiver in db.session.scalars(select(ReceiverEndpoint)):  # webhook signing secrets the portal keeps
+            receiver.secret_encrypted = self.rewrap(receiver.secret_encrypted)
         db.session.commit()
         return len(rows)

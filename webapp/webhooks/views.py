@@ -413,7 +413,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _secret_label(receiver: ReceiverEndpoint) -> str:
-    return "the portal's receiver" if _is_portal_receiver(receiver) else receiver.url
+    return f"the portal's receiver ({receiver.webhook_id})" if _is_portal_receiver(receiver) else receiver.url
 
 
 @bp.route("/debugger", methods=["GET", "POST"], endpoint="debugger")
