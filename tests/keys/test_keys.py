@@ -3,8 +3,7 @@
 import pytest
 
 from tests.conftest import form_values, page, partner_api_for, text_of
-from tests.keys.helpers import (assert_the_dashboard_works, audit_rows, key_named, keys_upstream, portal_credential,
-                                post_page_form)
+from tests.keys.helpers import assert_the_dashboard_works, audit_rows, key_named, keys_upstream, portal_credential
 
 
 @pytest.fixture

@@ -500,3 +500,17 @@ def test_while_another_request_creates_the_replacement_a_resume_waits_instead_of
     resume(signed_in, rotation_url)
     assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
     assert page(signed_in.get(rotation_url)).select_one("#new-secret-key") is not None
+
+
+def test_a_failed_step_is_explained_once_next_to_the_steps(app, signed_in, simulator):
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url, _ = start_rotation(signed_in, key["id"])
+    signed_in.get(rotation_url)
+    simulator.add_fault(method="GET", path="/v1/partner/token-pools", status=503, count=1)
+    confirm_stored(signed_in, rotation_url)
+    stopped = page(signed_in.get(rotation_url))
+    error = stopped.select_one(".rotation-error").get_text(" ", strip=True)
+    assert "SIR Giving" in error and "resume to try the step again" in error
+    assert stopped.select(".flash") == []  # not repeated as a flash above the page
+    failed_step = stopped.select_one("ol.rotation-steps li.failed").get_text(" ", strip=True)
+    assert failed_step.startswith("Prove the new key works")

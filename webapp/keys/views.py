@@ -312,7 +312,8 @@ def _rotation_action(rotation_id, action):
     try:
         action(row)
     except rotations.RotationError as error:
-        flash(str(error), "error")
+        if str(error) != row.error:  # a failed step is shown by the page itself, next to its step
+            flash(str(error), "error")
     forget_key_flags()
     return go(url_for("keys.rotation", rotation_id=row.id))
 
