@@ -225,3 +225,17 @@ def test_the_receiver_still_verifies_after_the_vault_key_is_rotated(tmp_path):
     only_new = make_app(tmp_path, {"VAULT_KEY": new})
     response = post_event(only_new.test_client(), receiver.token, secret, envelope("evt_after_rotation"))
     assert response.status_code == 200 and [e.event_id for e in stored_events(only_new)] == ["evt_after_rotation"]
+
+
+def test_a_receiver_whose_secret_cannot_be_decrypted_asks_to_be_retried_and_stores_nothing(tmp_path):
+    from cryptography.fernet import Fernet
+
+    app = make_app(tmp_path, {"VAULT_KEY": Fernet.generate_key().decode()})
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    register_portal_receiver(client)
+    receiver, secret = receiver_of(app)
+    wrong_key = make_app(tmp_path, {"VAULT_KEY": Fernet.generate_key().decode()})
+    response = post_event(wrong_key.test_client(), receiver.token, secret, envelope("evt_lost_key"))
+    assert response.status_code == 503 and response.json["reason"] == "unavailable"
+    assert stored_events(wrong_key) == []

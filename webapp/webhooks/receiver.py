@@ -21,6 +21,7 @@ from ..sir import webhooks as verification
 from ..sir.models import parse_time
 from ..store import db
 from ..store.models import ReceivedEvent, ReceiverEndpoint
+from ..store.vault import VaultError
 
 receiver_bp = Blueprint("receiver", __name__)
 
@@ -83,7 +84,11 @@ def receive(token):
     body = _read_body()
     if body is None:
         return _refuse(413, "too_large", "The body is larger than 1 MiB.")
-    secret = current_app.extensions["vault"].decrypt(endpoint.secret_encrypted)
+    try:
+        secret = current_app.extensions["vault"].decrypt(endpoint.secret_encrypted)
+    except VaultError:  # VAULT_KEY lost its old key before `flask vault rotate`: say so, let SIR Giving retry
+        current_app.logger.error("webhook receiver %s: its signing secret cannot be decrypted with VAULT_KEY", endpoint.id)
+        return _refuse(503, "unavailable", "The receiver cannot verify deliveries right now; retry later.")
     timestamp, signature = request.headers.get("X-SIR-Timestamp"), request.headers.get("X-SIR-Signature")
     verdict = verification.verify(secret, timestamp, signature, body, now=time.time())
     if not verdict.ok:
