@@ -71,3 +71,33 @@ def test_creating_a_key_shows_its_secrets_once_and_asks_before_leaving(page, liv
     page.wait_for_selector("h1")
     assert "These secrets are no longer available" in page.locator("main").inner_text()
     assert secret not in page.content()
+
+
+def test_changing_a_key_happens_in_place_and_revoking_waits_for_its_name(page, live_server):
+    sign_in(page, live_server, "acme")
+    page.goto(live_server + "/keys/")
+    page.click("table.keys-table a:has-text('Checkout widget')")
+    page.wait_for_selector("form#rename-key")
+    url = page.url
+    page.fill("form#rename-key input[name=name]", "Checkout widget v2")
+    page.click("form#rename-key button:has-text('Rename')")
+    page.wait_for_selector("#key-actions .flash-success")
+    assert "Renamed to “Checkout widget v2”" in page.locator("#key-actions").inner_text() and page.url == url
+
+    revoke = page.locator("form#revoke-key button:has-text('Revoke key')")
+    assert revoke.is_disabled()
+    page.fill("form#revoke-key input[name=confirm_name]", "Checkout widget")  # the old name: not this key's
+    assert revoke.is_disabled()
+    page.fill("form#revoke-key input[name=confirm_name]", "Checkout widget v2")
+    assert revoke.is_enabled()
+    revoke.click()
+    wait_until(page, "document.querySelector('#key-actions').innerText.includes('revoked for good')")
+    assert page.locator("form#revoke-key").count() == 0
+
+    page.goto(live_server + "/keys/")
+    page.locator("table.keys-table tbody tr", has_text="portal signs with this").locator("td a").first.click()
+    page.click("form#key-active button:has-text('Deactivate')")
+    page.wait_for_selector("#key-actions .alert-error")
+    refusal = page.locator("#key-actions .alert-error")
+    assert "cannot be deactivated until another credential is in place" in refusal.inner_text()
+    assert refusal.locator("a:has-text('Roll this key')").get_attribute("href").endswith("/rotate")
