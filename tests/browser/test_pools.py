@@ -44,7 +44,7 @@ def test_a_top_up_requested_from_the_banner_lands_as_pending_once(page, live_ser
     # An impatient double click sends one request.
     page.dblclick("button:has-text('Send request to SIR Giving')")
     page.wait_for_url("**/token-pools/requests?status=pending*")
-    assert "Requested 30,000 tokens" in page.locator(".flash").first.inner_text()
+    assert "Requested 30,000 tokens" in page.inner_text("#request-sent")
     new_row = page.locator("tr.row-new")
     assert "30,000" in new_row.inner_text() and "pending" in new_row.inner_text()
 

@@ -476,3 +476,14 @@ def test_the_requests_page_still_lists_when_the_runway_cannot_be_worked_out(sign
     simulator.add_fault(method="GET", path="/v1/partner/dashboard/trends", status=503)
     shown = page(signed_in.get("/token-pools/requests"))
     assert len(shown.select("tbody tr")) == 4 and shown.select_one(".request-warning") is None
+
+
+def test_two_pending_requests_for_one_pool_give_one_warning_naming_both(signed_in, simulator):
+    promo = low_pool(simulator, signed_in)
+    send(signed_in, promo.id, amount="15000")
+    warnings = page(signed_in.get("/token-pools/requests")).select(".request-warning")
+    assert len(warnings) == 1
+    text = re.sub(r"\s+", " ", warnings[0].get_text(" ", strip=True))
+    assert f"2 pending requests for “{promo.name}” may come too late" in text
+    assert "The request for 15,000 tokens has been waiting 1 minute." in text
+    assert "The request for 20,000 tokens has been waiting 1 day." in text

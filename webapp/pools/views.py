@@ -53,8 +53,9 @@ def index():
 
 
 def _decided_since(items, moment) -> bool:
-    """Whether SIR Giving decided a request after `moment` (when a cached answer was fetched)."""
-    return any(r.decided_at and r.decided_at > moment for r in items)
+    """Whether SIR Giving decided a request after `moment` (when a cached answer was fetched). Its times
+    are whole seconds, so a decision in the same second as the fetch counts as after it."""
+    return any(r.decided_at and r.decided_at + timedelta(seconds=1) > moment for r in items)
 
 
 # -- request a top-up: step 1 ----------------------------------------------------------------------
@@ -218,8 +219,7 @@ def _recorded(token, created, amount, reason, reconciled=False):
     audit.record(actor=g.admin["email"], action="top_up_requested", partner_id=g.partner["id"],
                  environment=current_environment(), target=f"{created.pool_name} ({created.pool_id})",
                  detail=f"{amount:,} tokens: {reason}" + (" (confirmed after a timeout)" if reconciled else ""))
-    flash(f"Requested {amount:,} tokens for “{created.pool_name}”. SIR Giving reviews it; it is pending until then.",
-          "success")
+    # The requests page says "requested" for `new`: unlike a flash, that survives a double navigation.
     return go(url_for("pools.requests", status="pending", new=created.id))
 
 
@@ -265,12 +265,13 @@ def requests():
     except errors.SirError:
         pass  # the list stands on its own; only the too-late warning needs the runways
     if typical_days is not None:
-        for item in pending:
-            pool, pool_runway = runways.get(item.pool_id, (None, None))
+        for pool_id in dict.fromkeys(r.pool_id for r in pending):  # one warning per pool, in list order
+            pool, pool_runway = runways.get(pool_id, (None, None))
             if pool is not None and (pool.is_depleted or pool_runway.shorter_than(typical_days)):
-                warnings.append((item, pool, pool_runway))
+                warnings.append((pool, pool_runway, [r for r in pending if r.pool_id == pool_id]))
     return render_htmx_template("pools/requests.html", "pools/_requests.html", listing=listing.value,
                                 reply=listing.reply, status_filter=status, typical_days=typical_days,
                                 slowest_days=max(waits) if waits else None, decided=len(waits),
                                 warnings=warnings, now=datetime.now(timezone.utc),
-                                new_id=request.args.get("new"))
+                                new_id=request.args.get("new"),
+                                new_request=next((r for r in everything if r.id == request.args.get("new")), None))
