@@ -141,9 +141,13 @@ def delete(webhook_id):
                                     status=200 if request.method == "GET" else 422)
     try:
         partner_api().delete_webhook(hook.id)
+    except errors.NotFound:
+        pass  # deleted meanwhile (another admin, another tab): the outcome the admin asked for
     except errors.SirError as error:
+        if isinstance(error, errors.Unauthorized):
+            raise
         _audit("webhook_deleted", hook.url, "failure", error.code)
-        form.confirm_url.errors.append(f"{error.title}: {error.message}")
+        form.confirm_url.errors.append(f"{error.title}: {error.message} {error.next_step}")
         return render_htmx_template("webhooks/delete.html", "webhooks/_delete_form.html", hook=hook, form=form, status=502)
     receiver = _receivers().get(hook.id)
     if receiver is not None:
