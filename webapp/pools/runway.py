@@ -1,9 +1,10 @@
 """How long a token pool lasts at the current pace: pure functions, no I/O.
 
-The pace comes from the daily tokens of the dashboard trends: the average over the last 7 complete days
-is the "current pace", the average over the last 30 complete days is shown beside it. Today is left out
-(it is not over yet, so it would understate the pace), and so are the days before the pool existed: a
-new pool is judged on the days it has, and one with no complete day yet gets no forecast at all.
+The pace comes from the daily tokens of the dashboard's 30-day trends: the average over the last 7
+complete days is the "current pace"; the average over all of them (29: today is left out, as it is not
+over and would understate the pace) is the "30-day pace" shown beside it. The days before the pool
+existed are left out too: a new pool is judged on the days it has, and one with no complete day yet
+gets no forecast at all.
 
 Trends are per environment, not per pool. `attribute_burn` gives each pool its part of every day: the
 running campaign's tokens (from its analytics) go to the pool the campaign draws from; what it does not
