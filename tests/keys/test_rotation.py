@@ -514,3 +514,24 @@ def test_a_failed_step_is_explained_once_next_to_the_steps(app, signed_in, simul
     assert stopped.select(".flash") == []  # not repeated as a flash above the page
     failed_step = stopped.select_one("ol.rotation-steps li.failed").get_text(" ", strip=True)
     assert failed_step.startswith("Prove the new key works")
+
+
+def test_a_sign_in_that_expires_mid_rotation_leads_back_to_it_after_signing_in(app, signed_in, simulator):
+    app.extensions["sir_client"].clock = simulator.now
+    old = portal_credential(app, signed_in)
+    rotation_url, _ = start_rotation(signed_in, old.key_id)
+    data = form_values(signed_in.get(rotation_url), "form[action$='/stored']")
+    simulator.advance_clock(3700)  # the admin's JWT (one hour) lapses while the secrets are being stored
+    sent_away = signed_in.post(f"{rotation_url}/stored", data=data)
+    from urllib.parse import parse_qs, urlsplit
+
+    where = urlsplit(sent_away.headers["Location"])
+    assert sent_away.status_code == 302 and where.path == "/login" and parse_qs(where.query)["next"] == [rotation_url]
+    back = AuthActions(signed_in).login("acme", next_url=rotation_url)
+    assert back.headers["Location"] == rotation_url
+    assert portal_credential(app, signed_in).key_id != old.key_id  # verified and switched before the lapse showed
+    stopped = signed_in.get(rotation_url)
+    assert "sign-in expired during this step" in text_of(stopped)
+    resume(signed_in, rotation_url)
+    assert steps_done(signed_in.get(rotation_url)) == 5
+    assert_the_dashboard_works(app, signed_in)

@@ -108,8 +108,12 @@ class Rotator:
 
     def _fail(self, rotation, action, error: errors.SirError):
         rotation.error = f"{error.title}: {error.message} {error.next_step}".strip()
+        if isinstance(error, errors.Unauthorized):
+            rotation.error = "Your SIR Giving sign-in expired during this step. Sign in again, then resume."
         self._record(rotation, action, "failure", error.code)
         db.session.commit()
+        if isinstance(error, errors.Unauthorized):
+            raise error  # the admin must sign in again; the step is saved and resumes afterwards
         raise RotationError(rotation.error) from error
 
     def advance(self, rotation: KeyRotation) -> KeyRotation:

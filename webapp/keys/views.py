@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import abort, flash, g, make_response, render_template, request, url_for
+from flask import abort, flash, g, make_response, render_template, request, session, url_for
 
 from ..sir import errors
 from ..sir.client import Credential
@@ -309,13 +309,19 @@ def rotation_traffic(rotation_id):
 
 def _rotation_action(rotation_id, action):
     row = get_for_partner(KeyRotation, id=rotation_id)
+    here = url_for("keys.rotation", rotation_id=row.id)
     try:
         action(row)
     except rotations.RotationError as error:
         if str(error) != row.error:  # a failed step is shown by the page itself, next to its step
             flash(str(error), "error")
+    except errors.Unauthorized:
+        # Back to this rotation after signing in (not to this POST-only address).
+        session.clear()
+        flash("Your session expired. Sign in again, then resume the rotation: every step so far is saved.", "warning")
+        return go(url_for("auth.login", next=here))
     forget_key_flags()
-    return go(url_for("keys.rotation", rotation_id=row.id))
+    return go(here)
 
 
 @bp.post("/rotations/<int:rotation_id>/stored")
