@@ -297,3 +297,19 @@ def test_the_banner_says_how_long_a_key_has_left_in_words(left, said):
     from webapp.keys.banner import time_left
 
     assert time_left(timedelta(**left)) == said
+
+
+def test_a_lapsed_sign_in_on_a_change_leads_back_to_the_key_after_signing_in(app, signed_in, simulator):
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.conftest import AuthActions
+
+    key = key_named(app, signed_in, "Backend integration")
+    shown = signed_in.get(f"/keys/{key['id']}")
+    simulator.add_fault(method="PATCH", path="/v1/partner/keys/*", status=401, count=1)
+    lapsed = signed_in.post(f"/keys/{key['id']}/rename", data={**form_values(shown, "form#rename-key"), "name": "Lapsed"},
+                            headers={"HX-Request": "true"})
+    where = urlsplit(lapsed.headers["HX-Redirect"])
+    assert where.path == "/login" and parse_qs(where.query)["next"] == [f"/keys/{key['id']}"]
+    assert AuthActions(signed_in).login("acme", next_url=f"/keys/{key['id']}").headers["Location"] == f"/keys/{key['id']}"
+    assert key_named(app, signed_in, "Backend integration")["name"] == "Backend integration"

@@ -149,10 +149,17 @@ def show(key_id):
     return _key_page(_key_or_404(key_id))
 
 
+def _sign_in_again(back_to: str, what: str = "Nothing was changed."):
+    """The admin's SIR Giving sign-in lapsed: to the login page, then back to a page (never to a POST-only URL)."""
+    session.clear()
+    flash(f"Your session expired. {what} Sign in again to continue.", "warning")
+    return go(url_for("auth.login", next=back_to))
+
+
 def _upstream_failure(key, action, error, **forms):
     _audit(action, key, "failure", error.code)
     if isinstance(error, errors.Unauthorized):
-        raise error
+        return _sign_in_again(url_for("keys.show", key_id=key.id))
     return _key_page(key, status=502, refusal=f"{error.title}. {error.message} {error.next_step}", **forms)
 
 
@@ -316,10 +323,7 @@ def _rotation_action(rotation_id, action):
         if str(error) != row.error:  # a failed step is shown by the page itself, next to its step
             flash(str(error), "error")
     except errors.Unauthorized:
-        # Back to this rotation after signing in (not to this POST-only address).
-        session.clear()
-        flash("Your session expired. Sign in again, then resume the rotation: every step so far is saved.", "warning")
-        return go(url_for("auth.login", next=here))
+        return _sign_in_again(here, "Every step of the rotation so far is saved; resume it once signed in.")
     forget_key_flags()
     return go(here)
 
