@@ -535,3 +535,18 @@ def test_a_sign_in_that_expires_mid_rotation_leads_back_to_it_after_signing_in(a
     resume(signed_in, rotation_url)
     assert steps_done(signed_in.get(rotation_url)) == 5
     assert_the_dashboard_works(app, signed_in)
+
+
+def test_rolling_a_production_key_says_why_its_traffic_is_unknown_and_keeps_the_grace(app, signed_in):
+    key = key_named(app, signed_in, "Live backend")  # the portal holds no production key of its own
+    rotation_url, _ = start_rotation(signed_in, key["id"], grace="3d")
+    shown = page(signed_in.get(rotation_url))
+    assert shown.select_one("#new-secret-key").get_text().startswith("sk_live_")
+    confirm_stored(signed_in, rotation_url)
+    grace = page(signed_in.get(rotation_url))
+    assert "The portal has no production key of its own" in grace.select_one(".traffic-unknown").get_text()
+    assert grace.select_one("form[action$='/end-grace'] button").has_attr("disabled")
+    post_page_form(signed_in, rotation_url, "form[action$='/end-grace']")
+    assert "cannot tell whether the old key is idle" in text_of(signed_in.get(rotation_url))
+    assert key_named(app, signed_in, "Live backend")["status"] == "active"
+    assert portal_credential(app, signed_in, "production") is None  # the portal's credentials are untouched

@@ -347,24 +347,27 @@ class Rotator:
     # -- the grace period ---------------------------------------------------------------------------------
 
     def traffic(self, rotation: KeyRotation):
-        """(old, new) KeyUsage from SIR Giving, fresh; None when the portal cannot read the environment's usage."""
+        """(old, new) KeyUsage from SIR Giving, fresh. Raises RotationError saying why when it cannot be read."""
         credential = self.vault.credential_for(rotation.partner_id, rotation.environment)
         if credential is None:
-            return None
+            raise RotationError(f"The portal has no {rotation.environment} key of its own, so it cannot read this "
+                                "environment's traffic.")
         try:
-            usage = PartnerApi(self.client, credential, rotation.environment).api_usage(days=1, fresh=True).value
-        except errors.SirError:
-            return None
-        return usage.for_key(rotation.old_key_id), usage.for_key(rotation.new_key_id)
+            reply = PartnerApi(self.client, credential, rotation.environment).api_usage(days=1, fresh=True)
+        except errors.SirError as error:
+            raise RotationError(f"Traffic could not be read: {error.message} {error.next_step}") from error
+        if reply.reply.stale:
+            raise RotationError("Traffic could not be read just now: SIR Giving did not answer. Try again in a moment.")
+        return reply.value.for_key(rotation.old_key_id), reply.value.for_key(rotation.new_key_id)
 
     def end_grace_now(self, rotation: KeyRotation) -> None:
         if rotation.state != "grace":
             raise RotationError("Only a rotation in its grace period can end it.")
-        traffic = self.traffic(rotation)
-        if traffic is None:
-            raise RotationError("The portal cannot read this environment's traffic right now, so it cannot tell "
-                                "whether the old key is idle. Try again in a moment; the old key stops on its own "
-                                "when the grace period ends.")
+        try:
+            traffic = self.traffic(rotation)
+        except RotationError as unknown:
+            raise RotationError(f"{unknown} Without it the portal cannot tell whether the old key is idle; the old "
+                                "key stops on its own when the grace period ends.") from None
         old = traffic[0]
         if old is not None and old.requests_last_hour:
             raise RotationError(f"The old key served {old.requests_last_hour:,} request"

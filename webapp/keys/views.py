@@ -289,9 +289,14 @@ def _rotation_context(row, rotator):
             _complete_finished_grace([row], {old.id: old})
         except errors.SirError:
             pass
-    traffic = rotator.traffic(row) if row.state in ("grace", "completed") else None
+    traffic = traffic_note = None
+    if row.state in ("grace", "completed"):
+        try:
+            traffic = rotator.traffic(row)
+        except rotations.RotationError as unknown:
+            traffic_note = str(unknown)
     idle = bool(traffic) and (traffic[0] is None or traffic[0].requests_last_hour == 0)
-    return dict(rotation=row, traffic=traffic, idle=idle, steps=rotations.STEPS, step_done=rotations.step_done,
+    return dict(rotation=row, traffic=traffic, traffic_note=traffic_note, idle=idle, steps=rotations.STEPS, step_done=rotations.step_done,
                 grace_labels=rotations.GRACE_LABELS, state_labels=rotations.STATE_LABELS,
                 can_cancel=rotations.can_cancel(row))
 
