@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from bs4 import BeautifulSoup
 
 from tests.conftest import form_values, page, text_of
 from tests.webhooks.helpers import csrf, receiver_of, register_portal_receiver, stored_events, webhook_id_of
@@ -199,3 +200,16 @@ def test_deliveries_export_as_csv_with_the_same_filters_and_without_bodies(signe
     assert "Service Unavailable" not in body and json.loads(expected[0].payload)["data"].get("actionId", "~") not in body
     everything = list(csv.DictReader(io.StringIO(signed_in.get(f"/webhooks/{legacy}/deliveries.csv").get_data(as_text=True))))
     assert len(everything) == len(of_hook(simulator, legacy)) > 25  # every page, not just the first
+
+
+def test_without_javascript_a_recovery_advances_one_step_per_click(signed_in, simulator, legacy):
+    preview = signed_in.get(f"/webhooks/{legacy}/recover?since=2026-01-01T00:00")
+    count = int(page(preview).select_one(".recover-count strong").get_text())
+    started = signed_in.post(f"/webhooks/{legacy}/recover", data=form_values(preview, "form#recover-form"))
+    noscript = page(signed_in.get(started.headers["Location"])).select_one("#recovery-progress noscript")
+    form = BeautifulSoup(noscript.decode_contents(), "html5lib").select_one("form")  # what a browser without JS shows
+    assert form.get_text(strip=True) == "Retry the next 10"
+    clicked = signed_in.post(form["action"], data={"csrf_token": form.select_one("input[name=csrf_token]")["value"]})
+    assert clicked.status_code == 302 and clicked.headers["Location"] == started.headers["Location"]
+    assert f"10 of {count} retried" in text_of(signed_in.get(clicked.headers["Location"]))
+    assert len(of_hook(simulator, legacy, status="pending")) == 10
