@@ -550,3 +550,21 @@ def test_rolling_a_production_key_says_why_its_traffic_is_unknown_and_keeps_the_
     assert "cannot tell whether the old key is idle" in text_of(signed_in.get(rotation_url))
     assert key_named(app, signed_in, "Live backend")["status"] == "active"
     assert portal_credential(app, signed_in, "production") is None  # the portal's credentials are untouched
+
+
+@pytest.mark.parametrize("old_name, expected", [
+    ("Checkout backend", "Checkout backend (2026-03-01)"),
+    ("Checkout backend (2026-01-15)", "Checkout backend (2026-03-01)"),  # an earlier rotation's date is replaced
+    ("Checkout backend (2026-03-01)", "Checkout backend (2026-03-01) (2026-03-01)"),  # rolled twice in a day
+])
+def test_the_replacement_is_named_after_the_old_key_with_the_date(old_name, expected):
+    from datetime import datetime, timezone
+
+    from webapp.keys.rotation import Rotator
+    from webapp.store.models import KeyRotation
+
+    class FixedClock:
+        clock = staticmethod(lambda: datetime(2026, 3, 1, 12, tzinfo=timezone.utc).timestamp())
+
+    rotator = Rotator(FixedClock(), None, None, "admin@acme.example")
+    assert rotator.replacement_name(KeyRotation(old_key_name=old_name)) == expected

@@ -12,6 +12,7 @@ Only one request at a time may create the replacement: the step is claimed with 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, or_, select, update
@@ -36,7 +37,7 @@ STATE_LABELS = {"started": "not started", "creating": "creating the key", "creat
                 "grace": "grace period", "completed": "completed", "cancelled": "cancelled"}
 # A "creating" claim older than this belongs to a request that died mid-call: another may take over.
 CREATING_STALE = timedelta(seconds=90)
-IDLE_WINDOW = "requests in the last hour"
+DATED = re.compile(r" \(\d{4}-\d{2}-\d{2}\)$")
 
 
 class RotationError(Exception):
@@ -133,7 +134,13 @@ class Rotator:
     # -- step 1: the replacement ---------------------------------------------------------------------
 
     def replacement_name(self, rotation) -> str:
-        return f"{rotation.old_key_name} ({self.now().date().isoformat()})"[:100]
+        """The old key's name with today's date; a date left by an earlier rotation is replaced, not stacked."""
+        today = self.now().date().isoformat()
+        base = DATED.sub("", rotation.old_key_name)
+        name = f"{base} ({today})"
+        if name == rotation.old_key_name:  # rolled twice in one day: keep the names apart
+            name = f"{rotation.old_key_name} ({today})"
+        return name[:100]
 
     def _claim_creation(self, rotation, name) -> bool:
         """"started" → "creating" in one conditional UPDATE; a stale "creating" (its request died) may be taken over."""
