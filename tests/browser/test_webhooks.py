@@ -33,6 +33,13 @@ def test_a_test_event_arrives_live_on_the_events_page(page, live_server):
     events.wait_for_selector("table.events-table tbody tr:has-text('webhook.test')", timeout=15000)
     assert events.url == live_server + "/webhooks/events"  # arrived without a reload
     page.wait_for_selector("table.deliveries-table tbody tr:has-text('succeeded')", timeout=15000)
+
+    events.locator("table.events-table tbody tr", has_text="webhook.test").get_by_role("link", name="Check signature").click()
+    events.wait_for_load_state("networkidle")
+    assert "Signature matches" in events.locator(".verdict").inner_text()
+    events.click("#debugger-form button:has-text('Check')")  # the same delivery, through the form (htmx)
+    events.wait_for_selector("#debugger-result .signed-string")
+    assert "Signature matches" in events.locator("#debugger-result .verdict").inner_text()
     events.close()
 
 
