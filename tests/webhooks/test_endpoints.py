@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import csrf_token_from, form_values, page, partner_api_for, text_of
-from tests.webhooks.helpers import post_event, receiver_of, receivers, register, register_portal_receiver, webhook_id_of
-from webapp.store import db
-from webapp.store.models import ReceiverEndpoint
+from tests.webhooks.helpers import post_event, receiver_of, receivers, register, register_portal_receiver
 
 
 @pytest.fixture
