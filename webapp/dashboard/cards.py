@@ -9,15 +9,15 @@ out is sent as a skeleton that loads itself; its answer, once it arrives, is in 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..sir import errors
+from ..parallel import POOL
 from ..sir.api import Parsed, PartnerApi
 
 BUDGET_SECONDS = 2.5
-POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="overview-card")
 
 # Parameters a card takes: name → (allowed values, default). They live in the page's URL.
 PARAMS = {
@@ -139,7 +139,7 @@ def load_all(api: PartnerApi, params: dict, hints: dict | None = None, budget: f
     """Every card at once. `hints` carries what the last view learnt (the active campaign's id) and comes
     back with what this one saw."""
     hints = {} if hints is None else hints
-    futures = {card.id: POOL.submit(load, card, api, params, hints) for card in CARDS.values()}
-    wait(futures.values(), timeout=budget)
-    return [futures[card_id].result() if futures[card_id].done() else Loaded(card, pending=True)
+    tasks = {card.id: POOL.submit(load, card, api, params, hints) for card in CARDS.values()}
+    wait([task.future for task in tasks.values()], timeout=budget)
+    return [tasks[card_id].result() if tasks[card_id].done() else Loaded(card, pending=True)
             for card_id, card in CARDS.items()]

@@ -7,7 +7,8 @@ from ..sir import errors
 from ..upstream import account_api, partner_api
 from ..web import is_htmx_partial_request, render_htmx_template
 from . import bp
-from .cards import CARDS, POOL, load, load_all, read_params, shared
+from ..parallel import POOL
+from .cards import CARDS, load, load_all, read_params, shared
 
 
 @bp.get("/")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Callable
 
+from ..parallel import POOL
 from ..sir import errors
 from ..sir.api import Parsed, PartnerApi
 from ..sir.models import Campaign, TokenPool
@@ -40,8 +41,6 @@ def pool_runways(api: PartnerApi, *, fresh: bool = False, balances: bool = False
     `balances`: also ask `GET /token-pools/:id/balance` for each pool (the pools page does; the overview
     and the banner make do with the list). `pools_call`, `trends_call` and `campaign_call` let the
     overview share the answers its other cards fetch in the same round."""
-    from ..dashboard.cards import POOL  # the portal's worker pool for parallel upstream calls
-
     trends_future = POOL.submit(trends_call or (lambda: api.trends(TREND_DAYS)))
     campaign_future = POOL.submit(campaign_call or (lambda: active_campaign_with_analytics(api)))
     pools = pools_call() if pools_call else api.token_pools(fresh=fresh)

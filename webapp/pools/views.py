@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from flask import abort, flash, g, request, url_for
 
 from .. import charts
-from ..dashboard.cards import POOL
+from ..parallel import POOL
 from ..sir import errors
 from ..sir.api import Parsed
 from ..store import audit, submissions

@@ -1,0 +1,45 @@
+"""The worker pool's tasks may wait for each other without starving the pool (webapp/parallel.py)."""
+
+import threading
+
+import pytest
+
+from webapp.parallel import WorkerPool
+
+
+def test_a_task_that_waits_for_another_still_finishes_when_every_worker_is_busy():
+    pool = WorkerPool(workers=1, name="test-pool")
+
+    def outer():
+        inner = pool.submit(lambda: "inner answer")  # queued behind the only worker, which is running outer
+        return "outer got " + inner.result()
+
+    # A plain one-worker ThreadPoolExecutor never finishes this; the timeout turns a hang into a failure.
+    assert pool.submit(outer).future.result(timeout=10) == "outer got inner answer"
+
+
+def test_a_call_run_by_the_asking_thread_raises_its_error_there():
+    pool = WorkerPool(workers=1, name="test-pool")
+    release = threading.Event()
+    blocker = pool.submit(release.wait, 10)  # holds the only worker
+
+    def fail():
+        raise ValueError("no answer")
+
+    queued = pool.submit(fail)
+    with pytest.raises(ValueError, match="no answer"):
+        queued.result()
+    assert queued.done()
+    release.set()
+    assert blocker.result(timeout=10) is True
+
+
+def test_a_task_asked_twice_runs_once():
+    pool = WorkerPool(workers=1, name="test-pool")
+    release = threading.Event()
+    pool.submit(release.wait, 10)
+    calls = []
+    queued = pool.submit(lambda: calls.append("ran") or len(calls))
+    assert queued.result() == 1
+    release.set()
+    assert queued.result() == 1 and calls == ["ran"]

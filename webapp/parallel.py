@@ -1,0 +1,52 @@
+"""The portal's worker pool for upstream calls made at once (the overview's cards, the pools page's balances).
+
+Tasks of this pool wait for other tasks of the same pool: the runway card waits for the trends and the
+campaign, the campaign for its prefetched analytics. With a plain bounded ThreadPoolExecutor that can
+starve: when every worker holds a task that waits for a task still in the queue, nothing runs again, and
+every later overview hangs. Here a result asked for before its task has started is computed by the thread
+that asks (the queued task is cancelled), so a wait is only ever on a task that is already running.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
+
+WORKERS = 16
+
+
+class Task:
+    """A submitted call. `result()` waits for it, or runs it here if no worker has started it yet."""
+
+    def __init__(self, future: Future, call: Callable[..., Any], args: tuple, kwargs: dict):
+        self.future = future
+        self._call, self._args, self._kwargs = call, args, kwargs
+        self._here: Future | None = None  # where the answer goes when the asking thread runs the call
+        self._lock = threading.Lock()
+
+    def done(self) -> bool:
+        return self.future.done() or (self._here is not None and self._here.done())
+
+    def result(self, timeout: float | None = None):
+        with self._lock:
+            run_here = self._here is None and self.future.cancel()  # still queued: no worker will run it now
+            if run_here:
+                self._here = Future()
+        if run_here:
+            try:
+                self._here.set_result(self._call(*self._args, **self._kwargs))
+            except BaseException as exc:
+                self._here.set_exception(exc)
+        return (self._here or self.future).result(timeout)
+
+
+class WorkerPool:
+    def __init__(self, workers: int = WORKERS, name: str = "upstream"):
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+
+    def submit(self, call: Callable[..., Any], *args, **kwargs) -> Task:
+        return Task(self._executor.submit(call, *args, **kwargs), call, args, kwargs)
+
+
+POOL = WorkerPool()
