@@ -568,3 +568,14 @@ def test_the_replacement_is_named_after_the_old_key_with_the_date(old_name, expe
 
     rotator = Rotator(FixedClock(), None, None, "admin@acme.example")
     assert rotator.replacement_name(KeyRotation(old_key_name=old_name)) == expected
+
+
+def test_a_failure_when_ending_a_key_the_portal_does_not_sign_with_can_still_be_cancelled(app, signed_in, simulator, monkeypatch):
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url = run_until_failure(app, signed_in, simulator, monkeypatch, "schedule", key["id"])
+    assert "The rotation stopped" in text_of(signed_in.get(rotation_url))
+    assert cancel(signed_in, rotation_url).status_code == 302
+    assert "Cancelled" in text_of(signed_in.get(rotation_url))
+    assert keys_named_like(app, signed_in, "Backend integration (")[0]["status"] == "revoked"
+    old = key_named(app, signed_in, "Backend integration")
+    assert old["status"] == "active" and old["expiresAt"] is None
