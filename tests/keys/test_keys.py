@@ -313,3 +313,9 @@ def test_a_lapsed_sign_in_on_a_change_leads_back_to_the_key_after_signing_in(app
     assert where.path == "/login" and parse_qs(where.query)["next"] == [f"/keys/{key['id']}"]
     assert AuthActions(signed_in).login("acme", next_url=f"/keys/{key['id']}").headers["Location"] == f"/keys/{key['id']}"
     assert key_named(app, signed_in, "Backend integration")["name"] == "Backend integration"
+
+
+def test_a_head_request_does_not_use_up_the_one_showing(signed_in):
+    created, _ = create_key(signed_in, name="Checked by a proxy")
+    assert signed_in.head(created.headers["Location"]).status_code == 200
+    assert page(signed_in.get(created.headers["Location"])).select_one("#secret-key") is not None

@@ -579,3 +579,10 @@ def test_a_failure_when_ending_a_key_the_portal_does_not_sign_with_can_still_be_
     assert keys_named_like(app, signed_in, "Backend integration (")[0]["status"] == "revoked"
     old = key_named(app, signed_in, "Backend integration")
     assert old["status"] == "active" and old["expiresAt"] is None
+
+
+def test_a_head_request_does_not_use_up_the_replacements_one_showing(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    rotation_url, _ = start_rotation(signed_in, key["id"])
+    assert signed_in.head(rotation_url).status_code == 200
+    assert page(signed_in.get(rotation_url)).select_one("#new-secret-key") is not None

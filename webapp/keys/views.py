@@ -121,6 +121,8 @@ def new():
 @bp.get("/secrets/<token>")
 def secrets(token):
     """The one page that shows a new key's secrets: never cached, and gone once rendered."""
+    if request.method == "HEAD":
+        return no_store(make_response("", 200))  # a link checker's HEAD must not use up the one showing
     revealed, shown = reveal.take(vault(), token, g.partner["id"])
     if revealed is None:
         abort(404)
@@ -306,7 +308,7 @@ def rotation(rotation_id):
     """A rotation's progress. The replacement's secrets appear on the first view after it is made, and never again."""
     row = get_for_partner(KeyRotation, id=rotation_id)
     rotator = _rotator()
-    shown = rotator.reveal(row)
+    shown = rotator.reveal(row) if request.method != "HEAD" else None  # a HEAD must not use up the one showing
     response = make_response(render_template("keys/rotation.html", secrets=shown, **_rotation_context(row, rotator)))
     return no_store(response)
 
