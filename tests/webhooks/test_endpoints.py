@@ -45,6 +45,7 @@ def test_an_endpoint_that_keeps_failing_is_flagged_on_the_page_and_on_the_overvi
 def test_register_shows_the_secret_once_and_never_caches_it(app, signed_in, simulator):
     response = register(signed_in, url="https://hooks.acme.example/new", description="CRM", event_types=["action.failed"])
     assert response.status_code == 302
+    assert signed_in.head(response.headers["Location"]).status_code == 200  # a link checker does not use it up
     shown = signed_in.get(response.headers["Location"])
     assert shown.headers["Cache-Control"].startswith("no-store")
     secret = page(shown).select_one("#webhook-secret").get_text()

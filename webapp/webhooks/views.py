@@ -124,6 +124,9 @@ def new():
 
 @bp.get("/secret/<token>")
 def secret(token):
+    """The one page that shows a new endpoint's signing secret: never cached, and gone once rendered."""
+    if request.method == "HEAD":
+        return no_store(make_response("", 200))  # a link checker's or a proxy's HEAD must not use up the one showing
     revealed, shown = reveal.take(vault(), token, g.partner["id"])
     if revealed is None:
         abort(404)
