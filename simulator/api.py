@@ -6,6 +6,7 @@ applies the auth, and feeds the OpenAPI document, so the docs cannot drift from 
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import json
 import math
@@ -807,6 +808,12 @@ def dashboard_webhook_health(state, key):
         return webhook_health(state, key)
 
 
+def count_since(times, moment: float) -> int:
+    """How many of `times` (one key's request times, kept in order) are after `moment`: a binary search, so the
+    cost does not grow with a busy day."""
+    return len(times) - bisect.bisect_right(times, moment)
+
+
 @route("GET", "/dashboard/api-usage", "hmac", "API usage metrics", query=["days", "hours", "keyId"], tag="Dashboard")
 def dashboard_api_usage(state, key):
     days = int_arg("days", 7, 1, 90)
@@ -826,8 +833,8 @@ def dashboard_api_usage(state, key):
             recent = state.usage.recent.get(k.id, ())
             by_key.append({"keyId": k.id, "name": k.name, "keyType": k.key_type,
                            "requests": sum(c[0] for c in counts), "errors": sum(c[1] for c in counts),
-                           "requestsLastHour": sum(1 for t in recent if t > now - 3600),
-                           "requestsLast24h": sum(1 for t in recent if t > now - DAY),
+                           "requestsLastHour": count_since(recent, now - 3600),
+                           "requestsLast24h": count_since(recent, now - DAY),
                            "lastUsedAt": iso(k.last_used_at)})
         if only_key:
             daily = [{"date": day, "requests": state.usage.by_key.get((only_key, day), (0, 0))[0],
@@ -851,7 +858,8 @@ def dashboard_api_usage(state, key):
                  "rateLimit": {"requestsPerMinute": state.partner_of(key).rate_limit}}
         if hours:
             reply["hours"] = hours
-            reply["lastHours"] = {"requests": sum(sum(1 for t in state.usage.recent.get(k["keyId"], ()) if t > now - hours * 3600) for k in by_key)}
+            reply["lastHours"] = {"requests": sum(count_since(state.usage.recent.get(k["keyId"], ()), now - hours * 3600)
+                                                  for k in by_key)}
         return reply
 
 

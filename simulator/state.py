@@ -11,6 +11,7 @@ All mutation happens under one lock; reads that build a reply take it too, so a 
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import json
@@ -316,7 +317,10 @@ class Simulator(ControlsMixin):
             per_key[0] += 1
             per_key[1] += error
             recent = self.usage.recent[key_id]
-            recent.append(at)
+            if not recent or recent[-1] <= at:
+                recent.append(at)
+            else:  # the clock was moved back: keep the times in order, so that counting them is a binary search
+                recent.insert(bisect.bisect_right(recent, at), at)
             while recent and recent[0] < at - DAY:
                 recent.popleft()
 

@@ -211,3 +211,24 @@ def test_recent_activity_is_newest_first(acme):
     assert len(times) == 50 and times == sorted(times, reverse=True)
     listed = acme.signed("GET", "/v1/partner/actions?limit=50").json["data"]
     assert [a["actionId"] for a in listed] == [a["actionId"] for a in recent]
+
+
+def test_per_key_usage_counts_the_last_hour_and_day_even_after_the_clock_moved_back(acme, sim):
+    usage = lambda: acme.signed("GET", f"/v1/partner/dashboard/api-usage?days=1&hours=2&keyId={acme.key['id']}").json  # noqa: E731
+    for _ in range(3):
+        acme.signed("GET", "/v1/partner/campaigns")  # at t0
+    sim.advance_clock(7200)
+    for _ in range(2):
+        acme.signed("GET", "/v1/partner/campaigns")  # at t0 + 2 h
+    mine = usage()["byKey"][0]  # counted itself once answered, at t0 + 2 h too
+    assert (mine["requestsLastHour"], mine["requestsLast24h"]) == (2, 5)
+    sim.advance_clock(-7000)
+    acme.signed("GET", "/v1/partner/campaigns")  # at t0 + 200 s, after later ones
+    sim.advance_clock(7100)  # now t0 + 7300 s: the last hour holds only the three made at t0 + 7200 s
+    reply = usage()
+    mine = reply["byKey"][0]
+    assert (mine["requestsLastHour"], mine["requestsLast24h"]) == (3, 7)
+    assert reply["lastHours"] == {"requests": 4}  # two hours back reaches t0 + 200 s, not t0
+    other = next(k for k in acme.signed("GET", "/v1/partner/dashboard/api-usage?days=1").json["byKey"]
+                 if k["name"] == "Backend integration")
+    assert other["requestsLastHour"] == 0 and other["lastUsedAt"] is not None
