@@ -232,3 +232,30 @@ def test_per_key_usage_counts_the_last_hour_and_day_even_after_the_clock_moved_b
     other = next(k for k in acme.signed("GET", "/v1/partner/dashboard/api-usage?days=1").json["byKey"]
                  if k["name"] == "Backend integration")
     assert other["requestsLastHour"] == 0 and other["lastUsedAt"] is not None
+
+
+REFERENCE_AUTH = {"JWT": "jwt", "Widget": "widget", "HMAC": "hmac", "HMAC, secret key": "hmac-secret",
+                  "Email/password": "public"}
+
+
+def test_every_endpoint_has_the_auth_section_4_documents_and_the_docs_say_so(client):
+    if not REFERENCE.exists():
+        pytest.skip("the reference (../shared/sir-partner-api.md) is not beside the repository")
+    from bs4 import BeautifulSoup
+
+    shape = lambda path: re.sub(r":\w+", ":_", path)  # noqa: E731
+    documented = {(m, shape(p)): REFERENCE_AUTH[a] for m, p, a in re.findall(
+        r"^\| (GET|POST|PATCH|DELETE) \| `(/v1/partner/[^`]+)` \| ([^|]+?) \|", REFERENCE.read_text(), re.M)}
+    served = {(r["method"], shape(r["path"])): r["auth"] for r in ROUTES}
+    assert {k: served[k] for k in documented} == documented
+    document = client.get("/partner-api/openapi.json").json
+    for route in ROUTES:
+        operation = document["paths"][re.sub(r":(\w+)", r"{\1}", route["path"])][route["method"].lower()]
+        schemes = {name for requirement in operation["security"] for name in requirement}
+        expected = {"jwt": {"bearer"}, "widget": {"partnerKey"}, "hmac": {"partnerKey", "timestamp", "signature"},
+                    "hmac-secret": {"partnerKey", "timestamp", "signature"}, "public": set()}[route["auth"]]
+        assert schemes == expected, route["path"]
+        assert ("secret key" in operation["x-auth"]) is (route["auth"] == "hmac-secret")
+    rows = BeautifulSoup(client.get("/partner-api").get_data(as_text=True), "html.parser").select("tbody tr")
+    listed = {(r.select("td")[0].get_text(strip=True), r.select("td")[1].get_text(strip=True)) for r in rows}
+    assert listed == {(r["method"], r["path"]) for r in ROUTES}
