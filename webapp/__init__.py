@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask
 
 from config import Settings
@@ -124,13 +126,13 @@ def init_sir(app: Flask, simulator_config: dict) -> None:
     from .store.vault import Vault
 
     settings = app.config["SETTINGS"]
-    transport = None
+    transport, clock = None, time.time
     if settings.embedded_simulator:
-        from .embedded import make_simulator
+        from .embedded import make_simulator, simulator_time
 
         simulator_app = make_simulator(settings, app, simulator_config)
         app.extensions["simulator_app"] = simulator_app
-        transport = WSGITransport(simulator_app)
+        transport, clock = WSGITransport(simulator_app), simulator_time(simulator_app)
     if settings.redis_url:
         cached, generations = make_cached_session("redis", redis_url=settings.redis_url,
                                                   default_ttl=settings.cache_ttl_seconds)
@@ -140,7 +142,7 @@ def init_sir(app: Flask, simulator_config: dict) -> None:
     app.extensions["sir_client"] = SirClient(
         sandbox_url=settings.sandbox_url, production_url=settings.production_url, cached_session=cached,
         generations=generations, transport=transport, connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout)
+        read_timeout=settings.read_timeout, clock=clock)
     app.extensions["vault"] = Vault(settings.vault_keys)
 
 
@@ -179,6 +181,11 @@ def init_blueprints(app: Flask) -> None:
 
     for blueprint in (auth_bp, onboarding_bp, dashboard_bp, keys_bp, pools_bp, webhooks_bp, audit_bp):
         app.register_blueprint(blueprint)
+    if app.config["SETTINGS"].embedded_simulator:
+        # Against real SIR Giving there is nobody to play: SIR Giving decides requests and keeps the time.
+        from .demo import bp as demo_bp
+
+        app.register_blueprint(demo_bp)
 
     @app.get("/healthz")
     def healthz():

@@ -8,6 +8,7 @@ any other URL is posted for real.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from werkzeug.test import Client
@@ -44,3 +45,11 @@ def make_simulator(settings, portal_app, extra: dict | None = None):
     }
     config.update(extra or {})
     return simulator.create_app(config)
+
+
+def simulator_time(simulator_app):
+    """The portal's signing clock on the embedded default: real time plus however far the simulator's clock
+    was moved (by the simulator page or a test). The portal lives in the simulator's world, so after a move
+    its signed calls still fall inside SIR Giving's five-minute window instead of all failing."""
+    simulator = simulator_app.extensions["sir_simulator"]
+    return lambda: time.time() + simulator.clock_offset

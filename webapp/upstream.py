@@ -7,6 +7,7 @@ from flask import current_app, g, session
 from .sir import errors
 from .sir.api import AccountApi, PartnerApi
 from .sir.client import Credential, SirClient
+from .sir.operator import SimulatorControls
 
 
 def sir_client() -> SirClient:
@@ -41,6 +42,11 @@ def session_jwt() -> str:
 
 def account_api() -> AccountApi:
     return AccountApi(sir_client(), session_jwt(), record=_recorder())
+
+
+def simulator_controls() -> SimulatorControls:
+    """The embedded simulator's operator controls (the simulator page only)."""
+    return SimulatorControls(sir_client(), record=_recorder())
 
 
 def _recorder():

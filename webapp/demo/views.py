@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from ..sir import errors
+from ..store import audit
+from ..upstream import current_environment, partner_api, simulator_controls as controls
+from . import bp
+from .forms import CLOCK_STEPS, ClockForm, DecisionForm
+
+
+def pending_requests():
+    return partner_api().allocation_requests(status="pending", limit=100, fresh=True).value.items
+
+
+def get_pending_request(request_id: str):
+    """One of this partner's pending requests in this environment, or 404 (never another partner's)."""
+    found = next((r for r in pending_requests() if r.id == request_id), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/")
+def index():
+    return _page()
+
+
+def _page(decision_form: DecisionForm | None = None, clock_form: ClockForm | None = None, status: int = 200):
+    return render_template("demo/page.html", pending=pending_requests(), clock=controls().clock(),
+                           decision_form=decision_form or DecisionForm(), clock_form=clock_form or ClockForm(),
+                           failed_request_id=decision_form.request_id.data if decision_form and decision_form.errors else None), status
+
+
+@bp.post("/requests/decide")
+def decide_request():
+    form = DecisionForm()
+    if not form.validate():
+        return _page(decision_form=form, status=422)
+    pending = get_pending_request(form.request_id.data)
+    approve = form.decision.data == "approve"
+    note = (form.note.data or "").strip() or None
+    action = "simulator_request_approved" if approve else "simulator_request_rejected"
+    try:
+        controls().decide_allocation_request(pending.id, approve, note)
+    except errors.SirError as error:
+        _audit(action, pending, outcome="failure", detail=error.code)
+        raise
+    _audit(action, pending, detail=note)
+    flash(f"SIR Giving (simulated) {'approved' if approve else 'rejected'} the top-up of {pending.amount:,} tokens "
+          f"for “{pending.pool_name}”.", "success")
+    return redirect(url_for("pools.requests", status="approved" if approve else "rejected"))
+
+
+@bp.post("/clock")
+def move_clock():
+    form = ClockForm()
+    if not form.validate():
+        return _page(clock_form=form, status=422)
+    label = dict(CLOCK_STEPS)[form.seconds.data]
+    now = controls().advance_clock(int(form.seconds.data)).now
+    audit.record(actor=g.admin["email"], action="simulator_clock_moved", partner_id=g.partner["id"],
+                 environment=current_environment(), target=f"+{label}", detail=f"simulator time is now {now:%Y-%m-%d %H:%M} UTC",
+                 remote_addr=request.remote_addr)
+    flash(f"The simulator's clock moved forward by {label}.", "success")
+    return redirect(url_for("demo.index"))
+
+
+def _audit(action, pending, outcome="success", detail=None):
+    audit.record(actor=g.admin["email"], action=action, outcome=outcome, partner_id=g.partner["id"],
+                 environment=current_environment(), target=f"{pending.amount:,} tokens for {pending.pool_name} ({pending.id})",
+                 detail=detail, remote_addr=request.remote_addr)
