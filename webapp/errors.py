@@ -11,7 +11,7 @@ from flask import Flask, flash, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
 from .sir import errors as sir_errors
-from .web import go, is_htmx_partial_request
+from .web import go, is_htmx_partial_request, return_path
 
 
 def init_app(app: Flask) -> None:
@@ -48,9 +48,9 @@ def init_app(app: Flask) -> None:
         if isinstance(error, sir_errors.Unauthorized):
             session.clear()
             flash("Your session expired. Sign in again to continue.", "warning")
-            return go(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return go(url_for("auth.login", next=return_path()))
         if isinstance(error, sir_errors.NoCredential):
-            return go(url_for("onboarding.index", next=request.full_path.rstrip("?")))
+            return go(url_for("onboarding.index", next=return_path()))
         app.logger.warning("SIR Giving call failed: %s %s (%s)", error.code, error.path, error.status)
         if is_htmx_partial_request():
             return render_template("errors/_inline.html", title=error.title, message=error.message,

@@ -46,6 +46,20 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
+def return_path() -> str | None:
+    """Where to come back to after signing in again. A GET comes back to itself; a POST cannot be replayed
+    (and its URL may answer POST only), so it comes back to the page its form was on, when that page is ours."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    came_from = request.headers.get("HX-Current-URL") or request.referrer
+    if not came_from:
+        return None
+    parts = urlsplit(came_from)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""), None)
+
+
 def get_for_partner(model, **filters):
     """A row of `model` that belongs to the signed-in partner, or 404 (never another partner's)."""
     from .store import db

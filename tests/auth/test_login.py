@@ -76,6 +76,28 @@ def test_an_expired_session_sends_the_admin_to_login_with_next(client, auth):
     assert "Your session expired" in text_of(client.get(response.headers["Location"]))
 
 
+def test_an_expired_session_on_a_form_post_comes_back_to_the_page_of_the_form(client, auth):
+    auth.sign_in("acme")
+    token = csrf_token_from(client.get("/token-pools/"))
+
+    def post_after_expiry(headers):
+        with client.session_transaction() as stored:
+            stored["jwt_expires_at"] = time.time() - 1
+        return client.post("/environment", data={"environment": "production", "csrf_token": token}, headers=headers)
+
+    # htmx says which page it was on; a POST-only URL is never the way back.
+    from_htmx = post_after_expiry({"HX-Request": "true", "HX-Current-URL": "http://localhost/token-pools/?refresh=1"})
+    assert from_htmx.headers["HX-Redirect"] == "/login?next=/token-pools/?refresh%3D1"
+    auth.sign_in("acme", with_portal_key=False)
+    token = csrf_token_from(client.get("/token-pools/"))
+    plain = post_after_expiry({"Referer": "http://localhost/webhooks/"})
+    assert plain.headers["Location"] == "/login?next=/webhooks/"
+    auth.sign_in("acme", with_portal_key=False)
+    token = csrf_token_from(client.get("/token-pools/"))
+    elsewhere = post_after_expiry({"Referer": "https://evil.example/webhooks/"})
+    assert elsewhere.headers["Location"] == "/login"
+
+
 def test_next_accepts_local_paths_only(client, auth):
     for hostile in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
         client.post("/logout")

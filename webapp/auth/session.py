@@ -9,7 +9,7 @@ import time
 
 from flask import flash, g, request, session, url_for
 
-from ..web import go, is_htmx_partial_request
+from ..web import go, is_htmx_partial_request, return_path
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -39,7 +39,7 @@ def load_signed_in_admin():
 
 
 def _to_login():
-    return go(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+    return go(url_for("auth.login", next=return_path()))
 
 
 def login_required(view):
