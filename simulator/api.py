@@ -578,6 +578,7 @@ def env_campaigns(state, key):
 
 @route("GET", "/campaigns", "hmac", "List campaigns", query=["page", "limit", "status"], tag="Campaigns")
 def list_campaigns(state, key):
+    state.check_expiring_keys()  # a campaign whose end has come reads as completed, even between ticks
     status = choice_arg("status", {"draft", "active", "paused", "completed"})
     items = sorted((c for c in env_campaigns(state, key) if status is None or c.status == status),
                    key=lambda c: -c.created_at)
@@ -586,6 +587,7 @@ def list_campaigns(state, key):
 
 @route("GET", "/campaigns/active", "hmac", "Get the active campaign", tag="Campaigns")
 def active_campaign(state, key):
+    state.check_expiring_keys()  # a campaign whose end has come reads as completed, even between ticks
     campaign = state.active_campaign(key.partner_id, key.environment, state.now())
     if campaign is None:
         raise DomainError(404, "NOT_FOUND", "No campaign is active right now.")
@@ -594,10 +596,12 @@ def active_campaign(state, key):
 
 @route("GET", "/campaigns/:campaign_id", "hmac", "Get campaign details", tag="Campaigns")
 def get_campaign(state, key, campaign_id):
+    state.check_expiring_keys()  # a campaign whose end has come reads as completed, even between ticks
     return state.scoped(state.campaigns, campaign_id, key.partner_id, key.environment).to_wire()
 
 
 def campaign_analytics(state, key, campaign_id):
+    state.check_expiring_keys()
     campaign = state.scoped(state.campaigns, campaign_id, key.partner_id, key.environment)
     now = state.now()
     start = campaign.starts_at or campaign.created_at

@@ -114,6 +114,7 @@ EXTRA_ERRORS = {
     ("POST", "/v1/partner/token-pools/request"): ["404 NOT_FOUND (pool not in this partner and environment)"],
 }
 NOTES = {
+    ("GET", "/v1/partner/campaigns"): "Filter: `status` (draft|active|paused|completed), newest first. An active campaign whose `endsAt` has come reads as `completed` here and everywhere, and raises `campaign.completed` once.",
     ("GET", "/v1/partner/keys"): "Partner-wide (both environments), newest first; no secret values.",
     ("DELETE", "/v1/partner/keys/:key_id"): "Revokes: the record stays listed with status `revoked`; neither its pk nor its sk authenticates any more.",
     ("POST", "/v1/partner/keys"): "keyType `publishable` returns `publicKey` only (`secretKey` and `hmacSecret` are null).",

@@ -175,7 +175,7 @@ class Simulator(ControlsMixin):
 
     def _generated(self, make) -> str:
         op = self._op
-        if op is not None and "replay" in op:
+        if op is not None and op.get("replay"):
             return op["replay"].pop(0)
         value = make()
         if op is not None:
@@ -642,10 +642,12 @@ class Simulator(ControlsMixin):
         return key
 
     def check_expiring_keys(self) -> None:
-        """Raise `api_key.expiring` for keys that real time has brought within 7 days of expiry."""
+        """What the passing of real time does: raise `api_key.expiring` for keys now within 7 days of expiry, and
+        complete the active campaigns whose end has come (`campaign.completed`)."""
         now = self.now()
         with self.lock:
-            if any(self._expiring(key, now) for key in self.keys.values()):
+            if (any(self._expiring(key, now) for key in self.keys.values())
+                    or any(self._ended(campaign, now) for campaign in self.campaigns.values())):
                 self._notify_expiring_keys()
 
     @journaled
@@ -725,8 +727,16 @@ class Simulator(ControlsMixin):
             self.raise_event(partner_id, environment, CAMPAIGN_EVENTS[campaign.status], campaign.to_wire())
         return campaign
 
+    @staticmethod
+    def _ended(campaign: Campaign, now: float) -> bool:
+        return campaign.status == "active" and campaign.ends_at is not None and campaign.ends_at <= now
+
     def _check_expiring_keys(self) -> None:
         now = self.now()
+        for campaign in self.campaigns.values():
+            if self._ended(campaign, now):  # its end has come: the list says so, as /campaigns/active already does
+                campaign.status = "completed"
+                self.raise_event(campaign.partner_id, campaign.environment, "campaign.completed", campaign.to_wire())
         for key in self.keys.values():
             if self._expiring(key, now):
                 key.expiring_notified = True

@@ -3,6 +3,7 @@ backoff, never blocking the request that caused it; HTTPS except loopback in the
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import json
@@ -270,3 +271,16 @@ def test_the_default_deliverer_really_posts_and_a_section_5_receiver_accepts_it(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_campaign_whose_end_comes_is_completed_everywhere_and_says_so_once(acme, sim, receiver):
+    active = acme.signed("GET", "/v1/partner/campaigns/active").json
+    ends = calendar.timegm(time.strptime(active["endsAt"], "%Y-%m-%dT%H:%M:%SZ"))
+    sim.advance_clock(ends - sim.now() + 60)
+    assert acme.signed("GET", f"/v1/partner/campaigns/{active['id']}").json["status"] == "completed"
+    assert acme.signed("GET", "/v1/partner/campaigns?status=active").json["data"] == []
+    assert acme.signed("GET", "/v1/partner/campaigns/active").status_code == 404
+    completed = [e for e in receiver() if e["type"] == "campaign.completed"]
+    assert [e["data"]["id"] for e in completed] == [active["id"]]
+    assert acme.signed("GET", f"/v1/partner/campaigns/{active['id']}/analytics").json["status"] == "completed"
+    assert [e for e in receiver() if e["type"] == "campaign.completed"] == completed
