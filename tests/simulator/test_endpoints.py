@@ -259,3 +259,33 @@ def test_every_endpoint_has_the_auth_section_4_documents_and_the_docs_say_so(cli
     rows = BeautifulSoup(client.get("/partner-api").get_data(as_text=True), "html.parser").select("tbody tr")
     listed = {(r.select("td")[0].get_text(strip=True), r.select("td")[1].get_text(strip=True)) for r in rows}
     assert listed == {(r["method"], r["path"]) for r in ROUTES}
+
+
+def test_every_endpoint_answers_its_documented_success_with_its_documented_auth():
+    """The positive side of the auth table: every route, called as its auth says (JWT, pk_ alone, or signed sk_),
+    with valid input, succeeds; only the deprecated bulk-job lookup answers 410."""
+    from simulator.shapes import Caller, scenario
+
+    caller = Caller()
+    scenario(caller)
+    statuses = {key: seen[2] for key, seen in caller.seen.items()}
+    assert set(statuses) == {(r["method"], r["path"]) for r in ROUTES}
+    failures = {key: status for key, status in statuses.items() if not 200 <= status < 300}
+    assert failures == {("GET", "/v1/partner/actions/bulk/:job_id"): 410}
+
+
+def test_idempotency_keys_are_per_partner_and_environment_and_hold_in_bulk(client, sim, acme, globex):
+    from tests.simulator.conftest import Partner
+
+    body = {"idempotencyKey": "order_1001", "actionType": "REFERRAL", "stakeholders": [{"partnerUserId": "user_0020"}]}
+    first = acme.signed("POST", "/v1/partner/actions/submit", body).json
+    live = Partner(client, sim, "admin@acme.example", environment="production")
+    others = [globex.signed("POST", "/v1/partner/actions/submit", body), live.signed("POST", "/v1/partner/actions/submit", body)]
+    assert [r.status_code for r in others] == [201, 201]
+    assert len({first["actionId"], *(r.json["actionId"] for r in others)}) == 3
+    balance = acme.signed("GET", "/v1/partner/users/user_0020/balance").json["balance"]
+    bulk = acme.signed("POST", "/v1/partner/actions/bulk", {"actions": [body, {**body, "idempotencyKey": "order_1002"}]}).json
+    assert [r["duplicate"] for r in bulk["results"]] == [True, False]
+    assert bulk["results"][0]["actionId"] == first["actionId"]
+    again = acme.signed("GET", "/v1/partner/users/user_0020/balance").json["balance"]
+    assert again == balance + bulk["results"][1]["tokensDistributed"]
