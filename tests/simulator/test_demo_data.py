@@ -231,3 +231,35 @@ def test_concurrent_writes_and_reads_never_fail_and_agree(sim_app, sim, acme, bu
     spent = sum(a.tokens_distributed for a in rewarded)
     assert acme.signed("GET", "/v1/partner/dashboard/summary").json["pool"]["balance"] == before - spent
     assert acme.signed("GET", "/v1/partner/users/user_0001/balance").json["lifetimeTokens"] == lifetime + spent
+
+
+def test_no_partner_or_environment_can_change_or_read_anothers_things_by_id(client, sim, acme, globex):
+    live = Partner(client, sim, "admin@acme.example", environment="production")
+    action = acme.signed("GET", "/v1/partner/actions?status=COMPLETED&limit=1").json["data"][0]
+    hook = next(h for h in acme.signed("GET", "/v1/partner/webhooks").json["data"] if h["receiveAllEvents"])
+    delivery = acme.signed("GET", f"/v1/partner/webhooks/{hook['id']}/deliveries?status=failed").json["data"][0]
+    campaign = acme.signed("GET", "/v1/partner/campaigns").json["data"][0]
+    pool = acme.signed("GET", "/v1/partner/token-pools").json["data"][0]
+    link = client.post("/v1/partner/donations/create-link", headers={"X-Partner-Key": acme.key["publicKey"]},
+                       json={"nonprofitSlug": "feeding-america", "amount": 1000}).json
+    own_hook = globex.signed("POST", "/v1/partner/webhooks", {"url": "https://g.partner.test/x", "receiveAllEvents": True}).json
+    before = (sim.actions[action["actionId"]].status, len(sim.requests), len(sim.deliveries), hook["id"] in sim.webhooks,
+              sim.campaigns[campaign["id"]].name)
+    for intruder in (globex, live):
+        attempts = [
+            intruder.signed("POST", f"/v1/partner/actions/{action['actionId']}/reverse", {"reversalPercentage": 100, "reason": "x"}),
+            intruder.signed("POST", f"/v1/partner/webhooks/{hook['id']}/test"),
+            intruder.signed("POST", f"/v1/partner/webhooks/{hook['id']}/deliveries/{delivery['id']}/retry"),
+            intruder.signed("DELETE", f"/v1/partner/webhooks/{hook['id']}"),
+            intruder.signed("PATCH", f"/v1/partner/campaigns/{campaign['id']}", {"name": "Taken over"}),
+            intruder.signed("POST", "/v1/partner/token-pools/request", {"poolId": pool["id"], "amount": 10, "reason": "x"}),
+            client.get(f"/v1/partner/donations/status/{link['partnerDonationId']}",
+                       headers={"X-Partner-Key": intruder.key["publicKey"]}),
+        ]
+        assert [r.status_code for r in attempts] == [404] * len(attempts)
+    # A delivery of one webhook cannot be retried through another webhook of one's own either.
+    crossed = globex.signed("POST", f"/v1/partner/webhooks/{own_hook['id']}/deliveries/{delivery['id']}/retry")
+    assert crossed.status_code == 404
+    after = (sim.actions[action["actionId"]].status, len(sim.requests), len(sim.deliveries), hook["id"] in sim.webhooks,
+             sim.campaigns[campaign["id"]].name)
+    assert after == before
