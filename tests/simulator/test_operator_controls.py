@@ -132,3 +132,25 @@ def test_the_command_line_refuses_values_that_would_break_every_request(argv, ca
     with pytest.raises(SystemExit) as stopped:
         parse_args(argv)
     assert stopped.value.code == 2 and argv[0] in capsys.readouterr().err
+
+
+def test_the_simulator_never_imports_the_portal_and_runs_on_its_own():
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import simulator
+
+    package = Path(simulator.__file__).parent
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n == "webapp" or n.startswith("webapp.") for n in names), source.name
+    # In a fresh interpreter, building the app and serving a signed call loads nothing of the portal.
+    code = ("import sys, simulator; app = simulator.create_app({'DELIVERY_MODE': 'manual'}); "
+            "app.test_client().get('/partner-api/openapi.json'); "
+            "print(sorted(m for m in sys.modules if m == 'webapp' or m.startswith('webapp.')))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=package.parent, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr[-500:]
