@@ -4,6 +4,8 @@ SIR Giving's API. They need no auth: the simulator is a local tool. Bodies and r
 
 from __future__ import annotations
 
+import math
+
 from flask import Blueprint, current_app, jsonify, request
 
 from .state import DomainError
@@ -34,14 +36,13 @@ def refuse(*problems: tuple[str, str]):
                       [{"field": f, "message": m} for f, m in problems])
 
 
-def whole(payload: dict, name: str, low: int, high: int | None, problems: list, *, nullable: bool = True):
+def whole(payload: dict, name: str, low: int, high: int | None, problems: list):
     """An optional whole number in [low, high]; a problem is noted, not raised, so every field is named at once."""
     value = payload.get(name)
     if value is None:
-        if not nullable and name in payload:
-            problems.append((name, "must be a whole number"))
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value != int(value):
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value != int(value)):
         problems.append((name, "must be a whole number"))
         return None
     if value < low or (high is not None and value > high):

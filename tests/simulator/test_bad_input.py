@@ -181,6 +181,10 @@ def test_unknown_paths_and_methods_answer_json(client, acme):
     ("/_sim/faults", {"path": "/v1/partner/users", "status": "abc"}, "status"),
     ("/_sim/faults", {"path": "/v1/partner/users", "status": 503, "delayMs": "slow"}, "delayMs"),
     ("/_sim/faults", {"path": "/v1/partner/users", "status": 503, "count": 0}, "count"),
+    ("/_sim/faults", {"path": "/v1/partner/users", "status": 503, "count": float("inf")}, "count"),
+    ("/_sim/faults", {"path": "/v1/partner/users", "delayMs": float("nan")}, "delayMs"),
+    ("/_sim/traffic", {"latencyMs": float("inf")}, "latencyMs"),
+    ("/_sim/clock", {"advanceSeconds": float("-inf")}, "advanceSeconds"),
     ("/_sim/faults", {"path": "/v1/partner/users", "method": "FETCH", "status": 503}, "method"),
     ("/_sim/faults", {"path": "/v1/partner/users"}, "status"),
     ("/_sim/traffic", {"errorRate": "often"}, "errorRate"),
@@ -190,7 +194,7 @@ def test_unknown_paths_and_methods_answer_json(client, acme):
     ("/_sim/partners/acme-rewards/status", {"status": "asleep"}, "status"),
 ])
 def test_operator_controls_refuse_bad_input_and_the_api_keeps_working(client, acme, path, body, field):
-    response = client.post(path, json=body)
+    response = client.post(path, data=json.dumps(body), content_type="application/json")
     assert response.status_code == 400 and field in {d["field"] for d in response.json["details"]}
     assert acme.signed("GET", "/v1/partner/campaigns").status_code == 200
     assert client.get("/_sim/faults").json["data"] == []
