@@ -3,6 +3,7 @@ seeded data and after live traffic."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 
@@ -99,7 +100,14 @@ def test_top_earners_are_ranked_by_the_tokens_their_transactions_show(acme, traf
 
 
 def test_webhook_health_counts_the_deliveries_the_lists_show(acme, sim):
-    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sim.now() - 7 * 86_400 + 60))
+    # Health looks back 7 days from now; move the clock so that this edge falls between two deliveries, then
+    # the lists filtered from that edge (to the second) must hold exactly what health counted.
+    times = sorted(d.created_at for d in sim.deliveries.values() if d.partner_id == acme.partner_id)
+    edge = sim.now() - 7 * 86_400
+    later = next(i for i, t in enumerate(times) if t > edge)
+    gap = max(range(later, min(later + 20, len(times))), key=lambda i: times[i] - times[i - 1])
+    sim.advance_clock((times[gap - 1] + times[gap]) / 2 - edge)
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.ceil(sim.now() - 7 * 86_400)))
     health = acme.signed("GET", "/v1/partner/dashboard/webhooks/health").json
     for endpoint in health["endpoints"]:
         base = f"/v1/partner/webhooks/{endpoint['webhookId']}/deliveries?since={since}"
