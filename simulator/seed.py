@@ -79,14 +79,18 @@ def _build(seed: int, now: float) -> dict:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    rng = random.Random(seed)
     sim = _Builder(seed, now)
 
     def rid(prefix: str) -> str:
-        return f"{prefix}_{rng.getrandbits(64):016x}"
+        return f"{prefix}_{rng.getrandbits(64):016x}"  # the current partner's generator (bound in the loop)
 
     today_start = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     for spec in PARTNERS:
+        # One generator per partner, and every draw made whatever the time of day (an action later today is drawn,
+        # then left out): a run at 09:00 and one at 15:00 of the same day hold the same partners, keys, users,
+        # pools, campaigns, requests, webhooks and the same actions up to 09:00, with the same ids.
+        rng = random.Random(f"{seed}:{spec['slug']}")
+        sim.rng = random.Random(f"ids-{seed}:{spec['slug']}:users")
         partner = Partner(id=rid("ptn"), name=spec["name"], slug=spec["slug"])
         sim.partners[partner.id] = partner
         account = Account(id=rid("acc"), email=spec["email"], name=spec["admin"], partner_id=partner.id,
@@ -153,6 +157,7 @@ def _build(seed: int, now: float) -> dict:
         weights = [w for _, w in ACTION_TYPES]
         serial = 0
         for environment, days, scale in (("sandbox", 90, 1.0), ("production", 30, 0.3)):
+            sim.rng = random.Random(f"ids-{seed}:{spec['slug']}:{environment}")
             population = [u for (p, e, _), u in sim.users.items() if p == partner.id and e == environment]
             # A few users earn far more than the rest, as in real programmes.
             user_weights = [1.0 / (rank + 1) ** 0.8 for rank in range(len(population))]
@@ -164,8 +169,6 @@ def _build(seed: int, now: float) -> dict:
                 count = max(1, int(base * scale * growth * rng.uniform(0.8, 1.2)))
                 # In time order, as they would have arrived: the newest actions are the last ones stored.
                 for at in sorted(day_start + rng.uniform(7 * 3600, 22 * 3600) for _ in range(count)):
-                    if at > now:
-                        continue
                     serial += 1
                     action_type = rng.choices([t for t, _ in ACTION_TYPES], weights)[0]
                     amount = round(rng.uniform(10, 200), 2) if action_type in ("PURCHASE", "DONATION") else None
@@ -177,10 +180,13 @@ def _build(seed: int, now: float) -> dict:
                     body = {"idempotencyKey": f"seed_{environment}_{serial:06d}", "actionType": action_type,
                             "amount": amount, "currency": "USD" if amount else None, "stakeholders": stakeholders,
                             "metadata": {"source": "seed"}}
-                    action, _ = sim.submit_action(partner.id, environment, body, at=at, quiet=True)
                     key = legacy if environment == "sandbox" and rng.random() < 0.08 else backend[environment]
+                    elapsed_ms = rng.uniform(20, 90)
+                    if at > now:  # later today: drawn, so that what follows does not depend on the hour, then left out
+                        continue
+                    sim.submit_action(partner.id, environment, body, at=at, quiet=True)
                     sim.record_request(partner.id, environment, key.id, "POST", "/v1/partner/actions/submit",
-                                       201, rng.uniform(20, 90), at=at)
+                                       201, elapsed_ms, at=at)
                     key.last_used_at = max(key.last_used_at or 0, at)
 
         # The real allocations: the main pool comfortable, the promotions pool below its threshold.
@@ -217,9 +223,12 @@ def _build(seed: int, now: float) -> dict:
         recent_actions = [a for a in sim.actions.values()
                           if a.partner_id == partner.id and a.environment == "sandbox" and a.created_at > now - 7 * DAY]
         recent_actions.sort(key=lambda a: a.created_at)
-        for action in recent_actions[::6]:
+        for action in recent_actions:
+            if int(action.idempotency_key.rsplit("_", 1)[1]) % 6:
+                continue  # every sixth action was pushed to the webhooks; which ones does not depend on the hour
+            drawn = random.Random(f"{seed}:{action.id}")  # its event and deliveries: the same whenever it is built
             event_type = "action.completed" if action.status == "COMPLETED" else "action.failed"
-            event = {"id": rid("evt"), "type": event_type, "createdAt": iso(action.created_at + 1),
+            event = {"id": f"evt_{drawn.getrandbits(64):016x}", "type": event_type, "createdAt": iso(action.created_at + 1),
                      "data": {"actionId": action.id, "idempotencyKey": action.idempotency_key,
                               "status": action.status, "tokensDistributed": action.tokens_distributed}}
             sim.events.append({**event, "partnerId": partner.id, "environment": "sandbox"})
@@ -228,9 +237,9 @@ def _build(seed: int, now: float) -> dict:
                 sent = action.created_at + 2
                 # The legacy endpoint broke two days ago and has failed ever since.
                 broken = hook is failing and action.created_at > now - 2 * DAY
-                flaky = hook is healthy and rng.random() < 0.02
+                flaky = hook is healthy and drawn.random() < 0.02
                 ok = not (broken or flaky)
-                delivery = Delivery(id=rid("dlv"), webhook_id=hook.id, partner_id=partner.id, event_id=event["id"],
+                delivery = Delivery(id=f"dlv_{drawn.getrandbits(64):016x}", webhook_id=hook.id, partner_id=partner.id, event_id=event["id"],
                                     event_type=event_type, payload=body, created_at=sent,
                                     status="succeeded" if ok else "failed", attempts=1 if ok else (6 if broken else 2),
                                     response_status=200 if ok else (503 if broken else 500),

@@ -116,3 +116,27 @@ def test_shapes_md_documents_every_route_served():
     shapes = (Path(simulator.__file__).parent / "SHAPES.md").read_text()
     missing = [f"{r['method']} {r['path']}" for r in ROUTES if f"`{r['method']} {r['path']}`" not in shapes]
     assert missing == []
+
+
+def test_the_same_seed_on_the_same_day_gives_the_same_data_whatever_the_hour():
+    """A demo started at 09:00 and one started at 15:00 hold the same things, with the same ids; the later one
+    only has more of today's actions (and what follows from them: balances, deliveries of those actions)."""
+    morning = 1_790_000_000.0 - 1_790_000_000.0 % 86_400 + 9 * 3600
+    afternoon = morning + 6 * 3600
+    seed_module._CACHE.clear()
+    early = seed_module.seeded_state(5, morning)
+    seed_module._CACHE.clear()
+    late = seed_module.seeded_state(5, afternoon)
+    for name in ("partners", "keys", "pools", "campaigns", "requests", "webhooks"):
+        assert set(early[name]) == set(late[name]), name
+    assert {k: (v.public_key, v.secret_key, v.hmac_secret) for k, v in early["keys"].items()} == \
+        {k: (v.public_key, v.secret_key, v.hmac_secret) for k, v in late["keys"].items()}
+    assert {k: u.id for k, u in early["users"].items()} == {k: u.id for k, u in late["users"].items()}
+    before_nine = {a.id: (a.idempotency_key, a.tokens_distributed, a.status, a.transaction_ids)
+                   for a in late["actions"].values() if a.created_at <= morning}
+    assert before_nine == {a.id: (a.idempotency_key, a.tokens_distributed, a.status, a.transaction_ids)
+                           for a in early["actions"].values()}
+    assert len(late["actions"]) > len(early["actions"])  # the afternoon has more of today
+    early_deliveries = {d.id for d in early["deliveries"].values() if d.created_at > afternoon - 7 * 86_400}
+    assert early_deliveries <= set(late["deliveries"])
+    seed_module._CACHE.clear()
