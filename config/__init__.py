@@ -117,6 +117,7 @@ class Settings:
     receiver_rate_limit: str
     workers: int
     public_url: str | None = None
+    simulator_state_key: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -181,6 +182,17 @@ class Settings:
         if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REDIS_URL: expected redis://, rediss:// or unix://, got {redis_url!r}")
 
+        simulator_state_key = None
+        if embedded:
+            # The embedded simulator's journal holds every key's secrets: sealed with a key of its own, which
+            # (like the vault key on the embedded default) is generated once into the instance folder.
+            simulator_state_key = env_secret("SIMULATOR_STATE_KEY", environ) or _generated_secret(
+                instance, "simulator_state_key", lambda: Fernet.generate_key().decode())
+            try:
+                Fernet(simulator_state_key)
+            except (ValueError, TypeError):
+                raise ConfigError("SIMULATOR_STATE_KEY: not a Fernet key (32 url-safe base64 bytes)") from None
+
         workers = _int(environ, "WEB_CONCURRENCY", 1, 1, 256)
         settings = cls(
             instance_path=instance,
@@ -198,6 +210,7 @@ class Settings:
             cache_ttl_seconds=_int(environ, "SIR_CACHE_TTL", 30, 0, 3600),
             simulator_seed=_int(environ, "SIMULATOR_SEED", 42, 0, 2**31 - 1),
             simulator_latency_ms=_int(environ, "SIMULATOR_LATENCY_MS", 0, 0, 60_000),
+            simulator_state_key=simulator_state_key,
             login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
             receiver_rate_limit=environ.get("RECEIVER_RATE_LIMIT", "600 per minute"),
             workers=workers,

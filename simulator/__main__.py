@@ -1,9 +1,12 @@
 """`python -m simulator --host 127.0.0.1 --port 4010 [--latency-ms N] [--jitter-ms N] [--error-rate F]
-[--rate-limit N] [--seed N] [--state PATH]`: the simulator as a standalone server."""
+[--rate-limit N] [--seed N] [--state PATH]`: the simulator as a standalone server.
+
+With --state, set SIMULATOR_STATE_KEY (a Fernet key) to keep the journal's secrets encrypted on disk."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -27,6 +30,14 @@ def parse_args(argv=None):
         parser.error("--rate-limit must be at least 1 request a minute")
     if not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
+    args.state_key = os.environ.get("SIMULATOR_STATE_KEY") or None
+    if args.state_key:
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(args.state_key)
+        except (ValueError, TypeError):
+            parser.error("SIMULATOR_STATE_KEY is not a Fernet key (32 url-safe base64 bytes)")
     return args
 
 
@@ -36,7 +47,7 @@ def main(argv=None) -> int:
     from . import create_app
 
     args = parse_args(argv)
-    app = create_app({"SEED": args.seed, "STATE_PATH": args.state, "LATENCY_MS": args.latency_ms,
+    app = create_app({"SEED": args.seed, "STATE_PATH": args.state, "STATE_KEY": args.state_key, "LATENCY_MS": args.latency_ms,
                       "JITTER_MS": args.jitter_ms, "ERROR_RATE": args.error_rate, "RATE_LIMIT": args.rate_limit})
     print(f"SIR Giving simulator on http://{args.host}:{args.port} (seed {args.seed}); docs at /partner-api",
           file=sys.stderr, flush=True)

@@ -13,7 +13,7 @@ from .state import DomainError, Simulator
 
 MAX_BODY_BYTES = 1024 * 1024
 
-DEFAULTS = {"SEED": 42, "STATE_PATH": None, "LATENCY_MS": 0, "JITTER_MS": 0, "ERROR_RATE": 0.0, "RATE_LIMIT": None,
+DEFAULTS = {"SEED": 42, "STATE_PATH": None, "STATE_KEY": None, "LATENCY_MS": 0, "JITTER_MS": 0, "ERROR_RATE": 0.0, "RATE_LIMIT": None,
             "DELIVERY_MODE": "thread", "DELIVER": None}
 
 
@@ -24,7 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
-    sim = Simulator(seed=settings["SEED"], state_path=settings["STATE_PATH"])
+    sim = Simulator(seed=settings["SEED"], state_path=settings["STATE_PATH"], state_key=settings["STATE_KEY"])
     sim.traffic = Traffic(settings["LATENCY_MS"], settings["JITTER_MS"], settings["ERROR_RATE"], settings["RATE_LIMIT"])
     sim.deliverer = Deliverer(sim, settings["DELIVER"], settings["DELIVERY_MODE"])
     app.extensions["sir_simulator"] = sim

@@ -149,10 +149,10 @@ class ControlsMixin:
 
 
 class Simulator(ControlsMixin):
-    def __init__(self, seed: int = 42, state_path: str | None = None):
+    def __init__(self, seed: int = 42, state_path: str | None = None, state_key: str | None = None):
         self.seed = seed
         self.state_path = state_path
-        self.journal = Journal(state_path) if state_path else None
+        self.journal = Journal(state_path, state_key) if state_path else None
         self.lock = threading.RLock()
         self.clock_offset = 0.0
         self.delivery_wakeup = threading.Event()

@@ -40,6 +40,7 @@ def make_simulator(settings, portal_app, extra: dict | None = None):
     config = {
         "SEED": settings.simulator_seed,
         "STATE_PATH": str(settings.instance_path / "simulator-state.jsonl"),
+        "STATE_KEY": settings.simulator_state_key,
         "LATENCY_MS": settings.simulator_latency_ms,
         "DELIVER": make_deliverer(portal_app),
     }

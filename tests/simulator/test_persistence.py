@@ -140,3 +140,57 @@ def test_the_same_seed_on_the_same_day_gives_the_same_data_whatever_the_hour():
     early_deliveries = {d.id for d in early["deliveries"].values() if d.created_at > afternoon - 7 * 86_400}
     assert early_deliveries <= set(late["deliveries"])
     seed_module._CACHE.clear()
+
+
+def start_sealed(path, key):
+    app = simulator.create_app({"STATE_PATH": str(path), "STATE_KEY": key, "DELIVERY_MODE": "manual",
+                                "DELIVER": lambda url, headers, body, timeout: (503, "down")})
+    return app, app.extensions["sir_simulator"]
+
+
+def test_a_sealed_journal_keeps_no_secret_in_plaintext_and_still_restores_the_state(tmp_path):
+    from cryptography.fernet import Fernet
+
+    path, key = tmp_path / "state.jsonl", Fernet.generate_key().decode()
+    app, sim = start_sealed(path, key)
+    created = Partner(app.test_client(), sim, "admin@acme.example").jwt(
+        "POST", "/v1/partner/keys", {"name": "Sealed", "environment": "sandbox", "keyType": "secret"}).json
+    raw = path.read_bytes()
+    for secret in (created["secretKey"], created["hmacSecret"], "PRIVATE KEY", "Sealed"):
+        assert secret.encode() not in raw, secret
+    lines = [json.loads(line) for line in raw.splitlines()]
+    assert lines[0]["journal"] == "sir-simulator-journal" and all(set(line) <= {"journal", "version", "sealed"} for line in lines)
+
+    app2, sim2 = start_sealed(path, key)
+    assert sim2.keys[created["id"]].name == "Sealed"
+
+
+def test_a_sealed_journal_without_its_key_stops_the_start_instead_of_forgetting_the_state(tmp_path):
+    import pytest
+    from cryptography.fernet import Fernet
+
+    from simulator.persistence import JournalError
+
+    path = tmp_path / "state.jsonl"
+    app, sim = start_sealed(path, Fernet.generate_key().decode())
+    Partner(app.test_client(), sim, "admin@acme.example").jwt(
+        "POST", "/v1/partner/keys", {"name": "Kept", "environment": "sandbox", "keyType": "secret"})
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match="is sealed"):
+        start(path)
+    with pytest.raises(JournalError, match="does not open with this key"):
+        start_sealed(path, Fernet.generate_key().decode())
+    assert path.read_bytes() == before  # nothing was rewritten or lost
+
+
+def test_an_unsealed_journal_is_read_and_sealed_when_a_key_is_given(tmp_path):
+    from cryptography.fernet import Fernet
+
+    path, key = tmp_path / "state.jsonl", Fernet.generate_key().decode()
+    app, sim = start(path)
+    created = Partner(app.test_client(), sim, "admin@acme.example").jwt(
+        "POST", "/v1/partner/keys", {"name": "Older", "environment": "sandbox", "keyType": "secret"}).json
+    assert created["hmacSecret"].encode() in path.read_bytes()
+    app2, sim2 = start_sealed(path, key)
+    assert sim2.keys[created["id"]].name == "Older"
+    assert created["hmacSecret"].encode() not in path.read_bytes()
