@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from flask import abort, g, make_response, redirect, render_template, request
@@ -34,6 +35,18 @@ def no_store(response):
     response.headers["Cache-Control"] = "no-store, max-age=0"
     response.headers["Pragma"] = "no-cache"
     return response
+
+
+def shown_once(view):
+    """For a page that shows a secret once: never cached, and a HEAD (a link checker, a proxy) gets an empty
+    no-store answer without running the view, so it cannot use up the one showing."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if request.method == "HEAD":
+            return no_store(make_response("", 200))
+        return no_store(make_response(view(*args, **kwargs)))
+
+    return wrapped
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import abort, flash, g, make_response, render_template, request, session, url_for
+from flask import abort, flash, g, render_template, request, session, url_for
 
 from ..sir import errors
 from ..sir.client import Credential
 from ..store import audit, db, reveal, submissions
 from ..store.models import KeyRotation
 from ..upstream import account_api, current_environment, partner_api, sir_client, vault
-from ..web import get_for_partner, go, no_store, render_htmx_template
+from ..web import get_for_partner, go, render_htmx_template, shown_once
 from . import bp
 from . import rotation as rotations
 from .banner import forget_key_flags
@@ -119,16 +119,14 @@ def new():
 
 
 @bp.get("/secrets/<token>")
+@shown_once
 def secrets(token):
     """The one page that shows a new key's secrets: never cached, and gone once rendered."""
-    if request.method == "HEAD":
-        return no_store(make_response("", 200))  # a link checker's HEAD must not use up the one showing
     revealed, shown = reveal.take(vault(), token, g.partner["id"])
     if revealed is None:
         abort(404)
-    response = make_response(render_template("keys/secrets.html", shown=shown, revealed=revealed,
-                                             portal_key_id=_portal_key_ids().get(shown["environment"]) if shown else None))
-    return no_store(response)
+    return render_template("keys/secrets.html", shown=shown, revealed=revealed,
+                           portal_key_id=_portal_key_ids().get(shown["environment"]) if shown else None)
 
 
 # -- one key: details, impact, changes --------------------------------------------------------------
@@ -304,13 +302,12 @@ def _rotation_context(row, rotator):
 
 
 @bp.get("/rotations/<int:rotation_id>")
+@shown_once
 def rotation(rotation_id):
     """A rotation's progress. The replacement's secrets appear on the first view after it is made, and never again."""
     row = get_for_partner(KeyRotation, id=rotation_id)
     rotator = _rotator()
-    shown = rotator.reveal(row) if request.method != "HEAD" else None  # a HEAD must not use up the one showing
-    response = make_response(render_template("keys/rotation.html", secrets=shown, **_rotation_context(row, rotator)))
-    return no_store(response)
+    return render_template("keys/rotation.html", secrets=rotator.reveal(row), **_rotation_context(row, rotator))
 
 
 @bp.get("/rotations/<int:rotation_id>/traffic")

@@ -6,7 +6,7 @@ import json
 import secrets as secrets_module
 from datetime import datetime, timedelta, timezone
 
-from flask import Response, abort, current_app, flash, g, make_response, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, render_template, request, url_for
 from sqlalchemy import func, select, update
 from werkzeug.utils import secure_filename
 
@@ -14,7 +14,7 @@ from ..sir import errors
 from ..store import audit, db, reveal, submissions
 from ..store.models import ReceivedEvent, ReceiverEndpoint, RecoveryBatch
 from ..upstream import current_environment, partner_api, vault
-from ..web import get_for_partner, go, no_store, render_htmx_template
+from ..web import get_for_partner, go, render_htmx_template, shown_once
 from . import bp, debugger
 from .alerts import ALERT_TYPES
 from .filters import DELIVERY_EVENT_TYPES, DELIVERY_STATUSES, DeliveryFilter, parse_moment
@@ -123,16 +123,15 @@ def new():
 
 
 @bp.get("/secret/<token>")
+@shown_once
 def secret(token):
     """The one page that shows a new endpoint's signing secret: never cached, and gone once rendered."""
-    if request.method == "HEAD":
-        return no_store(make_response("", 200))  # a link checker's or a proxy's HEAD must not use up the one showing
     revealed, shown = reveal.take(vault(), token, g.partner["id"])
     if revealed is None:
         abort(404)
     receiver = db.session.scalar(select(ReceiverEndpoint).filter_by(partner_id=g.partner["id"], webhook_id=revealed.key_id))
-    return no_store(make_response(render_template("webhooks/secret.html", shown=shown, revealed=revealed, receiver=receiver,
-                                                  portal_receiver=_is_portal_receiver(receiver))))
+    return render_template("webhooks/secret.html", shown=shown, revealed=revealed, receiver=receiver,
+                           portal_receiver=_is_portal_receiver(receiver))
 
 
 @bp.route("/<webhook_id>/delete", methods=["GET", "POST"])
