@@ -114,12 +114,12 @@ def new():
         db.session.add(ReceiverEndpoint(partner_id=g.partner["id"], environment=current_environment(),
                                         webhook_id=created["id"], url=url, token=receiver_token,
                                         secret_encrypted=vault().encrypt(created["secret"])))
-    shown_once = reveal.stash(vault(), g.partner["id"], created["id"], {"url": url, "secret": created["secret"]})
+    reveal_token = reveal.stash(vault(), g.partner["id"], created["id"], {"url": url, "secret": created["secret"]})
     audit.record(actor=g.admin["email"], action="webhook_registered", partner_id=g.partner["id"],
                  environment=current_environment(), target=f"{url} ({created['id']})",
                  detail="delivered to the portal's receiver" if form.use_portal_receiver.data else None, commit=False)
-    submissions.finish(form.submission.data, {"reveal": shown_once})
-    return go(url_for("webhooks.secret", token=shown_once))
+    submissions.finish(form.submission.data, {"reveal": reveal_token})
+    return go(url_for("webhooks.secret", token=reveal_token))
 
 
 @bp.get("/secret/<token>")
