@@ -8,6 +8,8 @@ import math
 
 from flask import Blueprint, current_app, jsonify, request
 
+from .api import body_json
+from .api import invalid as refuse
 from .state import DomainError
 
 bp = Blueprint("sim_ops", __name__, url_prefix="/_sim")
@@ -22,18 +24,8 @@ METHODS = {"*", "GET", "POST", "PATCH", "PUT", "DELETE"}
 
 
 def body() -> dict:
-    """The JSON object sent (an empty body is `{}`); anything else is a 400, never a silent default."""
-    if not request.get_data(cache=True):
-        return {}
-    payload = request.get_json(silent=True, force=True)
-    if not isinstance(payload, dict):
-        raise DomainError(400, "INVALID_JSON", "The request body must be a JSON object.")
-    return payload
-
-
-def refuse(*problems: tuple[str, str]):
-    raise DomainError(400, "VALIDATION_ERROR", "; ".join(f"{f}: {m}" for f, m in problems),
-                      [{"field": f, "message": m} for f, m in problems])
+    """The JSON object sent (an empty body is `{}`), read as strictly as the SIR routes read theirs."""
+    return body_json() if request.get_data(cache=True) else {}
 
 
 def whole(payload: dict, name: str, low: int, high: int | None, problems: list):
