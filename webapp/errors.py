@@ -59,6 +59,20 @@ def init_app(app: Flask) -> None:
             error.title, error.message, error.next_step, request.full_path.rstrip("?"))), 502
 
 
+SESSION_ERRORS = (sir_errors.Unauthorized, sir_errors.NoCredential)
+
+
+def in_place(error: sir_errors.SirError) -> sir_errors.SirError:
+    """An upstream error that a form or card shows in place, with its message and next step.
+
+    A session problem is not the form's to explain: the admin's sign-in ended (sign in again) or the portal
+    has no key (set it up). It is raised again, for `upstream_failed` to send the admin where it is fixed.
+    Call it inside the `except` that caught the error."""
+    if isinstance(error, SESSION_ERRORS):
+        raise error
+    return error
+
+
 class _PageError:
     def __init__(self, title, message, next_step, retry_url=None):
         self.title, self.message, self.next_step, self.retry_url = title, message, next_step, retry_url

@@ -8,6 +8,7 @@ from typing import Callable
 from flask import Flask, current_app, g
 
 from .security import csp_nonce
+from .sir import times
 from .upstream import current_environment
 
 BANNER_PROVIDERS_KEY = "portal_banner_providers"
@@ -60,13 +61,7 @@ def percent(value, digits: int = 1) -> str:
 
 
 def parse_time(value) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return times.parse_time(value, lenient=True)
 
 
 def iso(value) -> str:

@@ -73,6 +73,18 @@ def return_path() -> str | None:
     return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""), None)
 
 
+def take_revealed(token: str):
+    """The secrets kept for the once-only page `token` names: (row, payload) the first time, (row, None)
+    after it was shown; 404 for a token that is not this partner's. Use it in a `@shown_once` view."""
+    from .store import reveal
+    from .upstream import vault
+
+    revealed, shown = reveal.take(vault(), token, g.partner["id"])
+    if revealed is None:
+        abort(404)
+    return revealed, shown
+
+
 def get_for_partner(model, **filters):
     """A row of `model` that belongs to the signed-in partner, or 404 (never another partner's)."""
     from .store import db

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 from flask import Response, g, request
 
+from ..sir.client import ENVIRONMENTS
+from ..sir.times import parse_day, to_wire
 from ..store import audit, db
 from ..web import render_htmx_template
 from . import bp
 
 OUTCOMES = ("success", "failure")
-ENVIRONMENTS = ("sandbox", "production")
 
 
 def _filters() -> tuple[dict, list[str]]:
@@ -28,9 +29,8 @@ def _filters() -> tuple[dict, list[str]]:
         if not raw:
             filters[name] = None
             continue
-        try:
-            day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-        except ValueError:
+        day = parse_day(raw)
+        if day is None:
             problems.append(f"“{raw}” is not a date like 2026-11-25; the {name} filter was left out.")
             filters[name] = None
             continue
@@ -59,7 +59,7 @@ def export_csv():
     writer = csv.writer(buffer)
     writer.writerow(["at", "actor", "environment", "action", "target", "outcome", "detail", "remote_addr"])
     for entry in rows:
-        writer.writerow([entry.at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), entry.actor,
+        writer.writerow([to_wire(entry.at), entry.actor,
                          entry.environment or "", entry.action, entry.target or "", entry.outcome,
                          entry.detail or "", entry.remote_addr or ""])
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

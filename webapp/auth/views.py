@@ -6,6 +6,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 
 from ..limits import limiter
 from ..sir import errors
+from ..sir.client import ENVIRONMENTS
 from ..store import audit
 from ..upstream import sir_client
 from ..web import safe_next
@@ -89,7 +90,7 @@ def logout():
 @login_required
 def switch_environment():
     environment = request.form.get("environment")
-    if environment not in ("sandbox", "production"):
+    if environment not in ENVIRONMENTS:
         flash("Choose sandbox or production.", "error")
     else:
         session["environment"] = environment

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 
+from ..actor import current_actor
 from ..sir import errors
-from ..store import audit
-from ..upstream import current_environment, partner_api, simulator_controls as controls
+from ..upstream import partner_api, simulator_controls as controls
 from . import bp
 from .forms import CLOCK_STEPS, ClockForm, DecisionForm
 
@@ -41,12 +41,13 @@ def decide_request():
     approve = form.decision.data == "approve"
     note = (form.note.data or "").strip() or None
     action = "simulator_request_approved" if approve else "simulator_request_rejected"
+    target = f"{pending.amount:,} tokens for {pending.pool_name} ({pending.id})"
     try:
         controls().decide_allocation_request(pending.id, approve, note)
     except errors.SirError as error:
-        _audit(action, pending, outcome="failure", detail=error.code)
+        current_actor().audit(action, target, outcome="failure", detail=error.code)
         raise
-    _audit(action, pending, detail=note)
+    current_actor().audit(action, target, detail=note)
     flash(f"SIR Giving (simulated) {'approved' if approve else 'rejected'} the top-up of {pending.amount:,} tokens "
           f"for “{pending.pool_name}”.", "success")
     return redirect(url_for("pools.requests", status="approved" if approve else "rejected"))
@@ -59,14 +60,7 @@ def move_clock():
         return _page(clock_form=form, status=422)
     label = dict(CLOCK_STEPS)[form.seconds.data]
     now = controls().advance_clock(int(form.seconds.data)).now
-    audit.record(actor=g.admin["email"], action="simulator_clock_moved", partner_id=g.partner["id"],
-                 environment=current_environment(), target=f"+{label}", detail=f"simulator time is now {now:%Y-%m-%d %H:%M} UTC",
-                 remote_addr=request.remote_addr)
+    current_actor().audit("simulator_clock_moved", f"+{label}", detail=f"simulator time is now {now:%Y-%m-%d %H:%M} UTC")
     flash(f"The simulator's clock moved forward by {label}.", "success")
     return redirect(url_for("demo.index"))
 
-
-def _audit(action, pending, outcome="success", detail=None):
-    audit.record(actor=g.admin["email"], action=action, outcome=outcome, partner_id=g.partner["id"],
-                 environment=current_environment(), target=f"{pending.amount:,} tokens for {pending.pool_name} ({pending.id})",
-                 detail=detail, remote_addr=request.remote_addr)

@@ -16,7 +16,6 @@ from ..templating import Banner
 from ..upstream import account_api
 from . import rotation as rotations
 
-EXPIRY_WARNING_DAYS = 14
 REMEMBER_SECONDS = 60
 
 
@@ -29,8 +28,7 @@ def remember_key_flags(keys) -> list[dict]:
     now = datetime.now(timezone.utc)
     items = [{"id": k.id, "name": k.name, "environment": k.environment, "status": k.status,
               "expires_at": k.expires_at.isoformat() if k.expires_at else None}
-             for k in keys if (k.expires_within(EXPIRY_WARNING_DAYS, now) or k.status == "expired")
-             and k.revoked_at is None]
+             for k in keys if k.needs_attention(now)]
     session["key_flags"] = {"at": time.time(), "items": items}
     return items
 

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
+from ..sir.times import parse_day
 from .rotation import GRACE_LABELS
 
 
@@ -30,10 +31,10 @@ class ExpiryForm(FlaskForm):
     expires_on = StringField("Expires on (UTC)", validators=[DataRequired("Choose a date.")])
 
     def validate_expires_on(self, field):
-        try:
-            moment = datetime.strptime(field.data.strip(), "%Y-%m-%d").replace(hour=23, minute=59, tzinfo=timezone.utc)
-        except ValueError:
-            raise ValidationError("Enter a date like 2027-01-31.") from None
+        day = parse_day(field.data)
+        if day is None:
+            raise ValidationError("Enter a date like 2027-01-31.")
+        moment = day.replace(hour=23, minute=59)
         if moment <= datetime.now(timezone.utc):
             raise ValidationError("The expiry must be in the future; to stop a key now, deactivate or revoke it.")
         field.moment = moment

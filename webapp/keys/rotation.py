@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..sir import errors
 from ..sir.api import AccountApi, PartnerApi
 from ..sir.client import Credential, SirClient
+from ..sir.times import to_wire
 from ..store import audit, db
 from ..store.models import KeyRotation
 from ..store.vault import Vault
@@ -339,7 +340,7 @@ class Rotator:
                 rotation.state = "grace"
                 detail = f"keeps its own, earlier expiry: {old.expires_at.strftime('%Y-%m-%d %H:%M UTC')}"
             else:
-                self.account.update_key(rotation.old_key_id, expiresAt=ends.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                self.account.update_key(rotation.old_key_id, expiresAt=to_wire(ends))
                 rotation.old_expires_at = ends
                 rotation.state = "grace"
                 detail = f"expires {ends.strftime('%Y-%m-%d %H:%M UTC')}"

@@ -5,17 +5,16 @@ from datetime import datetime, timezone
 from flask import abort, flash, g, render_template, request, session, url_for
 
 from ..sir import errors
-from ..sir.client import Credential
+from ..sir.client import ENVIRONMENTS, Credential
+from ..sir.times import to_wire
 from ..store import audit, db, reveal, submissions
 from ..store.models import KeyRotation
 from ..upstream import account_api, current_environment, partner_api, sir_client, vault
-from ..web import get_for_partner, go, render_htmx_template, shown_once
+from ..web import get_for_partner, go, render_htmx_template, shown_once, take_revealed
 from . import bp
 from . import rotation as rotations
 from .banner import forget_key_flags
 from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RotateForm
-
-ENVIRONMENTS = ("sandbox", "production")
 
 
 def _portal_key_ids() -> dict[str, str | None]:
@@ -68,8 +67,7 @@ def index():
     _complete_finished_grace(rotation_rows, keys_by_id)
     now = datetime.now(timezone.utc)
     rolled = rotations.by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
-    flagged = [k for k in keys if k.revoked_at is None and (k.status == "expired" or k.expires_within(14, now))
-               and k.id not in rolled]
+    flagged = [k for k in keys if k.needs_attention(now) and k.id not in rolled]
     return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(),
                            rotations=[r for r in rotation_rows if r.in_progress], flagged=flagged, now=now, rolled=rolled,
                            can_cancel=rotations.can_cancel, state_labels=rotations.STATE_LABELS)
@@ -122,9 +120,7 @@ def new():
 @shown_once
 def secrets(token):
     """The one page that shows a new key's secrets: never cached, and gone once rendered."""
-    revealed, shown = reveal.take(vault(), token, g.partner["id"])
-    if revealed is None:
-        abort(404)
+    revealed, shown = take_revealed(token)
     return render_template("keys/secrets.html", shown=shown, revealed=revealed,
                            portal_key_id=_portal_key_ids().get(shown["environment"]) if shown else None)
 
@@ -135,7 +131,7 @@ def _key_page(key, status=200, **forms):
     portal_keys = _portal_key_ids()
     usage = _usage_by_key().get(key.id)
     context = dict(key=key, is_portal_key=portal_keys.get(key.environment) == key.id, usage=usage,
-                   expiring=key.revoked_at is None and (key.status == "expired" or key.expires_within(14, datetime.now(timezone.utc))),
+                   expiring=key.needs_attention(datetime.now(timezone.utc)),
                    rotation=next(iter(rotations.in_progress_for(g.partner["id"], key.id)), None),
                    rename_form=forms.get("rename_form") or RenameForm(name=key.name),
                    expiry_form=forms.get("expiry_form") or ExpiryForm(expires_on=key.expires_at.strftime("%Y-%m-%d") if key.expires_at else ""),
@@ -190,7 +186,7 @@ def set_expiry(key_id):
         return _key_page(key, status=422, expiry_form=form)
     try:
         updated = account_api().update_key(
-            key.id, expiresAt=None if clearing else form.expires_on.moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            key.id, expiresAt=None if clearing else to_wire(form.expires_on.moment))
     except errors.ValidationFailed as error:
         reasons = [f"{f.get('field')} {f.get('message')}" for f in error.fields if isinstance(f, dict)]
         form.expires_on.errors = [*form.expires_on.errors,

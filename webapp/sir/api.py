@@ -47,6 +47,11 @@ class PartnerApi:
 
     # -- dashboard ---------------------------------------------------------------------------------
 
+    def check_credential(self) -> None:
+        """One signed read that proves the key and its HMAC secret belong together (and the key works);
+        raises the SirError that says why not."""
+        self.get("/v1/partner/users", {"limit": 1})
+
     def summary(self) -> Parsed:
         reply = self.get("/v1/partner/dashboard/summary")
         return Parsed(models.Summary.parse(reply.data), reply)

@@ -23,6 +23,11 @@ class SirError(Exception):
         self.retry_after = retry_after
         super().__init__(f"{self.code}: {detail or self.message}")
 
+    @property
+    def sentence(self) -> str:
+        """The error as one line beside a form field: what happened and what to do."""
+        return f"{self.title}: {self.message} {self.next_step}"
+
     def as_dict(self) -> dict:
         return {"code": self.code, "title": self.title, "message": self.message, "next_step": self.next_step}
 

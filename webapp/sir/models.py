@@ -8,23 +8,14 @@ shows as "SIR Giving sent an unreadable answer" instead of a traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Generic, TypeVar
 
 from .errors import MalformedReply
+from .times import parse_time
 
 T = TypeVar("T")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 time from SIR Giving (`2026-11-25T09:12:00Z`), as an aware datetime; None stays None."""
-    if value is None or value == "":
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise MalformedReply(f"not a time: {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+ATTENTION_DAYS = 14  # a key expiring this soon is flagged for a roll
 
 
 def require(payload: Any, *names: str) -> dict:
@@ -411,6 +402,11 @@ class ApiKey:
         from datetime import timedelta
 
         return self.expires_at is not None and self.status in ("active", "inactive") and self.expires_at <= now + timedelta(days=days)
+
+    def needs_attention(self, now: datetime) -> bool:
+        """The one rule for flagging a key (keys page, key page, banner): not revoked, and expired or
+        expiring within ATTENTION_DAYS."""
+        return self.revoked_at is None and (self.status == "expired" or self.expires_within(ATTENTION_DAYS, now))
 
     @classmethod
     def parse(cls, payload) -> "ApiKey":

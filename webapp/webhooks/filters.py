@@ -5,35 +5,14 @@ Bad values never reach SIR Giving: each one is dropped and named in `problems`, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from ..sir.models import EVENT_TYPES
+from ..sir.times import parse_day, to_wire
 
 DELIVERY_STATUSES = ("failed", "pending", "succeeded")
 TEST_EVENT_TYPE = "webhook.test"
 DELIVERY_EVENT_TYPES = tuple(EVENT_TYPES) + (TEST_EVENT_TYPE,)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_day(raw: str | None) -> datetime | None:
-    try:
-        return datetime.strptime((raw or "").strip(), "%Y-%m-%d").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
-def parse_moment(raw: str | None) -> datetime | None:
-    """A UTC moment from a date (`2026-11-24`) or a datetime-local value (`2026-11-24T09:30`)."""
-    text = (raw or "").strip().removesuffix("Z")
-    for pattern in ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=timezone.utc)
-        except ValueError:
-            continue
-    return None
 
 
 @dataclass
@@ -78,11 +57,11 @@ class DeliveryFilter:
 
     @property
     def since(self) -> str | None:
-        return _iso(self.date_from) if self.date_from else None
+        return to_wire(self.date_from) if self.date_from else None
 
     @property
     def until(self) -> str | None:
-        return _iso(self.date_to + timedelta(days=1)) if self.date_to else None
+        return to_wire(self.date_to + timedelta(days=1)) if self.date_to else None
 
     @property
     def active(self) -> bool:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..limits import limiter
 from ..sir import webhooks as verification
-from ..sir.models import parse_time
+from ..sir.times import parse_time
 from ..store import db
 from ..store.models import ReceivedEvent, ReceiverEndpoint
 from ..store.vault import VaultError
@@ -126,10 +126,7 @@ def _accepted(payload: dict):
 
 
 def _time_or_none(value):
-    try:
-        return parse_time(value)
-    except Exception:  # a bad createdAt does not make the event less real
-        return None
+    return parse_time(value, lenient=True)  # a bad createdAt does not make the event less real
 
 
 def _after_event(endpoint: ReceiverEndpoint, event_type: str) -> None:

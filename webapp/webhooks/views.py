@@ -11,13 +11,14 @@ from sqlalchemy import func, select, update
 from werkzeug.utils import secure_filename
 
 from ..sir import errors
+from ..sir.times import parse_moment, to_local_input, to_wire
 from ..store import audit, db, reveal, submissions
 from ..store.models import ReceivedEvent, ReceiverEndpoint, RecoveryBatch
 from ..upstream import current_environment, partner_api, vault
-from ..web import get_for_partner, go, render_htmx_template, shown_once
+from ..web import get_for_partner, go, render_htmx_template, shown_once, take_revealed
 from . import bp, debugger
 from .alerts import ALERT_TYPES
-from .filters import DELIVERY_EVENT_TYPES, DELIVERY_STATUSES, DeliveryFilter, parse_moment
+from .filters import DELIVERY_EVENT_TYPES, DELIVERY_STATUSES, DeliveryFilter
 from .forms import DebuggerForm, DeleteWebhookForm, RecoverForm, RegisterWebhookForm
 
 RECOVERY_CHUNK = 10  # retries per step: bounded work per request
@@ -126,9 +127,7 @@ def new():
 @shown_once
 def secret(token):
     """The one page that shows a new endpoint's signing secret: never cached, and gone once rendered."""
-    revealed, shown = reveal.take(vault(), token, g.partner["id"])
-    if revealed is None:
-        abort(404)
+    revealed, shown = take_revealed(token)
     receiver = db.session.scalar(select(ReceiverEndpoint).filter_by(partner_id=g.partner["id"], webhook_id=revealed.key_id))
     return render_template("webhooks/secret.html", shown=shown, revealed=revealed, receiver=receiver,
                            portal_receiver=_is_portal_receiver(receiver))
@@ -179,7 +178,7 @@ def deliveries(webhook_id):
         pass  # the deliveries are what this page is for; the health line is a bonus
     since = datetime.now(timezone.utc) - timedelta(days=1)
     return render_htmx_template("webhooks/deliveries.html", "webhooks/_deliveries.html", health=health,
-                                recover_form=RecoverForm(formdata=None, since=since.strftime("%Y-%m-%dT%H:%M")),
+                                recover_form=RecoverForm(formdata=None, since=to_local_input(since)),
                                 portal_receiver=_is_portal_receiver(context["receiver"], hook), **context)
 
 
@@ -240,7 +239,7 @@ def deliveries_csv(webhook_id):
         listing = partner_api().deliveries(hook.id, page=page, limit=100, fresh=True, **chosen.api_params()).value
         for d in listing.items:
             writer.writerow([d.id, d.event_id, d.event_type, d.status, d.attempts, d.response_status or "",
-                             d.error or "", _iso(d.created_at), _iso(d.last_attempt_at), _iso(d.next_retry_at)])
+                             d.error or "", to_wire(d.created_at), to_wire(d.last_attempt_at), to_wire(d.next_retry_at)])
         if not listing.has_more:
             break
     name = "-".join(["deliveries", hook.id] + [v for v in chosen.args().values()])
@@ -248,10 +247,6 @@ def deliveries_csv(webhook_id):
     response.headers["Content-Disposition"] = f'attachment; filename="{secure_filename(name)}.csv"'
     response.headers["Cache-Control"] = "private, no-cache"
     return response
-
-
-def _iso(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
 # -- recover: retry every failed delivery since a time, as a bounded batch with progress --------------------
@@ -265,7 +260,7 @@ def _failed_since(hook_id: str, since: datetime) -> tuple[list[str], bool]:
     ids, page = [], 1
     while True:
         listing = partner_api().deliveries(hook_id, status="failed", page=page, limit=100,
-                                           since=since.strftime("%Y-%m-%dT%H:%M:%SZ"), fresh=True).value
+                                           since=to_wire(since), fresh=True).value
         ids += [d.id for d in listing.items]
         if not listing.has_more:
             return ids[::-1], False
@@ -286,7 +281,7 @@ def recover(webhook_id):
     if since > datetime.now(timezone.utc):
         form.since.errors = ["That moment is in the future: choose one in the past."]
         return render_htmx_template("webhooks/recover.html", "webhooks/_recover.html", status=422, **context)
-    form.since.data = since.strftime("%Y-%m-%dT%H:%M")
+    form.since.data = to_local_input(since)
     if request.method == "GET" or not form.validate_on_submit():
         ids, capped = _failed_since(hook.id, since)
         return render_htmx_template("webhooks/recover.html", "webhooks/_recover.html",
