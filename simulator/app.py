@@ -29,7 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     sim.deliverer = Deliverer(sim, settings["DELIVER"], settings["DELIVERY_MODE"])
     app.extensions["sir_simulator"] = sim
 
-    from .api import bp as api_bp
+    from .api.routing import bp as api_bp
     from .docs import bp as docs_bp
     from .ops import bp as ops_bp
 

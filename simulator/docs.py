@@ -22,7 +22,7 @@ ERROR_SCHEMA = {"type": "object", "required": ["statusCode", "code", "message"],
 
 
 def openapi_document() -> dict:
-    from .api import ROUTES
+    from .api.routing import ROUTES
 
     paths: dict = {}
     for entry in ROUTES:
@@ -80,7 +80,7 @@ Machine-readable: <a href="/partner-api/openapi.json">openapi.json</a>. Operator
 
 @bp.get("/partner-api")
 def docs_page():
-    from .api import ROUTES
+    from .api.routing import ROUTES
 
     groups: dict = {}
     for entry in ROUTES:

@@ -8,8 +8,8 @@ import math
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .api import body_json
-from .api import invalid as refuse
+from .api.inputs import body_json
+from .api.inputs import invalid as refuse
 from .state import DomainError
 
 bp = Blueprint("sim_ops", __name__, url_prefix="/_sim")

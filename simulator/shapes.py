@@ -13,7 +13,7 @@ import json
 import time
 
 from . import create_app
-from .api import ROUTES
+from .api.routing import ROUTES
 
 PREAMBLE = """# What the simulator serves: every path, its auth, and the JSON it returns
 

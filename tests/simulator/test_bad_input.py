@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from simulator.api import ROUTES
+from simulator.api.routing import ROUTES
 
 COLLECTIONS = ("keys", "users", "pools", "requests", "actions", "transactions", "campaigns", "webhooks",
                "deliveries", "events", "donations")

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 import simulator
 from simulator import seed as seed_module
-from simulator.api import ROUTES
+from simulator.api.routing import ROUTES
 
 from tests.simulator.conftest import Partner
 

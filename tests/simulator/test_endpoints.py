@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.api import ROUTES
+from simulator.api.routing import ROUTES
 
 
 def concrete(path: str) -> str:

@@ -208,7 +208,7 @@ def test_a_token_expires_with_the_simulators_clock(acme, sim):
 
 
 def test_a_publishable_only_key_is_refused_with_403_on_every_secret_key_endpoint(acme):
-    from simulator.api import ROUTES
+    from simulator.api.routing import ROUTES
 
     widget = acme.jwt("POST", "/v1/partner/keys", {"name": "Widget", "environment": "sandbox", "keyType": "publishable"}).json
     assert widget["secretKey"] is None and widget["hmacSecret"] is None

@@ -11,7 +11,7 @@ from tests.simulator.conftest import Partner
 
 
 def test_operator_controls_live_apart_from_the_sir_paths(client):
-    from simulator.api import ROUTES
+    from simulator.api.routing import ROUTES
 
     assert all(r["path"].startswith("/v1/partner/") for r in ROUTES)
     state = client.get("/_sim/state").json
@@ -143,7 +143,7 @@ def test_the_simulator_never_imports_the_portal_and_runs_on_its_own():
     import simulator
 
     package = Path(simulator.__file__).parent
-    for source in package.glob("*.py"):
+    for source in package.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])

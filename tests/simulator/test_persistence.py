@@ -111,7 +111,7 @@ def test_the_same_seed_builds_the_same_ids_and_numbers_from_scratch():
 def test_shapes_md_documents_every_route_served():
     from pathlib import Path
 
-    from simulator.api import ROUTES
+    from simulator.api.routing import ROUTES
 
     shapes = (Path(simulator.__file__).parent / "SHAPES.md").read_text()
     missing = [f"{r['method']} {r['path']}" for r in ROUTES if f"`{r['method']} {r['path']}`" not in shapes]
