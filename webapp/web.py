@@ -87,9 +87,9 @@ def take_revealed(token: str):
 
 def get_for_partner(model, **filters):
     """A row of `model` that belongs to the signed-in partner, or 404 (never another partner's)."""
-    from .store import db
+    from .store.scoped import one_for_partner
 
-    row = db.session.query(model).filter_by(partner_id=g.partner["id"], **filters).one_or_none()
+    row = one_for_partner(model, g.partner["id"], **filters)
     if row is None:
         abort(404)
     return row

@@ -8,7 +8,7 @@ from flask import Response, g, request
 
 from ..sir.client import ENVIRONMENTS
 from ..sir.times import parse_day, to_wire
-from ..store import audit, db
+from ..store import audit
 from ..web import render_htmx_template
 from . import bp
 
@@ -42,9 +42,7 @@ def _filters() -> tuple[dict, list[str]]:
 def index():
     filters, problems = _filters()
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    query = audit.entries_query(g.partner["id"], **filters)
-    total = db.session.scalar(db.select(db.func.count()).select_from(query.subquery()))
-    entries = db.session.scalars(query.limit(audit.PAGE_SIZE).offset((page - 1) * audit.PAGE_SIZE)).all()
+    entries, total = audit.entries_page(g.partner["id"], page, **filters)
     pages = max(1, -(-total // audit.PAGE_SIZE))
     return render_htmx_template(
         "audit/page.html", "audit/_entries.html", entries=entries, total=total, page=page, pages=pages,
@@ -54,7 +52,7 @@ def index():
 @bp.get("/export.csv")
 def export_csv():
     filters, _ = _filters()
-    rows = db.session.scalars(audit.entries_query(g.partner["id"], **filters).limit(50_000))
+    rows = audit.entries_for_export(g.partner["id"], 50_000, **filters)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["at", "actor", "environment", "action", "target", "outcome", "detail", "remote_addr"])

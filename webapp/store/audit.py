@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .db import db
 from .models import AuditEntry
@@ -40,6 +40,19 @@ def entries_query(partner_id: str, *, action: str | None = None, outcome: str | 
     if until:
         query = query.filter(AuditEntry.at < until)
     return query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+
+
+def entries_page(partner_id: str, page: int, **filters) -> tuple[list[AuditEntry], int]:
+    """One page (PAGE_SIZE entries, newest first) of the partner's entries matching `filters`, and how many match."""
+    query = entries_query(partner_id, **filters)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    entries = db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+    return entries, total
+
+
+def entries_for_export(partner_id: str, limit: int, **filters):
+    """The partner's entries matching `filters`, newest first, at most `limit`, read as they are written out."""
+    return db.session.scalars(entries_query(partner_id, **filters).limit(limit).execution_options(yield_per=500))
 
 
 def actions_for(partner_id: str) -> list[str]:
