@@ -4,7 +4,7 @@ the portal writes the audit log for what an admin did."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .store import audit
 
@@ -23,9 +23,6 @@ class Actor:
         return audit.record(actor=self.email, action=action, outcome=outcome, partner_id=self.partner_id,
                             environment=environment or self.environment, target=target, detail=detail,
                             remote_addr=self.remote_addr, commit=commit)
-
-    def in_environment(self, environment: str) -> "Actor":
-        return replace(self, environment=environment)
 
 
 def current_actor() -> Actor:

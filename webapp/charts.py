@@ -105,10 +105,6 @@ def trends_table(trends) -> tuple[list[str], list[list]]:
             [[d.date, d.actions, d.completed, d.failed, d.tokens] for d in trends.daily])
 
 
-def top_earners_table(earners) -> tuple[list[str], list[list]]:
-    return (["Rank", "User", "External ID", "Tokens"], [[e.rank, e.name, e.external_user_id, e.tokens] for e in earners])
-
-
 def api_usage_table(usage) -> tuple[list[str], list[list]]:
     return (["Date", "Requests", "Errors"], [[d.date, d.requests, d.errors] for d in usage.daily])
 

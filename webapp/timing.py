@@ -7,13 +7,6 @@ import time
 from flask import Flask, before_render_template, g, template_rendered
 
 
-def record_call(call) -> None:
-    """Called by the SIR client for each call (from any thread); a list append is atomic."""
-    calls = g.get("sir_calls")
-    if calls is not None:
-        calls.append(call)
-
-
 def init_app(app: Flask) -> None:
     @app.before_request
     def start_clock():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from fnmatch import fnmatch
 from urllib.parse import urlsplit
 
 from flask import request
@@ -112,7 +111,3 @@ def test_webhook(state, key, webhook_id):
                               {"message": "This is a test event from SIR Giving.", "webhookId": hook.id},
                               only_webhook=hook.id)
     return {"eventId": event["id"], "deliveryId": event["deliveryIds"][0], "status": "pending"}, 202
-
-
-def matches(path_glob: str, path: str) -> bool:
-    return fnmatch(path, path_glob)

@@ -38,10 +38,6 @@ class PartnerApi:
         return self.client.signed_call(self.credential, self.environment, "POST", path, json_body=json_body,
                                        record=self.record)
 
-    def patch(self, path: str, json_body: Any = None) -> Reply:
-        return self.client.signed_call(self.credential, self.environment, "PATCH", path, json_body=json_body,
-                                       record=self.record)
-
     def delete(self, path: str) -> Reply:
         return self.client.signed_call(self.credential, self.environment, "DELETE", path, record=self.record)
 

@@ -28,9 +28,6 @@ class SirError(Exception):
         """The error as one line beside a form field: what happened and what to do."""
         return f"{self.title}: {self.message} {self.next_step}"
 
-    def as_dict(self) -> dict:
-        return {"code": self.code, "title": self.title, "message": self.message, "next_step": self.next_step}
-
 
 class InvalidApiKey(SirError):
     code = "INVALID_API_KEY"

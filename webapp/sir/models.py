@@ -107,10 +107,6 @@ class Trends:
     def is_empty(self) -> bool:
         return not any(d.actions or d.tokens for d in self.daily)
 
-    def average_daily_tokens(self, last: int) -> float:
-        window = self.daily[-last:] if last else self.daily
-        return sum(d.tokens for d in window) / len(window) if window else 0.0
-
     @classmethod
     def parse(cls, payload) -> "Trends":
         body = require(payload, "daily")
