@@ -201,8 +201,8 @@ def confirm_top_up(pool_id):
 def _already_sent(claim):
     flash("That request was already sent; it is not sent twice.", "info")
     request_id = (claim.result or {}).get("requestId") if claim.state == "done" else None
-    return go(url_for("pools.requests", status="pending", new=request_id) if request_id
-              else url_for("pools.requests", status="pending"))
+    return go(url_for("pools.top_up_requests", status="pending", new=request_id) if request_id
+              else url_for("pools.top_up_requests", status="pending"))
 
 
 def _already_recorded(api, pool_id, amount, reason, since):
@@ -220,7 +220,7 @@ def _recorded(token, created, amount, reason, reconciled=False):
                  environment=current_environment(), target=f"{created.pool_name} ({created.pool_id})",
                  detail=f"{amount:,} tokens: {reason}" + (" (confirmed after a timeout)" if reconciled else ""))
     # The requests page says "requested" for `new`: unlike a flash, that survives a double navigation.
-    return go(url_for("pools.requests", status="pending", new=created.id))
+    return go(url_for("pools.top_up_requests", status="pending", new=created.id))
 
 
 def _audit_failure(pool_id, error):
@@ -244,7 +244,7 @@ def approval_times(items) -> list[float]:
 
 
 @bp.get("/requests")
-def requests():
+def top_up_requests():
     """Always asked fresh: a request's status changes on SIR Giving's side, and a reload must show it."""
     api = partner_api()
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
