@@ -9,13 +9,14 @@ again, the portal looks for it upstream, and it looks again first on the next tr
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 from ..actor import Actor
 from ..once import Outcome, run_once
 from ..sir import errors
 from ..sir.api import PartnerApi
 from ..sir.models import AllocationRequest, TokenPool
+from ..sir.times import parse_time
 from ..store import submissions
 from .runway import Runway, suggested_top_up
 
@@ -97,8 +98,7 @@ def _recorded_upstream(api: PartnerApi, top_up: TopUp, token: str) -> Allocation
         pending = api.allocation_requests(status="pending", pool_id=top_up.pool_id, limit=100, fresh=True).value.items
     except errors.SirError:
         return None
-    issued = submissions.issued_at(token)
-    since = issued.replace(tzinfo=issued.tzinfo or timezone.utc) - CLOCK_SLACK
+    since = parse_time(submissions.issued_at(token)) - CLOCK_SLACK  # as UTC: SQLite keeps no zone
     return next((r for r in pending if r.amount == top_up.amount and r.reason == top_up.reason
                  and r.created_at and r.created_at >= since), None)
 
