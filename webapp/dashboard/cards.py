@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..sir import errors
-from ..parallel import POOL
+from ..parallel import POOL, Task
 from ..sir.api import Parsed, PartnerApi
 
 BUDGET_SECONDS = 2.5
@@ -133,6 +133,29 @@ def load(card: Card, api: PartnerApi, params: dict, hints: dict | None = None) -
     except errors.SirError as error:
         return Loaded(card, error=error)
     return Loaded(card, value=parsed.value, reply=parsed.reply)
+
+
+@dataclass
+class Overview:
+    cards: list[Loaded]
+    pools: Parsed | None  # the pool list, for the low-balance banner (None: that call failed)
+    keys: list | None  # the key list, for the expiring-key banner (None: not asked, or that call failed)
+
+
+def load_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callable[[], list] | None = None) -> Overview:
+    """Every card, and in the same round what the banners of every page need: the pools, and the key list
+    through `keys_call` (a JWT call) unless the banner remembers it."""
+    pools_task = POOL.submit(shared, hints, "token_pools", api.token_pools)
+    keys_task = POOL.submit(keys_call) if keys_call is not None else None
+    cards = load_all(api, params, hints)
+    return Overview(cards, _answer(pools_task), _answer(keys_task) if keys_task is not None else None)
+
+
+def _answer(task: Task):
+    try:
+        return task.result()
+    except errors.SirError:
+        return None  # only a banner needs it; the page does not fail for it
 
 
 def load_all(api: PartnerApi, params: dict, hints: dict | None = None, budget: float = BUDGET_SECONDS) -> list[Loaded]:

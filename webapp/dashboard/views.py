@@ -1,38 +1,30 @@
 from __future__ import annotations
 
-from flask import abort, g, redirect, render_template, request, session, url_for
+from flask import abort, redirect, render_template, request, session, url_for
 
 from ..keys.banner import key_flags_are_fresh, remember_key_flags
-from ..sir import errors
-from ..upstream import account_api, partner_api
+from ..pools.banner import share_pools
+from ..upstream import account_api, current_environment, partner_api
 from ..web import is_htmx_partial_request, render_htmx_template
 from . import bp
-from ..parallel import POOL
-from .cards import CARDS, load, load_all, read_params, shared
+from .campaigns import campaign_report
+from .cards import CARDS, load, load_overview, read_params
 
 
 @bp.get("/")
 def overview():
     params = read_params(request.args)
-    hint_key = f"overview_campaign:{session.get('environment', 'sandbox')}"
+    # The active campaign's id seen last time lets its analytics be asked at once (see cards._campaign).
+    hint_key = f"overview_campaign:{current_environment()}"
     hints = {"campaign_id": session.get(hint_key)}
-    api = partner_api()
-    # The banners of every page need the pools and the key list: fetch them in the cards' round, not after it.
-    pools_for_banner = POOL.submit(shared, hints, "token_pools", api.token_pools)
-    keys_for_banner = None if key_flags_are_fresh() else POOL.submit(account_api().keys)
-    cards = load_all(api, params, hints)
-    try:
-        g.token_pools = pools_for_banner.result()
-    except errors.SirError:
-        pass
-    if keys_for_banner is not None:
-        try:
-            remember_key_flags(keys_for_banner.result())
-        except errors.SirError:
-            pass
+    shown = load_overview(partner_api(), params, hints, None if key_flags_are_fresh() else account_api().keys)
+    if shown.pools is not None:
+        share_pools(shown.pools)
+    if shown.keys is not None:
+        remember_key_flags(shown.keys)
     if hints.get("seen_campaign_id") and hints["seen_campaign_id"] != hints["campaign_id"]:
         session[hint_key] = hints["seen_campaign_id"]
-    return render_template("dashboard/page.html", cards=cards, params=params)
+    return render_template("dashboard/page.html", cards=shown.cards, params=params)
 
 
 @bp.get("/overview/cards/<card_id>")
@@ -50,12 +42,6 @@ def card(card_id):
 
 @bp.get("/campaigns")
 def campaigns():
-    api = partner_api()
-    listing = api.campaigns(limit=100)
-    chosen_id = request.args.get("campaign") or next((c.id for c in listing.value.items if c.status == "active"), None)
-    chosen = analytics = None
-    if chosen_id:
-        chosen = next((c for c in listing.value.items if c.id == chosen_id), None) or abort(404)
-        analytics = api.campaign_analytics(chosen.id)
-    return render_template("dashboard/campaigns.html", campaigns=listing.value.items, reply=listing.reply,
-                           chosen=chosen, analytics=analytics)
+    report = campaign_report(partner_api(), request.args.get("campaign")) or abort(404)
+    return render_template("dashboard/campaigns.html", campaigns=report.listing.value.items, reply=report.listing.reply,
+                           chosen=report.chosen, analytics=report.analytics)

@@ -50,7 +50,7 @@ def decide_request():
     current_actor().audit(action, target, detail=note)
     flash(f"SIR Giving (simulated) {'approved' if approve else 'rejected'} the top-up of {pending.amount:,} tokens "
           f"for “{pending.pool_name}”.", "success")
-    return redirect(url_for("pools.requests", status="approved" if approve else "rejected"))
+    return redirect(url_for("pools.top_up_requests", status="approved" if approve else "rejected"))
 
 
 @bp.post("/clock")

@@ -10,6 +10,8 @@ from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.fields import StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from .top_ups import TopUp
+
 MAX_TOP_UP = 10_000_000
 REASON_MIN, REASON_MAX = 10, 1000
 
@@ -30,6 +32,11 @@ class TopUpForm(FlaskForm):
     ])
     submission = HiddenField()
 
+    def offer(self, pools, chosen_id: str) -> None:
+        """The pools to choose from: every active one, and the chosen one even if it is not."""
+        self.pool_id.choices = [(p.id, f"{p.name} — {p.balance:,} tokens left") for p in pools
+                                if p.status != "inactive" or p.id == chosen_id]
+
     def validate_amount(self, field):
         value = parse_tokens(field.data)
         if value is None:
@@ -39,6 +46,10 @@ class TopUpForm(FlaskForm):
         if value > MAX_TOP_UP:
             raise ValidationError(f"At most {MAX_TOP_UP:,} tokens per request; split a larger need over several.")
         field.tokens = value
+
+    def top_up(self) -> TopUp:
+        """The request, once the form is valid."""
+        return TopUp(self.pool_id.data, self.amount.tokens, self.reason.data.strip())
 
     def validate_one(self, name: str) -> bool:
         """Validate one field on its own (live validation as the admin leaves it)."""
@@ -52,3 +63,15 @@ class ConfirmTopUpForm(FlaskForm):
     amount = HiddenField()
     reason = HiddenField()
     submission = HiddenField()
+
+    @classmethod
+    def of(cls, top_up: TopUp, submission: str) -> "ConfirmTopUpForm":
+        return cls(pool_id=top_up.pool_id, amount=str(top_up.amount), reason=top_up.reason, submission=submission)
+
+    def top_up(self) -> TopUp | None:
+        """The request step 1 checked; None when the confirmation breaks its rules (this portal did not make it)."""
+        amount = parse_tokens(self.amount.data)
+        reason = (self.reason.data or "").strip()
+        if amount is None or not 0 < amount <= MAX_TOP_UP or not REASON_MIN <= len(reason) <= REASON_MAX:
+            return None
+        return TopUp(self.pool_id.data, amount, reason)

@@ -45,5 +45,5 @@ def event_banners() -> list[Banner]:
             outcome = "approved" if event.event_type.endswith("approved") else "rejected"
             banners.append(Banner("warning" if outcome == "rejected" else "info",
                                   f"SIR Giving {outcome} the top-up of {int(data.get('amount', 0)):,} tokens for “{data.get('poolName', '')}”.",
-                                  url_for("pools.requests", status=outcome), "See requests"))
+                                  url_for("pools.top_up_requests", status=outcome), "See requests"))
     return banners

@@ -1,0 +1,109 @@
+"""Requesting a top-up: what the form suggests, and sending the request to SIR Giving exactly once.
+
+The form's one-time token is issued with step 1, so every way back to the form (a resubmit, the back
+button, "Change") carries the same token, and a request already sent is never sent again. A timeout or a
+dropped connection does not mean SIR Giving did not record the request: before the admin may send it
+again, the portal looks for it upstream, and it looks again first on the next try.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from ..actor import Actor
+from ..once import Outcome, run_once
+from ..sir import errors
+from ..sir.api import PartnerApi
+from ..sir.models import AllocationRequest, TokenPool
+from ..sir.times import parse_time
+from ..store import submissions
+from .runway import Runway, suggested_top_up
+
+PURPOSE = "top-up"
+LOST_ANSWERS = (errors.UpstreamTimeout, errors.Unreachable)  # SIR Giving may have recorded it all the same
+# SIR Giving's clock and the portal's may disagree a little: look this far before the form was issued.
+CLOCK_SLACK = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class TopUp:
+    """A validated request: this many tokens for this pool, for this reason."""
+
+    pool_id: str
+    amount: int
+    reason: str
+
+
+# -- step 1: the form --------------------------------------------------------------------------------
+
+def new_token(actor: Actor) -> str:
+    """The one-time token a top-up form is issued with."""
+    return submissions.issue(actor.partner_id, PURPOSE)
+
+
+def earlier_submission(actor: Actor, token: str | None) -> submissions.Claim:
+    """Where the form's token stands, without claiming it: "done" or "running" means already sent."""
+    return submissions.peek(token, actor.partner_id, PURPOSE)
+
+
+def pending_requests(api: PartnerApi, pool_id: str) -> list[AllocationRequest]:
+    """The pool's requests still waiting for a decision; none when SIR Giving cannot say (the form works
+    without the reminder)."""
+    try:
+        return api.allocation_requests(status="pending", pool_id=pool_id, limit=10).value.items
+    except errors.SirError:
+        return []
+
+
+def suggested_amount(pool: TokenPool, pool_runway: Runway, pending: list[AllocationRequest]) -> int:
+    """Enough for 30 days at the current pace, less what is already asked for and not yet decided."""
+    waiting = sum(r.amount for r in pending)
+    return suggested_top_up(replace(pool_runway, balance=pool_runway.balance + waiting), pool.threshold)
+
+
+# -- step 2: send it, once ---------------------------------------------------------------------------
+
+def request_top_up(actor: Actor, api: PartnerApi, token: str | None, top_up: TopUp) -> Outcome:
+    """Ask SIR Giving for `top_up`, once per form however often it is submitted.
+
+    `Outcome.result["requestId"]` is the request's id (done, or already done). After a lost answer the
+    token is released with a note, and the request can be sent again: the next try looks upstream first."""
+
+    def send(note) -> dict:
+        if note and note.get("timed_out"):
+            found = _recorded_upstream(api, top_up, token)
+            if found is not None:
+                return _requested(actor, top_up, found, after_timeout=True)
+        try:
+            created = api.request_top_up(top_up.pool_id, top_up.amount, top_up.reason)
+        except LOST_ANSWERS:
+            found = _recorded_upstream(api, top_up, token)
+            if found is None:
+                raise
+            return _requested(actor, top_up, found, after_timeout=True)
+        return _requested(actor, top_up, created)
+
+    outcome = run_once(token, actor.partner_id, PURPOSE, send,
+                       note_for=lambda error: {"timed_out": True} if isinstance(error, LOST_ANSWERS) else None)
+    if outcome.state == "failed":
+        actor.audit("top_up_requested", top_up.pool_id, outcome="failure", detail=outcome.error.code)
+    return outcome
+
+
+def _recorded_upstream(api: PartnerApi, top_up: TopUp, token: str) -> AllocationRequest | None:
+    """A pending request of the same pool, amount and reason, created since the form was issued: the one
+    whose answer was lost. None when there is none, or SIR Giving cannot say."""
+    try:
+        pending = api.allocation_requests(status="pending", pool_id=top_up.pool_id, limit=100, fresh=True).value.items
+    except errors.SirError:
+        return None
+    since = parse_time(submissions.issued_at(token)) - CLOCK_SLACK  # as UTC: SQLite keeps no zone
+    return next((r for r in pending if r.amount == top_up.amount and r.reason == top_up.reason
+                 and r.created_at and r.created_at >= since), None)
+
+
+def _requested(actor: Actor, top_up: TopUp, created: AllocationRequest, after_timeout: bool = False) -> dict:
+    detail = f"{top_up.amount:,} tokens: {top_up.reason}" + (" (confirmed after a timeout)" if after_timeout else "")
+    actor.audit("top_up_requested", f"{created.pool_name} ({created.pool_id})", detail=detail, commit=False)
+    return {"requestId": created.id}
