@@ -136,9 +136,6 @@ def _after_event(endpoint: ReceiverEndpoint, event_type: str) -> None:
     family = families.get(event_type.split(".")[0])
     if family is None:
         return
-    from ..sir.cache import key_fingerprint
-
     credential = current_app.extensions["vault"].credential_for(endpoint.partner_id, endpoint.environment)
-    generations = current_app.extensions["sir_client"].generations
-    if credential is not None and generations is not None:
-        generations.bump(key_fingerprint(credential.secret_key), family)
+    if credential is not None:
+        current_app.extensions["sir_client"].invalidate(credential, family)
