@@ -178,9 +178,11 @@ def init_blueprints(app: Flask) -> None:
     from .onboarding import bp as onboarding_bp
     from .pools import bp as pools_bp
     from .webhooks import bp as webhooks_bp
+    from .webhooks.receiver import receiver_bp
 
-    for blueprint in (auth_bp, onboarding_bp, dashboard_bp, keys_bp, pools_bp, webhooks_bp, audit_bp):
+    for blueprint in (auth_bp, onboarding_bp, dashboard_bp, keys_bp, pools_bp, webhooks_bp, audit_bp, receiver_bp):
         app.register_blueprint(blueprint)
+    app.extensions["csrf_protect"].exempt(receiver_bp)  # SIR Giving's deliveries: the signature is the check
     if app.config["SETTINGS"].embedded_simulator:
         # Against real SIR Giving there is nobody to play: SIR Giving decides requests and keeps the time.
         from .demo import bp as demo_bp

@@ -8,7 +8,8 @@
   with the defaults would let two partners share an entry, which tests prove does not happen here.)
 - A write bumps its family's generation for that key, so every cached variant (any query string) of that
   family is missed from then on, for that key only. Generations live in the same backend as the cache,
-  so all workers see them.
+  so all workers see them. `SirClient.invalidate` is the one way in: nothing outside `webapp/sir` knows
+  about fingerprints or generations.
 """
 
 from __future__ import annotations

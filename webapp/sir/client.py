@@ -93,7 +93,7 @@ class SirClient:
         self.timeout = (connect_timeout, read_timeout)
         self.clock = clock
         self.sleep = sleep
-        self.generations = generations
+        self._generations = generations  # the cache's per-key, per-family counters: see invalidate()
         self.plain = requests.Session()  # JWT calls and writes: never cached
         self.cached = cached_session or self.plain
         for session in {id(self.plain): self.plain, id(self.cached): self.cached}.values():
@@ -218,13 +218,23 @@ class SirClient:
                         record(CallRecord(method, path, 0.0, True, True, stale.status))
                     return stale
             raise
-        if method != "GET" and self.generations is not None:
-            self.generations.bump(key_fingerprint(credential.secret_key), family_of(path))
+        if method != "GET":
+            self.invalidate(credential, family_of(path))
         from_cache = bool(getattr(response, "from_cache", False))
         fetched_at = getattr(response, "created_at", None) if from_cache else None
         return Reply(data=data, status=response.status_code, from_cache=from_cache,
                      fetched_at=_aware(fetched_at) if fetched_at else datetime.now(timezone.utc),
                      elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def invalidate(self, credential: Credential | str, *families: str) -> None:
+        """Make every cached answer of `families` (`"token-pools"`, `"webhooks"`…) a miss from now on, for this
+        key only and whatever its query string: what a write does to its own family, and what the portal does
+        when SIR Giving reports a change by webhook. `credential` is a Credential or its secret key."""
+        if self._generations is None:  # no cache, nothing to make stale
+            return
+        fingerprint = key_fingerprint(credential.secret_key if isinstance(credential, Credential) else credential)
+        for family in families:
+            self._generations.bump(fingerprint, family)
 
     def _stale_answer(self, prepared: requests.PreparedRequest, path: str) -> Reply | None:
         cache = getattr(self.cached, "cache", None)

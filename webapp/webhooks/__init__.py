@@ -1,5 +1,8 @@
 """Webhooks: endpoints and their health, deliveries with retry and recovery, the portal's own signed
-receiver, the live event feed with alerts drawn from it, and a signature debugger."""
+receiver, the live event feed with alerts drawn from it, and a signature debugger.
+
+The receiver (`receiver.py`, `/hooks/<token>`) is a blueprint of its own, registered by `create_app()`:
+SIR Giving calls it, not a signed-in admin."""
 
 from flask import Blueprint
 
@@ -10,7 +13,6 @@ bp.before_request(require_login)
 
 from . import views  # noqa: E402,F401
 from .alerts import event_banners  # noqa: E402
-from .receiver import receiver_bp  # noqa: E402,F401
 
 
 @bp.record_once
@@ -18,5 +20,3 @@ def register(state):
     from ..templating import register_banner_provider
 
     register_banner_provider(state.app, event_banners)
-    state.app.extensions["csrf_protect"].exempt(receiver_bp)  # machine to machine: the signature is the check
-    state.app.register_blueprint(receiver_bp)

@@ -6,10 +6,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from flask import g, url_for
-from sqlalchemy import select
 
-from ..store import db
-from ..store.models import ReceivedEvent
+from ..store import events
 from ..templating import Banner
 from ..upstream import current_environment
 
@@ -18,17 +16,10 @@ ALERT_TYPES = ("token_pool.low_balance", "token_pool.depleted", "api_key.expirin
 WINDOW = timedelta(hours=24)
 
 
-def alert_events():
-    since = datetime.now(timezone.utc) - WINDOW
-    return db.session.scalars(select(ReceivedEvent).filter(
-        ReceivedEvent.partner_id == g.partner["id"], ReceivedEvent.environment == current_environment(),
-        ReceivedEvent.event_type.in_(ALERT_TYPES), ReceivedEvent.dismissed.is_(False),
-        ReceivedEvent.received_at >= since).order_by(ReceivedEvent.received_at.desc()).limit(5)).all()
-
-
 def event_banners() -> list[Banner]:
     banners = []
-    for event in alert_events():
+    since = datetime.now(timezone.utc) - WINDOW
+    for event in events.alerts(g.partner["id"], current_environment(), ALERT_TYPES, since, limit=5):
         data = (json.loads(event.raw_body).get("data") or {})
         if event.event_type in ("token_pool.low_balance", "token_pool.depleted"):
             word = "is empty" if event.event_type.endswith("depleted") else "ran low"

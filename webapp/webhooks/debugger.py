@@ -1,6 +1,7 @@
 """The signature debugger: given a delivery's headers, raw body and a secret, show the exact signed string,
 the expected and received signatures, and which part does not match (secret, timestamp window, body bytes).
-Pure functions; a report never carries a secret, only signatures computed with it."""
+`diagnose` is a pure function; `check_received` and `check_pasted` add the secrets the portal keeps (from the
+vault). A report never carries a secret, only signatures computed with it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import time
 from dataclasses import dataclass, field
 
 from ..sir import webhooks as verification
+from ..sir.times import parse_time
+from ..store.models import ReceivedEvent, ReceiverEndpoint
+from ..store.vault import Vault
+from .registration import delivers_to_portal
 
 
 @dataclass
@@ -87,6 +92,36 @@ def diagnose(header_text: str, body: bytes, secret: str | None, secret_label: st
             return report
     report.verdicts.append(_which_part(secret, timestamp, body, received, other_secrets, pasted))
     return report
+
+
+def secret_label(receiver: ReceiverEndpoint) -> str:
+    """How the page names a kept secret: by its endpoint, never by the secret."""
+    return f"the portal's receiver ({receiver.webhook_id})" if delivers_to_portal(receiver) else receiver.url
+
+
+def received_headers(event: ReceivedEvent) -> str:
+    """The signature headers a received event arrived with, as the form shows them."""
+    return f"X-SIR-Timestamp: {event.signature_timestamp}\nX-SIR-Signature: {event.signature}"
+
+
+def check_received(event: ReceivedEvent, receiver: ReceiverEndpoint | None, vault: Vault) -> Report:
+    """A received event checked on the exact bytes the receiver kept, with its receiver's secret, at the
+    moment it arrived."""
+    return diagnose(received_headers(event), event.raw_body.encode(),
+                    vault.decrypt(receiver.secret_encrypted) if receiver else None,
+                    f"secret of {secret_label(receiver)}" if receiver else None,
+                    {}, now=parse_time(event.received_at).timestamp(), checked_at="when it arrived")
+
+
+def check_pasted(header_text: str, body: str, pasted_secret: str, chosen: ReceiverEndpoint | None,
+                 kept: dict[str, ReceiverEndpoint], vault: Vault) -> Report:
+    """A pasted delivery checked with the pasted secret, or else the chosen endpoint's kept one; the other
+    kept secrets tell "signed with another endpoint's secret" apart from "the body changed"."""
+    secret = pasted_secret or (vault.decrypt(chosen.secret_encrypted) if chosen else None)
+    label = "pasted secret" if pasted_secret else (f"secret of {secret_label(chosen)}" if chosen else None)
+    others = {secret_label(r): vault.decrypt(r.secret_encrypted) for r in kept.values()
+              if pasted_secret or r is not chosen}
+    return diagnose(header_text, body.encode(), secret, label, others, pasted=True)
 
 
 def _check_window(report: Report, timestamp: str, now: float) -> None:

@@ -72,7 +72,7 @@ class DeliveryFilter:
         values = {"status": self.status, "type": self.event_type,
                   "from": self.date_from.strftime("%Y-%m-%d") if self.date_from else None,
                   "to": self.date_to.strftime("%Y-%m-%d") if self.date_to else None}
-        values.update(override)
+        values |= override
         return {k: v for k, v in values.items() if v not in (None, "")}
 
     def describe(self) -> str:

@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..limits import limiter
 from ..sir import webhooks as verification
 from ..sir.times import parse_time
-from ..store import db
-from ..store.models import ReceivedEvent, ReceiverEndpoint
+from ..store import events, receivers
+from ..store.models import ReceiverEndpoint
 from ..store.vault import VaultError
+from .registration import delivers_to_portal
 
 receiver_bp = Blueprint("receiver", __name__)
 
@@ -77,46 +76,42 @@ def _envelope(body: bytes) -> tuple[str, str, dict] | None:
 @receiver_bp.post("/hooks/<token>")
 @limiter.limit(_limit, key_func=_per_receiver)
 def receive(token):
-    endpoint = db.session.scalar(select(ReceiverEndpoint).filter_by(token=token))
-    if endpoint is None or not endpoint.url.rstrip("/").endswith(f"/hooks/{token}"):
+    endpoint = receivers.at_address(token)
+    if not delivers_to_portal(endpoint):  # a kept secret alone is no receiver: its endpoint is the partner's
         return _refuse(404, "unknown_endpoint", "No receiver at this address.")
     body = _read_body()
     if body is None:
         return _refuse(413, "too_large", "The body is larger than 1 MiB.")
-    try:
-        secret = current_app.extensions["vault"].decrypt(endpoint.secret_encrypted)
-    except VaultError:  # VAULT_KEY lost its old key before `flask vault rotate`: say so, let SIR Giving retry
-        current_app.logger.error("webhook receiver %s: its signing secret cannot be decrypted with VAULT_KEY", endpoint.id)
-        return _refuse(503, "unavailable", "The receiver cannot verify deliveries right now; retry later.")
     timestamp, signature = request.headers.get("X-SIR-Timestamp"), request.headers.get("X-SIR-Signature")
-    # SIR Giving's time as the portal keeps it: real time, or the embedded simulator's clock if it was moved.
-    verdict = verification.verify(secret, timestamp, signature, body, now=current_app.extensions["sir_client"].clock())
-    if not verdict.ok:
-        return _refuse(413 if verdict.reason == "too_large" else 401, verdict.reason, verdict.message)
+    refused = _unverified(endpoint, timestamp, signature, body)
+    if refused is not None:
+        return refused
     envelope = _envelope(body)
     if envelope is None:
         return _refuse(400, "malformed", "The body is not a SIR Giving event envelope: JSON with a string id, "
                                          "a string type and an object data.")
     event_id, event_type, event = envelope
-    stored = ReceivedEvent(partner_id=endpoint.partner_id, environment=endpoint.environment, receiver_id=endpoint.id,
-                           event_id=event_id, event_type=event_type, raw_body=body.decode("utf-8", "replace"),
-                           created_at=_time_or_none(event.get("createdAt")), signature_timestamp=timestamp,
-                           signature=signature[:128])
-    db.session.add(stored)
-    try:
-        db.session.commit()  # committed before the 2xx: an acknowledged event is never lost
-    except IntegrityError:
-        db.session.rollback()
-        db.session.execute(update(ReceivedEvent).where(
-            ReceivedEvent.partner_id == endpoint.partner_id, ReceivedEvent.environment == endpoint.environment,
-            ReceivedEvent.event_id == event_id).values(redeliveries=ReceivedEvent.redeliveries + 1))
-        db.session.commit()
+    if not events.store_once(partner_id=endpoint.partner_id, environment=endpoint.environment,
+                             receiver_id=endpoint.id, event_id=event_id, event_type=event_type,
+                             raw_body=body.decode("utf-8", "replace"), created_at=_time_or_none(event.get("createdAt")),
+                             signature_timestamp=timestamp, signature=signature[:128]):
         return _accepted({"received": True, "duplicate": True})
-    try:
-        _after_event(endpoint, event_type)
-    except Exception:  # the event is stored; a stale cache for a few seconds is not worth a redelivery
-        current_app.logger.warning("could not refresh cached pages after a %s event", event_type, exc_info=True)
+    _after_event(endpoint, event_type)
     return _accepted({"received": True})
+
+
+def _unverified(endpoint: ReceiverEndpoint, timestamp: str | None, signature: str | None, body: bytes):
+    """The refusal for a delivery that does not verify with the endpoint's secret, or None when it does."""
+    try:
+        secret = current_app.extensions["vault"].decrypt(endpoint.secret_encrypted)
+    except VaultError:  # VAULT_KEY lost its old key before `flask vault rotate`: say so, let SIR Giving retry
+        current_app.logger.error("webhook receiver %s: its signing secret cannot be decrypted with VAULT_KEY", endpoint.id)
+        return _refuse(503, "unavailable", "The receiver cannot verify deliveries right now; retry later.")
+    # SIR Giving's time as the portal keeps it: real time, or the embedded simulator's clock if it was moved.
+    verdict = verification.verify(secret, timestamp, signature, body, now=current_app.extensions["sir_client"].clock())
+    if not verdict.ok:
+        return _refuse(413 if verdict.reason == "too_large" else 401, verdict.reason, verdict.message)
+    return None
 
 
 def _accepted(payload: dict):
@@ -129,16 +124,19 @@ def _time_or_none(value):
     return parse_time(value, lenient=True)  # a bad createdAt does not make the event less real
 
 
+# Event types (by their first part) whose news makes what pages show out of date: their cache family.
+STALE_AFTER = {"token_pool_request": "token-pools", "token_pool": "token-pools", "campaign": "campaigns",
+               "action": "dashboard", "transaction": "dashboard"}
+
+
 def _after_event(endpoint: ReceiverEndpoint, event_type: str) -> None:
     """Events that change what pages show make their cached answers stale at once."""
-    families = {"token_pool_request": "token-pools", "token_pool": "token-pools", "campaign": "campaigns",
-                "action": "dashboard", "transaction": "dashboard"}
-    family = families.get(event_type.split(".")[0])
+    family = STALE_AFTER.get(event_type.split(".")[0])
     if family is None:
         return
-    from ..sir.cache import key_fingerprint
-
-    credential = current_app.extensions["vault"].credential_for(endpoint.partner_id, endpoint.environment)
-    generations = current_app.extensions["sir_client"].generations
-    if credential is not None and generations is not None:
-        generations.bump(key_fingerprint(credential.secret_key), family)
+    try:
+        credential = current_app.extensions["vault"].credential_for(endpoint.partner_id, endpoint.environment)
+        if credential is not None:
+            current_app.extensions["sir_client"].invalidate(credential, family)
+    except Exception:  # the event is stored; a stale cache for a few seconds is not worth a redelivery
+        current_app.logger.warning("could not refresh cached pages after a %s event", event_type, exc_info=True)

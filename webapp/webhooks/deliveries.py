@@ -1,0 +1,59 @@
+"""One endpoint's deliveries: retry one, send a test event, export them as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ..actor import Actor
+from ..sir import errors
+from ..sir.api import PartnerApi
+from ..sir.models import Webhook
+from ..sir.times import to_wire
+from .filters import DeliveryFilter
+
+CSV_PAGES = 50  # at most 5,000 rows: a bounded export
+CSV_COLUMNS = ["delivery_id", "event_id", "event_type", "status", "attempts", "response_status", "error",
+               "created_at", "last_attempt_at", "next_retry_at"]
+
+
+def retry_delivery(actor: Actor, api: PartnerApi, hook: Webhook, delivery_id: str) -> bool:
+    """Ask SIR Giving to send one delivery again: True when it is queued, False when it had succeeded already
+    (nothing to retry). Raises the SirError that says why SIR Giving refused."""
+    try:
+        api.retry_delivery(hook.id, delivery_id)
+    except errors.Conflict:
+        return False
+    except errors.SirError as error:
+        actor.audit("delivery_retried", delivery_id, outcome="failure", detail=error.code)
+        raise
+    actor.audit("delivery_retried", f"{delivery_id} ({hook.url})")
+    return True
+
+
+def send_test_event(actor: Actor, api: PartnerApi, hook: Webhook) -> str:
+    """Have SIR Giving send the endpoint a `webhook.test` event; its event id. Raises the SirError that says
+    why SIR Giving refused."""
+    try:
+        sent = api.send_test_event(hook.id)
+    except errors.SirError as error:
+        actor.audit("test_event_sent", hook.url, outcome="failure", detail=error.code)
+        raise
+    actor.audit("test_event_sent", f"{hook.url} ({hook.id})", detail=sent.get("eventId"))
+    return sent.get("eventId", "")
+
+
+def deliveries_csv(api: PartnerApi, hook: Webhook, chosen: DeliveryFilter) -> str:
+    """The deliveries the list shows with the same filters, every page (up to CSV_PAGES of 100), fresh from
+    SIR Giving, without payloads or response bodies."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for page in range(1, CSV_PAGES + 1):
+        listing = api.deliveries(hook.id, page=page, limit=100, fresh=True, **chosen.api_params()).value
+        for d in listing.items:
+            writer.writerow([d.id, d.event_id, d.event_type, d.status, d.attempts, d.response_status or "",
+                             d.error or "", to_wire(d.created_at), to_wire(d.last_attempt_at), to_wire(d.next_retry_at)])
+        if not listing.has_more:
+            break
+    return buffer.getvalue()

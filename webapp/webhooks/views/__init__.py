@@ -1,0 +1,3 @@
+"""The webhooks pages, one module per part of the area; all on the one `webhooks` blueprint."""
+
+from . import debugger, deliveries, endpoints, events, recovery  # noqa: F401
