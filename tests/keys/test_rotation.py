@@ -114,7 +114,7 @@ def simulator_today(simulator):
 FAILING_STEPS = {
     # step: (method, path) of the SIR Giving call that fails, or None for the portal's own database
     "create": ("POST", "/v1/partner/keys"),
-    "verify": ("GET", "/v1/partner/token-pools"),
+    "verify": ("GET", "/v1/partner/users"),
     "switch": None,
     "schedule": ("PATCH", "/v1/partner/keys/*"),
 }
@@ -506,7 +506,7 @@ def test_a_failed_step_is_explained_once_next_to_the_steps(app, signed_in, simul
     key = key_named(app, signed_in, "Backend integration")
     rotation_url, _ = start_rotation(signed_in, key["id"])
     signed_in.get(rotation_url)
-    simulator.add_fault(method="GET", path="/v1/partner/token-pools", status=503, count=1)
+    simulator.add_fault(method="GET", path="/v1/partner/users", status=503, count=1)
     confirm_stored(signed_in, rotation_url)
     stopped = page(signed_in.get(rotation_url))
     error = stopped.select_one(".rotation-error").get_text(" ", strip=True)

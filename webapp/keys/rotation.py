@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..sir import errors
-from ..sir.api import AccountApi, PartnerApi
+from ..sir.api import AccountApi, PartnerApi, check_publishable_key
 from ..sir.client import Credential, SirClient
 from ..sir.times import to_wire
 from ..store import audit, db
@@ -265,13 +265,11 @@ class Rotator:
         try:
             if secrets.get("secretKey"):
                 credential = Credential(rotation.new_key_id, secrets["secretKey"], secrets["hmacSecret"])
-                reply = PartnerApi(self.client, credential, rotation.environment).get("/v1/partner/token-pools", fresh=True)
-                if reply.stale:  # an old answer standing in for a failure proves nothing
-                    raise reply.error or errors.Unreachable(path="/v1/partner/token-pools")
-                detail = "a signed call (GET /v1/partner/token-pools) succeeded with the new key"
+                PartnerApi(self.client, credential, rotation.environment).check_credential()
+                detail = "a signed call succeeded with the new key"
             elif secrets.get("publicKey"):  # a publishable key cannot sign: one widget call proves it
-                self.client.widget_call(secrets["publicKey"], rotation.environment, "GET", "/v1/partner/config")
-                detail = "a widget call (GET /v1/partner/config) succeeded with the new publishable key"
+                check_publishable_key(self.client, secrets["publicKey"], rotation.environment)
+                detail = "a widget call succeeded with the new publishable key"
             else:
                 rotation.error = ("The replacement's secrets are no longer kept, so it cannot be proven. Cancel this "
                                   "rotation and roll the key again.")
