@@ -4,17 +4,17 @@ from datetime import datetime, timezone
 
 from flask import abort, flash, g, render_template, request, session, url_for
 
+from ..actor import current_actor
 from ..sir import errors
 from ..sir.client import ENVIRONMENTS, Credential
 from ..sir.times import to_wire
-from ..store import audit, db, reveal, submissions
-from ..store.models import KeyRotation
+from ..store import audit, reveal, rotations, submissions
 from ..upstream import account_api, current_environment, partner_api, sir_client, vault
-from ..web import get_for_partner, go, render_htmx_template, shown_once, take_revealed
+from ..web import go, render_htmx_template, shown_once, take_revealed
 from . import bp
-from . import rotation as rotations
 from .banner import forget_key_flags
 from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RotateForm
+from .rotation import GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, purpose, step_done
 
 
 def _portal_key_ids() -> dict[str, str | None]:
@@ -52,25 +52,21 @@ def _audit(action, key, outcome="success", detail=None):
                  environment=key.environment, target=f"{key.name} ({key.id})", detail=detail)
 
 
-def _complete_finished_grace(rotation_rows, keys_by_id) -> None:
-    """A rotation in its grace period is complete once SIR Giving no longer accepts the old key."""
-    rotator = _rotator()
-    if any([rotator.complete_if_retired(row, keys_by_id.get(row.old_key_id)) for row in rotation_rows]):
-        db.session.commit()
+def _rotator() -> Rotator:
+    return Rotator(sir_client(), account_api(), vault(), current_actor())
 
 
 @bp.get("/")
 def index():
     keys = account_api().keys()
-    keys_by_id = {k.id: k for k in keys}
-    rotation_rows = rotations.in_progress_for(g.partner["id"])
-    _complete_finished_grace(rotation_rows, keys_by_id)
+    in_progress = rotations.in_progress_for(g.partner["id"])
+    _rotator().complete_finished(in_progress, {k.id: k for k in keys})
     now = datetime.now(timezone.utc)
-    rolled = rotations.by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
+    rolled = rotations.latest_by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
     flagged = [k for k in keys if k.needs_attention(now) and k.id not in rolled]
     return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(),
-                           rotations=[r for r in rotation_rows if r.in_progress], flagged=flagged, now=now, rolled=rolled,
-                           can_cancel=rotations.can_cancel, state_labels=rotations.STATE_LABELS)
+                           rotations=[r for r in in_progress if r.in_progress], flagged=flagged, now=now, rolled=rolled,
+                           can_cancel=can_cancel, state_labels=STATE_LABELS)
 
 
 # -- create, with secrets shown once ---------------------------------------------------------------
@@ -242,10 +238,6 @@ def revoke(key_id):
 
 # -- rotation -----------------------------------------------------------------------------------------
 
-def _rotator() -> rotations.Rotator:
-    return rotations.Rotator(sir_client(), account_api(), vault(), _actor())
-
-
 @bp.route("/<key_id>/rotate", methods=["GET", "POST"])
 def rotate_key(key_id):
     key = _key_or_404(key_id)
@@ -258,50 +250,35 @@ def rotate_key(key_id):
     form = RotateForm()
     if request.method == "GET" or not form.validate_on_submit():
         if request.method == "GET":
-            form.submission.data = submissions.issue(g.partner["id"], f"rotate:{key.id}")
-        usage = _usage_by_key().get(key.id)
-        return render_htmx_template("keys/rotate.html", "keys/_rotate_form.html", key=key, form=form, usage=usage,
+            form.submission.data = submissions.issue(g.partner["id"], purpose(key.id))
+        return render_htmx_template("keys/rotate.html", "keys/_rotate_form.html", key=key, form=form,
+                                    usage=_usage_by_key().get(key.id),
                                     is_portal_key=_portal_key_ids().get(key.environment) == key.id,
                                     status=200 if request.method == "GET" else 422)
-    claim = submissions.claim(form.submission.data, g.partner["id"], f"rotate:{key.id}")
-    if claim.state not in ("claimed", "done", "running"):
+    outcome = _rotator().start(key, form.grace.data, form.submission.data)
+    if outcome.state == "expired":
         flash("That form was already used; here is a fresh one.", "warning")
         return go(url_for("keys.rotate_key", key_id=key.id))
-    rotation = rotations.start(g.partner["id"], key, form.grace.data,
-                               _portal_key_ids().get(key.environment) == key.id, _actor())
-    if claim.state == "claimed":
-        submissions.finish(form.submission.data, {"rotation": rotation.id})
-        try:
-            _rotator().advance(rotation)
-        except rotations.RotationError:
-            pass  # saved with its error; the rotation page offers resume or cancel
-    return go(url_for("keys.rotation", rotation_id=rotation.id))
+    rotation_id = (outcome.result or {}).get("rotation")  # none yet: a resend while the first is still starting
+    return go(url_for("keys.rotation", rotation_id=rotation_id) if rotation_id else url_for("keys.show", key_id=key.id))
+
+
+def _rotation_or_404(rotation_id):
+    return rotations.of_partner(g.partner["id"], rotation_id) or abort(404)
 
 
 def _rotation_context(row, rotator):
-    if row.state == "grace":
-        try:
-            old = account_api().key(row.old_key_id)
-            _complete_finished_grace([row], {old.id: old})
-        except errors.SirError:
-            pass
-    traffic = traffic_note = None
-    if row.state in ("grace", "completed"):
-        try:
-            traffic = rotator.traffic(row)
-        except rotations.RotationError as unknown:
-            traffic_note = str(unknown)
-    idle = bool(traffic) and (traffic[0] is None or traffic[0].requests_last_hour == 0)
-    return dict(rotation=row, traffic=traffic, traffic_note=traffic_note, idle=idle, steps=rotations.STEPS, step_done=rotations.step_done,
-                grace_labels=rotations.GRACE_LABELS, state_labels=rotations.STATE_LABELS,
-                can_cancel=rotations.can_cancel(row))
+    progress = rotator.progress(row)
+    return dict(rotation=row, traffic=progress.traffic, traffic_note=progress.traffic_note, idle=progress.idle,
+                steps=STEPS, step_done=step_done, grace_labels=GRACE_LABELS, state_labels=STATE_LABELS,
+                can_cancel=can_cancel(row))
 
 
 @bp.get("/rotations/<int:rotation_id>")
 @shown_once
 def rotation(rotation_id):
     """A rotation's progress. The replacement's secrets appear on the first view after it is made, and never again."""
-    row = get_for_partner(KeyRotation, id=rotation_id)
+    row = _rotation_or_404(rotation_id)
     rotator = _rotator()
     return render_template("keys/rotation.html", secrets=rotator.reveal(row), **_rotation_context(row, rotator))
 
@@ -309,17 +286,18 @@ def rotation(rotation_id):
 @bp.get("/rotations/<int:rotation_id>/traffic")
 def rotation_traffic(rotation_id):
     """The grace-period card on its own: the page polls it, so the admin watches the move happen."""
-    row = get_for_partner(KeyRotation, id=rotation_id)
+    row = _rotation_or_404(rotation_id)
     return render_htmx_template("keys/rotation.html", "keys/_traffic.html", secrets=None,
                                 **_rotation_context(row, _rotator()))
 
 
 def _rotation_action(rotation_id, action):
-    row = get_for_partner(KeyRotation, id=rotation_id)
+    """Run one of the rotation's actions (`action(rotator, row)`) and go back to its page, which shows the outcome."""
+    row = _rotation_or_404(rotation_id)
     here = url_for("keys.rotation", rotation_id=row.id)
     try:
-        action(row)
-    except rotations.RotationError as error:
+        action(_rotator(), row)
+    except RotationError as error:
         if str(error) != row.error:  # a failed step is shown by the page itself, next to its step
             flash(str(error), "error")
     except errors.Unauthorized:
@@ -330,28 +308,24 @@ def _rotation_action(rotation_id, action):
 
 @bp.post("/rotations/<int:rotation_id>/stored")
 def rotation_stored(rotation_id):
-    def confirm_and_continue(row):
-        rotator = _rotator()
-        if rotator.confirm_stored(row):  # a second click finds it confirmed already and only shows the page
-            rotator.advance(row)
-    return _rotation_action(rotation_id, confirm_and_continue)
+    return _rotation_action(rotation_id, Rotator.continue_after_stored)
 
 
 @bp.post("/rotations/<int:rotation_id>/new-replacement")
 def rotation_new_replacement(rotation_id):
-    return _rotation_action(rotation_id, lambda row: _rotator().make_new_replacement(row))
+    return _rotation_action(rotation_id, Rotator.make_new_replacement)
 
 
 @bp.post("/rotations/<int:rotation_id>/resume")
 def rotation_resume(rotation_id):
-    return _rotation_action(rotation_id, lambda row: _rotator().advance(row))
+    return _rotation_action(rotation_id, Rotator.advance)
 
 
 @bp.post("/rotations/<int:rotation_id>/cancel")
 def rotation_cancel(rotation_id):
-    return _rotation_action(rotation_id, lambda row: _rotator().cancel(row))
+    return _rotation_action(rotation_id, Rotator.cancel)
 
 
 @bp.post("/rotations/<int:rotation_id>/end-grace")
 def rotation_end_grace(rotation_id):
-    return _rotation_action(rotation_id, lambda row: _rotator().end_grace_now(row))
+    return _rotation_action(rotation_id, Rotator.end_grace_now)
