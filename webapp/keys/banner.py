@@ -1,4 +1,4 @@
-"""A banner on every page for keys that expire within 14 days (or have expired) and rotations left half-way.
+"""A banner on every page for keys that expire within 14 days (or have expired) and rolls left half-way.
 
 The key list is a JWT call; it is remembered in the admin's own session for a minute so the banner costs
 no call on most pages and is never shared between admins."""
@@ -64,8 +64,8 @@ def expiring_key_banners() -> list[Banner]:
     banners = []
     for rotation in rotations.in_progress_for(g.partner["id"]):
         if rotation.state != "grace":
-            banners.append(Banner("warning", f"A rotation of “{rotation.old_key_name}” is in progress and waiting for you.",
-                                  url_for("keys.rotation", rotation_id=rotation.id), "Resume or cancel"))
+            banners.append(Banner("warning", f"Rolling “{rotation.old_key_name}” is in progress and waiting for you.",
+                                  url_for("keys.roll", rotation_id=rotation.id), "Resume or cancel"))
     try:
         flags = key_flags()
     except errors.SirError:
@@ -81,5 +81,5 @@ def expiring_key_banners() -> list[Banner]:
         else:
             message = f"API key “{key['name']}” ({key['environment']}) expires {time_left(parse_time(key['expires_at']) - now)}."
             level = "warning"
-        banners.append(Banner(level, message, url_for("keys.rotate_key", key_id=key["id"]), "Roll this key"))
+        banners.append(Banner(level, message, url_for("keys.roll_key", key_id=key["id"]), "Roll this key"))
     return banners

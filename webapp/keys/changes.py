@@ -1,6 +1,6 @@
 """Changes to one API key: rename, expiry, deactivate or reactivate, revoke. Each is one call to SIR Giving,
 audited whichever way it goes, after the portal's own refusals: it never cuts off the key it signs with,
-and a key being rolled keeps the end its rotation sets."""
+and a key being rolled keeps the end its roll sets."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def refusal(actor: Actor, vault: Vault, key: ApiKey, change: str) -> str | None:
                 "credential is in place. Roll the key instead: the portal switches to the replacement before the "
                 "old key stops.")
     if change == "expiry" and rotations.in_progress_for(actor.partner_id, key.id):
-        return "This key is being rolled: the rotation sets when it stops. Finish or cancel the rotation first."
+        return "This key is being rolled: the roll sets when it stops. Finish or cancel the roll first."
     return None
 
 

@@ -30,7 +30,7 @@ def issue_key(actor: Actor, account: AccountApi, vault: Vault, token: str | None
             # The vault row commits with the key's audit entry and the form's token: all of it, or none.
             vault.store_credential(actor.partner_id, Credential(created["id"], created["secretKey"], created["hmacSecret"]),
                                    source="created", stored_by=actor.email, commit=False)
-            actor.audit("credential_replaced", target, environment=created["environment"],
+            actor.audit("portal_credential_switched", target, environment=created["environment"],
                         detail="the new key became the portal's own credential", commit=False)
         return {"reveal": page}
 

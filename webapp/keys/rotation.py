@@ -50,7 +50,7 @@ class RotationError(Exception):
 
 def purpose(key_id: str) -> str:
     """The one-time form token's purpose: one rotation per key and form."""
-    return f"rotate:{key_id}"
+    return f"roll:{key_id}"
 
 
 def step_done(rotation: KeyRotation, state: str) -> bool:
@@ -110,7 +110,7 @@ class Rotator:
                                     old_key_id=old_key.id, old_key_name=old_key.name, key_type=old_key.key_type,
                                     grace=grace, was_portal_key=portal is not None and portal.key_id == old_key.id,
                                     started_by=self.actor.email, commit=False)
-        self._record(rotation, "rotation_started", detail=f"old key stops: {GRACE_LABELS[grace].lower()}")
+        self._record(rotation, "key_roll_started", detail=f"old key stops: {GRACE_LABELS[grace].lower()}")
         return rotation  # committed with the form's token
 
     def _new_target(self, rotation) -> str:
@@ -165,14 +165,14 @@ class Rotator:
         except errors.SirError as error:
             # The key may exist although the answer was lost (a timeout): the next attempt looks for it first.
             rotation.state = "started"
-            self._fail(rotation, "rotation_key_created", error)
+            self._fail(rotation, "key_roll_replacement_created", error)
         rotation.new_key_id, rotation.new_key_name = created["id"], created["name"]
         secrets = {"publicKey": created.get("publicKey"), "secretKey": created.get("secretKey"),
                    "hmacSecret": created.get("hmacSecret")}
         rotation.new_secrets_encrypted = self.vault.encrypt(json.dumps(secrets))
         rotation.secrets_shown_at = None
         rotation.state, rotation.error = "created", None
-        self._record(rotation, "rotation_key_created", target=self._new_target(rotation))
+        self._record(rotation, "key_roll_replacement_created", target=self._new_target(rotation))
         rotations.save(rotation)
 
     def _revoke_orphans(self, rotation, name) -> None:
@@ -183,7 +183,7 @@ class Rotator:
             if key.name == name and key.status == "active" and key.id != rotation.old_key_id \
                     and key.created_at is not None and key.created_at >= began:
                 self.account.revoke_key(key.id)
-                self._record(rotation, "rotation_orphan_revoked", detail="its secrets were lost with an unanswered call",
+                self._record(rotation, "key_roll_orphan_revoked", detail="its secrets were lost with an unanswered call",
                              target=f"{key.name} ({key.id})")
                 rotations.save(rotation)
 
@@ -206,7 +206,7 @@ class Rotator:
         """"created" → "confirmed", once: only the request that wins goes on with the next steps."""
         won = rotations.confirm_stored(rotation, datetime.now(timezone.utc), commit=False)
         if won:
-            self._record(rotation, "rotation_secrets_stored", target=self._new_target(rotation))
+            self._record(rotation, "key_roll_secrets_stored", target=self._new_target(rotation))
         rotations.save(rotation)
         return won
 
@@ -229,10 +229,10 @@ class Rotator:
         except errors.NotFound:
             pass
         except errors.SirError as error:
-            self._fail(rotation, "rotation_replacement_revoked", error)
+            self._fail(rotation, "key_roll_replacement_revoked", error)
         won = rotations.forget_replacement(rotation, seen_key_id, datetime.now(timezone.utc), commit=False)
         if won:
-            self._record(rotation, "rotation_replacement_revoked", target=seen_target,
+            self._record(rotation, "key_roll_replacement_revoked", target=seen_target,
                          detail="its secrets were not stored; a new replacement follows")
         rotations.save(rotation)
         if won:
@@ -252,14 +252,14 @@ class Rotator:
                 detail = "a widget call succeeded with the new publishable key"
             else:
                 rotation.error = ("The replacement's secrets are no longer kept, so it cannot be proven. Cancel this "
-                                  "rotation and roll the key again.")
-                self._record(rotation, "rotation_verified", "failure", "secrets missing")
+                                  "roll and roll the key again.")
+                self._record(rotation, "key_roll_verified", "failure", "secrets missing")
                 rotations.save(rotation)
                 raise RotationError(rotation.error)
         except errors.SirError as error:
-            self._fail(rotation, "rotation_verified", error)
+            self._fail(rotation, "key_roll_verified", error)
         rotation.state, rotation.error = "verified", None
-        self._record(rotation, "rotation_verified", detail=detail, target=self._new_target(rotation))
+        self._record(rotation, "key_roll_verified", detail=detail, target=self._new_target(rotation))
         rotations.save(rotation)
 
     # -- step 4: the portal's own credential, in one transaction ------------------------------------------
@@ -275,11 +275,11 @@ class Rotator:
                     # Vault row, rotation state and audit entry change in one transaction.
                     self.vault.store_credential(rotation.partner_id,
                                                 Credential(rotation.new_key_id, secrets["secretKey"], secrets["hmacSecret"]),
-                                                source="rotated", stored_by=self.actor.email, commit=False)
+                                                source="rolled", stored_by=self.actor.email, commit=False)
                     detail = f"the portal now signs with the new key instead of {rotation.old_key_name}"
-                self._record(rotation, "credential_replaced", target=self._new_target(rotation), detail=detail)
+                self._record(rotation, "portal_credential_switched", target=self._new_target(rotation), detail=detail)
             else:
-                self._record(rotation, "rotation_credential_kept", target=self._new_target(rotation),
+                self._record(rotation, "portal_credential_kept", target=self._new_target(rotation),
                              detail="the portal does not sign with the old key; its own credential is unchanged")
             rotation.new_secrets_encrypted = None  # no longer needed anywhere
             rotation.state, rotation.error = "switched", None
@@ -288,7 +288,7 @@ class Rotator:
             rollback()  # nothing of the switch was saved: the portal still signs with the old key
             rotation.error = ("The portal could not save its new credential: its database refused the change. "
                               "It still signs with the old key, which keeps working. Resume to try again.")
-            self._record(rotation, "credential_replaced", "failure", "database error")
+            self._record(rotation, "portal_credential_switched", "failure", "database error")
             rotations.save(rotation)
             raise RotationError(rotation.error) from None
 
@@ -323,11 +323,11 @@ class Rotator:
                 rotation.state = "grace"
                 detail = f"expires {ends.strftime('%Y-%m-%d %H:%M UTC')}"
         except errors.SirError as error:
-            self._fail(rotation, "rotation_old_key_scheduled", error)
+            self._fail(rotation, "key_roll_old_key_scheduled", error)
         rotation.error = None
-        self._record(rotation, "rotation_old_key_scheduled", detail=detail)
+        self._record(rotation, "key_roll_old_key_scheduled", detail=detail)
         if rotation.state == "completed":
-            self._record(rotation, "rotation_completed")
+            self._record(rotation, "key_roll_completed")
         rotations.save(rotation)
 
     # -- the grace period ---------------------------------------------------------------------------------
@@ -348,7 +348,7 @@ class Rotator:
 
     def end_grace_now(self, rotation: KeyRotation) -> None:
         if rotation.state != "grace":
-            raise RotationError("Only a rotation in its grace period can end it.")
+            raise RotationError("Only a roll in its grace period can end it.")
         try:
             traffic = self.traffic(rotation)
         except RotationError as unknown:
@@ -362,10 +362,10 @@ class Rotator:
         try:
             self.account.update_key(rotation.old_key_id, isActive=False)
         except errors.SirError as error:
-            self._fail(rotation, "rotation_grace_ended", error)
+            self._fail(rotation, "key_roll_grace_ended", error)
         rotation.state, rotation.error = "completed", None
-        self._record(rotation, "rotation_grace_ended", detail="the old key was idle and was deactivated before its expiry")
-        self._record(rotation, "rotation_completed")
+        self._record(rotation, "key_roll_grace_ended", detail="the old key was idle and was deactivated before its expiry")
+        self._record(rotation, "key_roll_completed")
         rotations.save(rotation)
 
     def complete_if_retired(self, rotation: KeyRotation, old_key) -> bool:
@@ -374,7 +374,7 @@ class Rotator:
         if rotation.state == "grace" and old_key is not None and old_key.status in ("expired", "inactive", "revoked"):
             rotation.state = "completed"
             Actor("portal", rotation.partner_id, rotation.environment).audit(
-                "rotation_completed", f"{rotation.old_key_name} ({rotation.old_key_id})",
+                "key_roll_completed", f"{rotation.old_key_name} ({rotation.old_key_id})",
                 detail=f"the old key is {old_key.status}", commit=False)
             rotations.save(rotation)
             return True
@@ -405,12 +405,12 @@ class Rotator:
 
     def cancel(self, rotation: KeyRotation) -> None:
         if not rotation.in_progress:
-            raise RotationError("This rotation is already finished.")
+            raise RotationError("This roll is already finished.")
         if rotation.was_portal_key and step_done(rotation, "switched"):
             raise RotationError("The portal already signs with the new key, so it cannot be revoked now. "
-                                "Resume to finish the rotation; the old key keeps working until its grace period ends.")
+                                "Resume to finish the roll; the old key keeps working until its grace period ends.")
         if step_done(rotation, "grace"):
-            raise RotationError("The old key's end is already scheduled; the rotation finishes on its own.")
+            raise RotationError("The old key's end is already scheduled; the roll finishes on its own.")
         if rotation.state == "creating" and parse_time(rotation.updated_at) > datetime.now(timezone.utc) - CREATING_STALE:
             raise RotationError("The replacement is being created right now. Reload the page in a moment, then cancel.")
         try:
@@ -421,10 +421,10 @@ class Rotator:
         except errors.NotFound:
             pass  # already gone: nothing to undo
         except errors.SirError as error:
-            self._fail(rotation, "rotation_cancelled", error)
+            self._fail(rotation, "key_roll_cancelled", error)
         rotation.new_secrets_encrypted = None
         rotation.state, rotation.error = "cancelled", None
-        self._record(rotation, "rotation_cancelled",
+        self._record(rotation, "key_roll_cancelled",
                      detail=(f"replacement {rotation.new_key_name} ({rotation.new_key_id}) revoked; the old key is untouched"
                              if rotation.new_key_id else "no replacement had been created; the old key is untouched"))
         rotations.save(rotation)

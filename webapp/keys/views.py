@@ -13,7 +13,7 @@ from ..upstream import account_api, current_environment, partner_api, sir_client
 from ..web import go, render_htmx_template, shown_once, take_revealed
 from . import bp, changes
 from .banner import forget_key_flags
-from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RotateForm
+from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RollForm
 from .issuing import PURPOSE as CREATE_KEY, issue_key
 from .rotation import GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, purpose, step_done
 
@@ -198,96 +198,96 @@ def revoke(key_id):
     return _changed(updated, "The key is revoked for good; SIR Giving refuses it from now on.")
 
 
-# -- rotation -----------------------------------------------------------------------------------------
+# -- rolling a key (its saved state machine: rotation.py) ------------------------------------------
 
-@bp.route("/<key_id>/rotate", methods=["GET", "POST"])
-def rotate_key(key_id):
+@bp.route("/<key_id>/roll", methods=["GET", "POST"])
+def roll_key(key_id):
     key = _key_or_404(key_id)
     existing = rotations.in_progress_for(g.partner["id"], key.id)
     if existing:
-        return go(url_for("keys.rotation", rotation_id=existing[0].id))
+        return go(url_for("keys.roll", rotation_id=existing[0].id))
     if key.status == "revoked":
         flash("A revoked key cannot be rolled; create a new key instead.", "warning")
         return go(url_for("keys.index"))
-    form = RotateForm()
+    form = RollForm()
     if request.method == "GET" or not form.validate_on_submit():
         if request.method == "GET":
             form.submission.data = submissions.issue(g.partner["id"], purpose(key.id))
-        return render_htmx_template("keys/rotate.html", "keys/_rotate_form.html", key=key, form=form,
+        return render_htmx_template("keys/roll_key.html", "keys/_roll_form.html", key=key, form=form,
                                     usage=_usage_by_key().get(key.id),
                                     is_portal_key=_portal_key_ids().get(key.environment) == key.id,
                                     status=200 if request.method == "GET" else 422)
     outcome = _rotator().start(key, form.grace.data, form.submission.data)
     if outcome.state == "expired":
         flash("That form was already used; here is a fresh one.", "warning")
-        return go(url_for("keys.rotate_key", key_id=key.id))
+        return go(url_for("keys.roll_key", key_id=key.id))
     rotation_id = (outcome.result or {}).get("rotation")  # none yet: a resend while the first is still starting
-    return go(url_for("keys.rotation", rotation_id=rotation_id) if rotation_id else url_for("keys.show", key_id=key.id))
+    return go(url_for("keys.roll", rotation_id=rotation_id) if rotation_id else url_for("keys.show", key_id=key.id))
 
 
 def _rotation_or_404(rotation_id):
     return rotations.of_partner(g.partner["id"], rotation_id) or abort(404)
 
 
-def _rotation_context(row, rotator):
+def _roll_context(row, rotator):
     progress = rotator.progress(row)
     return dict(rotation=row, traffic=progress.traffic, traffic_note=progress.traffic_note, idle=progress.idle,
                 steps=STEPS, step_done=step_done, grace_labels=GRACE_LABELS, state_labels=STATE_LABELS,
                 can_cancel=can_cancel(row))
 
 
-@bp.get("/rotations/<int:rotation_id>")
+@bp.get("/rolls/<int:rotation_id>")
 @shown_once
-def rotation(rotation_id):
-    """A rotation's progress. The replacement's secrets appear on the first view after it is made, and never again."""
+def roll(rotation_id):
+    """A roll's progress. The replacement's secrets appear on the first view after it is made, and never again."""
     row = _rotation_or_404(rotation_id)
     rotator = _rotator()
-    return render_template("keys/rotation.html", secrets=rotator.reveal(row), **_rotation_context(row, rotator))
+    return render_template("keys/roll.html", secrets=rotator.reveal(row), **_roll_context(row, rotator))
 
 
-@bp.get("/rotations/<int:rotation_id>/traffic")
-def rotation_traffic(rotation_id):
+@bp.get("/rolls/<int:rotation_id>/traffic")
+def roll_traffic(rotation_id):
     """The grace-period card on its own: the page polls it, so the admin watches the move happen."""
     row = _rotation_or_404(rotation_id)
-    return render_htmx_template("keys/rotation.html", "keys/_traffic.html", secrets=None,
-                                **_rotation_context(row, _rotator()))
+    return render_htmx_template("keys/roll.html", "keys/_traffic.html", secrets=None,
+                                **_roll_context(row, _rotator()))
 
 
-def _rotation_action(rotation_id, action):
-    """Run one of the rotation's actions (`action(rotator, row)`) and go back to its page, which shows the outcome."""
+def _roll_action(rotation_id, action):
+    """Run one of the roll's actions (`action(rotator, row)`) and go back to its page, which shows the outcome."""
     row = _rotation_or_404(rotation_id)
-    here = url_for("keys.rotation", rotation_id=row.id)
+    here = url_for("keys.roll", rotation_id=row.id)
     try:
         action(_rotator(), row)
     except RotationError as error:
         if str(error) != row.error:  # a failed step is shown by the page itself, next to its step
             flash(str(error), "error")
     except errors.Unauthorized:
-        return _sign_in_again(here, "Every step of the rotation so far is saved; resume it once signed in.")
+        return _sign_in_again(here, "Every step of the roll so far is saved; resume it once signed in.")
     forget_key_flags()
     return go(here)
 
 
-@bp.post("/rotations/<int:rotation_id>/stored")
-def rotation_stored(rotation_id):
-    return _rotation_action(rotation_id, Rotator.continue_after_stored)
+@bp.post("/rolls/<int:rotation_id>/stored")
+def roll_stored(rotation_id):
+    return _roll_action(rotation_id, Rotator.continue_after_stored)
 
 
-@bp.post("/rotations/<int:rotation_id>/new-replacement")
-def rotation_new_replacement(rotation_id):
-    return _rotation_action(rotation_id, Rotator.make_new_replacement)
+@bp.post("/rolls/<int:rotation_id>/new-replacement")
+def roll_new_replacement(rotation_id):
+    return _roll_action(rotation_id, Rotator.make_new_replacement)
 
 
-@bp.post("/rotations/<int:rotation_id>/resume")
-def rotation_resume(rotation_id):
-    return _rotation_action(rotation_id, Rotator.advance)
+@bp.post("/rolls/<int:rotation_id>/resume")
+def roll_resume(rotation_id):
+    return _roll_action(rotation_id, Rotator.advance)
 
 
-@bp.post("/rotations/<int:rotation_id>/cancel")
-def rotation_cancel(rotation_id):
-    return _rotation_action(rotation_id, Rotator.cancel)
+@bp.post("/rolls/<int:rotation_id>/cancel")
+def roll_cancel(rotation_id):
+    return _roll_action(rotation_id, Rotator.cancel)
 
 
-@bp.post("/rotations/<int:rotation_id>/end-grace")
-def rotation_end_grace(rotation_id):
-    return _rotation_action(rotation_id, Rotator.end_grace_now)
+@bp.post("/rolls/<int:rotation_id>/end-grace")
+def roll_end_grace(rotation_id):
+    return _roll_action(rotation_id, Rotator.end_grace_now)
