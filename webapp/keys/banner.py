@@ -34,8 +34,8 @@ def remember_key_flags(keys) -> list[dict]:
     return items
 
 
-def key_flags(force: bool = False) -> list[dict]:
-    if not force and key_flags_are_fresh():
+def key_flags() -> list[dict]:
+    if key_flags_are_fresh():
         return session["key_flags"]["items"]
     return remember_key_flags(account_api().keys())
 
