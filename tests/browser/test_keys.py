@@ -33,7 +33,7 @@ def test_rolling_the_portals_key_from_the_keys_page(page, live_server):
     page.wait_for_selector("table.traffic")
     main = page.locator("main").inner_text()
     assert "stops working" in main and secret not in page.content()
-    assert page.locator("ol.rotation-steps li.done").count() == 5
+    assert page.locator("ol.roll-steps li.done").count() == 5
     assert page.locator("tr.new-key .requests-last-hour").inner_text() == "1"  # the proving call
 
     page.reload()  # coming back does not show the secrets again
@@ -45,7 +45,7 @@ def test_rolling_the_portals_key_from_the_keys_page(page, live_server):
     page.goto(live_server + "/keys/")
     marked = page.locator("table.keys-table tbody tr", has_text="portal signs with this")
     assert marked.count() == 1 and marked.locator("td").first.inner_text().startswith(old_name + " (")
-    assert "grace period" in page.locator(".rotation-in-progress").inner_text()
+    assert "grace period" in page.locator(".roll-in-progress").inner_text()
     assert secret not in page.content()
 
 
@@ -100,4 +100,4 @@ def test_changing_a_key_happens_in_place_and_revoking_waits_for_its_name(page, l
     page.wait_for_selector("#key-actions .alert-error")
     refusal = page.locator("#key-actions .alert-error")
     assert "cannot be deactivated until another credential is in place" in refusal.inner_text()
-    assert refusal.locator("a:has-text('Roll this key')").get_attribute("href").endswith("/rotate")
+    assert refusal.locator("a:has-text('Roll this key')").get_attribute("href").endswith("/roll")

@@ -90,7 +90,7 @@ def test_keys_expiring_within_14_days_are_flagged_at_the_top_and_on_the_overview
     flag = page(listing).select_one(".key-flag")
     assert "“Legacy batch job” (sandbox) expires" in flag.get_text(" ", strip=True)
     legacy = key_named(app, signed_in, "Legacy batch job")
-    assert flag.select_one("a")["href"] == f"/keys/{legacy['id']}/rotate"
+    assert flag.select_one("a")["href"] == f"/keys/{legacy['id']}/roll"
     assert "row-flag" in page(listing).select_one(f"tr#key-{legacy['id']}")["class"]
     backend = key_named(app, signed_in, "Backend integration")
     assert "row-flag" not in (page(listing).select_one(f"tr#key-{backend['id']}").get("class") or [])
@@ -98,7 +98,7 @@ def test_keys_expiring_within_14_days_are_flagged_at_the_top_and_on_the_overview
     overview = page(signed_in.get("/"))
     banner = next(b for b in overview.select(".banner") if "Legacy batch job" in b.get_text())
     assert "API key “Legacy batch job” (sandbox) expires in 10 days" in banner.get_text(" ", strip=True)
-    assert banner.select_one("a")["href"] == f"/keys/{legacy['id']}/rotate"
+    assert banner.select_one("a")["href"] == f"/keys/{legacy['id']}/roll"
     assert any("Legacy batch job" in b.get_text() for b in page(signed_in.get("/audit/")).select(".banner"))
 
 
@@ -250,13 +250,13 @@ def test_deactivate_reactivate_and_revoke_with_the_impact_shown_first(app, signe
     assert "key deactivated" in whats and "key reactivated" in whats and "key revoked" in whats
 
 
-def test_the_portals_own_key_cannot_be_deactivated_or_revoked_and_rotation_is_offered(app, signed_in):
+def test_the_portals_own_key_cannot_be_deactivated_or_revoked_and_rolling_is_offered(app, signed_in):
     own = portal_credential(app, signed_in).key_id
     shown = signed_in.get(f"/keys/{own}")
     assert "cannot be deactivated or revoked until another credential is in place" in text_of(shown)
     off = signed_in.post(f"/keys/{own}/active", data=form_values(shown, "form#key-active"), headers={"HX-Request": "true"})
     assert "cannot be deactivated until another credential is in place" in text_of(off)
-    assert page(off).select_one(".alert-error a")["href"] == f"/keys/{own}/rotate"
+    assert page(off).select_one(".alert-error a")["href"] == f"/keys/{own}/roll"
     gone = signed_in.post(f"/keys/{own}/revoke", data={**form_values(shown, "form#revoke-key"), "confirm_name": "x"})
     assert gone.status_code == 409 and "cannot be revoked until another credential is in place" in text_of(gone)
     assert next(k for k in keys_upstream(app, signed_in) if k["id"] == own)["status"] == "active"

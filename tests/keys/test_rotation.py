@@ -1,4 +1,4 @@
-"""The guided zero-downtime rotation ("roll key"): every step, its audit trail, failures at each step with
+"""Rolling a key (the rotation state machine behind it): every step, its audit trail, failures at each step with
 resume and with cancel, double submits, and the grace period with its traffic view."""
 
 import time
@@ -20,51 +20,51 @@ def signed_in(client, auth):
     return client
 
 
-def start_rotation(client, key_id, grace="24h"):
-    data = form_values(client.get(f"/keys/{key_id}/rotate"), "form#rotate-key")
+def start_roll(client, key_id, grace="24h"):
+    data = form_values(client.get(f"/keys/{key_id}/roll"), "form#roll-key")
     data["grace"] = grace
-    started = client.post(f"/keys/{key_id}/rotate", data=data)
+    started = client.post(f"/keys/{key_id}/roll", data=data)
     assert started.status_code == 302, text_of(started)
     return started.headers["Location"], data
 
 
-def confirm_stored(client, rotation_url):
-    return post_page_form(client, rotation_url, "form[action$='/stored']")
+def confirm_stored(client, roll_url):
+    return post_page_form(client, roll_url, "form[action$='/stored']")
 
 
-def resume(client, rotation_url):
-    return post_page_form(client, rotation_url, "form[action$='/resume']")
+def resume(client, roll_url):
+    return post_page_form(client, roll_url, "form[action$='/resume']")
 
 
-def cancel(client, rotation_url):
-    return post_page_form(client, rotation_url, "form[action$='/cancel']")
+def cancel(client, roll_url):
+    return post_page_form(client, roll_url, "form[action$='/cancel']")
 
 
 def steps_done(response) -> int:
-    return len(page(response).select("ol.rotation-steps li.done"))
+    return len(page(response).select("ol.roll-steps li.done"))
 
 
-def test_the_rotation_form_offers_every_grace_period_and_the_old_keys_traffic(app, signed_in, simulator):
+def test_the_roll_form_offers_every_grace_period_and_the_old_keys_traffic(app, signed_in, simulator):
     key = key_named(app, signed_in, "Backend integration")
-    shown = page(signed_in.get(f"/keys/{key['id']}/rotate"))
-    offered = {i["value"]: i.parent.get_text(strip=True) for i in shown.select("form#rotate-key input[name=grace]")}
+    shown = page(signed_in.get(f"/keys/{key['id']}/roll"))
+    offered = {i["value"]: i.parent.get_text(strip=True) for i in shown.select("form#roll-key input[name=grace]")}
     assert offered == {"now": "Now", "1h": "In 1 hour", "24h": "In 24 hours", "3d": "In 3 days", "7d": "In 7 days"}
     served = len([t for t in simulator.usage.recent.get(key["id"], ()) if t > simulator.now() - 86400])
     assert f"The old key served {served:,} requests in the last 24 hours" in shown.get_text(" ", strip=True)
 
 
-def test_a_whole_rotation_of_the_portals_own_key_never_stops_the_dashboard(app, signed_in, simulator, tmp_path):
+def test_a_whole_roll_of_the_portals_own_key_never_stops_the_dashboard(app, signed_in, simulator, tmp_path):
     sir = app.extensions["sir_client"]
     sir.clock = simulator.now  # the portal's clock and SIR Giving's move together when the test moves time
     old = portal_credential(app, signed_in)
     old_record = key_named(app, signed_in, next(k["name"] for k in keys_upstream(app, signed_in) if k["id"] == old.key_id))
     assert_the_dashboard_works(app, signed_in)
 
-    rotation_url, data = start_rotation(signed_in, old.key_id, grace="24h")
-    assert signed_in.post(f"/keys/{old.key_id}/rotate", data=data).headers["Location"] == rotation_url
+    roll_url, data = start_roll(signed_in, old.key_id, grace="24h")
+    assert signed_in.post(f"/keys/{old.key_id}/roll", data=data).headers["Location"] == roll_url
     assert_the_dashboard_works(app, signed_in)  # the replacement exists; the portal still signs with the old key
 
-    shown = signed_in.get(rotation_url)
+    shown = signed_in.get(roll_url)
     assert shown.headers["Cache-Control"].startswith("no-store")
     new_secret = page(shown).select_one("#new-secret-key").get_text()
     new_hmac = page(shown).select_one("#new-hmac-secret").get_text()
@@ -73,8 +73,8 @@ def test_a_whole_rotation_of_the_portals_own_key_never_stops_the_dashboard(app, 
     assert replacement["status"] == "active" and replacement["environment"] == "sandbox"
     assert replacement["name"] == f"{old_record['name']} ({simulator_today(simulator)})"
 
-    assert confirm_stored(signed_in, rotation_url).status_code == 302
-    after = signed_in.get(rotation_url)
+    assert confirm_stored(signed_in, roll_url).status_code == 302
+    after = signed_in.get(roll_url)
     assert steps_done(after) == 5 and "stops working" in text_of(after)
     assert new_secret not in after.get_data(as_text=True) and new_hmac not in after.get_data(as_text=True)
     assert portal_credential(app, signed_in).key_id == replacement["id"]
@@ -90,15 +90,15 @@ def test_a_whole_rotation_of_the_portals_own_key_never_stops_the_dashboard(app, 
         old_api.get("/v1/partner/campaigns", fresh=True)
     AuthActions(signed_in).login("acme")  # the admin's sign-in (JWT) lapsed with the day that passed
     assert_the_dashboard_works(app, signed_in)
-    assert "Done: the old key is retired" in text_of(signed_in.get(rotation_url))
+    assert "Done: the old key is retired" in text_of(signed_in.get(roll_url))
     assert key_named(app, signed_in, old_record["name"])["status"] == "expired"
 
     trail = [row["what"] for row in reversed(audit_rows(signed_in))]
-    expected = ["rotation started", "rotation key created", "rotation secrets stored", "rotation verified",
-                "credential replaced", "rotation old key scheduled", "rotation completed"]
+    expected = ["key roll started", "key roll replacement created", "key roll secrets stored", "key roll verified",
+                "portal credential switched", "key roll old key scheduled", "key roll completed"]
     positions = [trail.index(step) for step in expected]
     assert positions == sorted(positions), trail
-    assert all(row["outcome"] == "success" for row in audit_rows(signed_in) if row["what"].startswith("rotation"))
+    assert all(row["outcome"] == "success" for row in audit_rows(signed_in) if row["what"].startswith(("key roll", "portal credential")))
     portal_files = [p for p in (tmp_path / "instance").rglob("*") if p.is_file() and not p.name.startswith("simulator")]
     assert not [p.name for p in portal_files if new_secret.encode() in p.read_bytes() or new_hmac.encode() in p.read_bytes()]
 
@@ -114,7 +114,7 @@ def simulator_today(simulator):
 FAILING_STEPS = {
     # step: (method, path) of the SIR Giving call that fails, or None for the portal's own database
     "create": ("POST", "/v1/partner/keys"),
-    "verify": ("GET", "/v1/partner/token-pools"),
+    "verify": ("GET", "/v1/partner/users"),
     "switch": None,
     "schedule": ("PATCH", "/v1/partner/keys/*"),
 }
@@ -146,25 +146,25 @@ def fail_step(app, simulator, monkeypatch, step):
 
 
 def run_until_failure(app, client, simulator, monkeypatch, step, key_id):
-    """Start rolling the portal's own key and make `step` fail; return the rotation's URL."""
+    """Start rolling the portal's own key and make `step` fail; return the roll's URL."""
     if step == "create":
         fail_step(app, simulator, monkeypatch, step)
-    rotation_url, _ = start_rotation(client, key_id)
+    roll_url, _ = start_roll(client, key_id)
     if step != "create":
-        assert page(client.get(rotation_url)).select_one("#new-secret-key") is not None
+        assert page(client.get(roll_url)).select_one("#new-secret-key") is not None
         fail_step(app, simulator, monkeypatch, step)
-        confirm_stored(client, rotation_url)
-    return rotation_url
+        confirm_stored(client, roll_url)
+    return roll_url
 
 
 @pytest.mark.parametrize("step", list(FAILING_STEPS))
-def test_a_failure_at_each_step_stops_in_place_and_resume_finishes_the_rotation(app, signed_in, simulator, monkeypatch, step):
+def test_a_failure_at_each_step_stops_in_place_and_resume_finishes_the_roll(app, signed_in, simulator, monkeypatch, step):
     old = portal_credential(app, signed_in)
-    rotation_url = run_until_failure(app, signed_in, simulator, monkeypatch, step, old.key_id)
-    stopped = signed_in.get(rotation_url)
-    assert page(stopped).select_one(".rotation-error") is not None, text_of(stopped)
-    assert "The rotation stopped" in text_of(stopped) and "Traceback" not in stopped.get_data(as_text=True)
-    assert page(stopped).select_one("ol.rotation-steps li.failed") is not None
+    roll_url = run_until_failure(app, signed_in, simulator, monkeypatch, step, old.key_id)
+    stopped = signed_in.get(roll_url)
+    assert page(stopped).select_one(".roll-error") is not None, text_of(stopped)
+    assert "The roll stopped" in text_of(stopped) and "Traceback" not in stopped.get_data(as_text=True)
+    assert page(stopped).select_one("ol.roll-steps li.failed") is not None
     if step in ("create", "verify", "switch"):
         assert portal_credential(app, signed_in).key_id == old.key_id  # nothing switched yet
     assert_the_dashboard_works(app, signed_in)  # the partner is never without a working key
@@ -172,13 +172,13 @@ def test_a_failure_at_each_step_stops_in_place_and_resume_finishes_the_rotation(
     assert "in progress" in listing and "it stopped" in listing
     assert any(r["outcome"] == "failure" for r in audit_rows(signed_in, outcome="failure"))
 
-    resumed = resume(signed_in, rotation_url)
+    resumed = resume(signed_in, roll_url)
     assert resumed.status_code == 302
     if step == "create":
-        assert page(signed_in.get(rotation_url)).select_one("#new-secret-key") is not None
-        confirm_stored(signed_in, rotation_url)
-    done = signed_in.get(rotation_url)
-    assert steps_done(done) == 5 and page(done).select_one(".rotation-error") is None, text_of(done)
+        assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is not None
+        confirm_stored(signed_in, roll_url)
+    done = signed_in.get(roll_url)
+    assert steps_done(done) == 5 and page(done).select_one(".roll-error") is None, text_of(done)
     assert portal_credential(app, signed_in).key_id != old.key_id
     assert len(keys_named_like(app, signed_in, PORTAL_KEY_PREFIX, status="active")) == 2  # old (in grace) and new
     assert_the_dashboard_works(app, signed_in)
@@ -187,57 +187,57 @@ def test_a_failure_at_each_step_stops_in_place_and_resume_finishes_the_rotation(
 @pytest.mark.parametrize("step", ["create", "verify", "switch"])
 def test_a_failure_at_a_step_then_cancel_revokes_the_replacement_and_keeps_the_old_key(app, signed_in, simulator, monkeypatch, step):
     old = portal_credential(app, signed_in)
-    rotation_url = run_until_failure(app, signed_in, simulator, monkeypatch, step, old.key_id)
-    assert cancel(signed_in, rotation_url).status_code == 302
-    assert "Cancelled" in text_of(signed_in.get(rotation_url))
+    roll_url = run_until_failure(app, signed_in, simulator, monkeypatch, step, old.key_id)
+    assert cancel(signed_in, roll_url).status_code == 302
+    assert "Cancelled" in text_of(signed_in.get(roll_url))
     assert portal_credential(app, signed_in).key_id == old.key_id
     portal_keys = keys_named_like(app, signed_in, PORTAL_KEY_PREFIX)
     assert [k["id"] for k in portal_keys if k["status"] == "active"] == [old.key_id]
     assert all(k["status"] == "revoked" for k in portal_keys if k["id"] != old.key_id)
     assert_the_dashboard_works(app, signed_in)
-    assert "rotation cancelled" in [r["what"] for r in audit_rows(signed_in)]
+    assert "key roll cancelled" in [r["what"] for r in audit_rows(signed_in)]
     assert "in progress" not in text_of(signed_in.get("/keys/"))
 
 
 def test_once_the_portal_signs_with_the_new_key_cancel_is_refused_and_resume_finishes(app, signed_in, simulator):
     old = portal_credential(app, signed_in)
-    rotation_url = run_until_failure(app, signed_in, simulator, None, "schedule", old.key_id)
-    stopped = page(signed_in.get(rotation_url))
+    roll_url = run_until_failure(app, signed_in, simulator, None, "schedule", old.key_id)
+    stopped = page(signed_in.get(roll_url))
     assert stopped.select_one("form[action$='/cancel']") is None
     assert "can no longer be cancelled" in stopped.get_text(" ")
-    refused = signed_in.post(f"{rotation_url}/cancel", data={"csrf_token": form_values(signed_in.get(rotation_url), "form[action$='/resume']")["csrf_token"]})
+    refused = signed_in.post(f"{roll_url}/cancel", data={"csrf_token": form_values(signed_in.get(roll_url), "form[action$='/resume']")["csrf_token"]})
     assert refused.status_code == 302
-    assert "already signs with the new key" in text_of(signed_in.get(rotation_url))
+    assert "already signs with the new key" in text_of(signed_in.get(roll_url))
     assert portal_credential(app, signed_in).key_id != old.key_id
-    resume(signed_in, rotation_url)
-    assert steps_done(signed_in.get(rotation_url)) == 5
+    resume(signed_in, roll_url)
+    assert steps_done(signed_in.get(roll_url)) == 5
 
 
 def test_cancelling_before_the_secrets_are_stored_revokes_the_replacement(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url, _ = start_rotation(signed_in, key["id"], grace="now")
-    cancelled = cancel(signed_in, rotation_url)
+    roll_url, _ = start_roll(signed_in, key["id"], grace="now")
+    cancelled = cancel(signed_in, roll_url)
     assert cancelled.status_code == 302
-    assert "Cancelled" in text_of(signed_in.get(rotation_url))
+    assert "Cancelled" in text_of(signed_in.get(roll_url))
     replacement = keys_named_like(app, signed_in, "Backend integration (")[0]
     assert replacement["status"] == "revoked" and key_named(app, signed_in, "Backend integration")["status"] == "active"
-    assert "rotation cancelled" in [r["what"] for r in audit_rows(signed_in)]
+    assert "key roll cancelled" in [r["what"] for r in audit_rows(signed_in)]
 
 
 def test_a_lost_answer_when_creating_leaves_no_second_key(tmp_path, simulator_app_with_short_timeout):
     app, client, simulator = simulator_app_with_short_timeout
     old = portal_credential(app, client)
     simulator.add_fault(method="POST", path="/v1/partner/keys", delay_ms=1200, count=1)  # made, but answered too late
-    rotation_url, _ = start_rotation(client, old.key_id)
-    assert "SIR Giving did not answer in time" in text_of(client.get(rotation_url))
+    roll_url, _ = start_roll(client, old.key_id)
+    assert "SIR Giving did not answer in time" in text_of(client.get(roll_url))
     deadline = time.monotonic() + 5
     while not keys_named_like(app, client, f"{PORTAL_KEY_PREFIX}, ", status="active")[1:] and time.monotonic() < deadline:
         time.sleep(0.1)  # the simulator finishes making the key whose answer was lost
-    resume(client, rotation_url)
+    resume(client, roll_url)
     actives = keys_named_like(app, client, PORTAL_KEY_PREFIX, status="active")
     assert len(actives) == 2  # the old key and exactly one replacement, whose secrets are shown once
-    assert page(client.get(rotation_url)).select_one("#new-secret-key") is not None
-    assert "rotation orphan revoked" in [r["what"] for r in audit_rows(client)]
+    assert page(client.get(roll_url)).select_one("#new-secret-key") is not None
+    assert "key roll orphan revoked" in [r["what"] for r in audit_rows(client)]
 
 
 @pytest.fixture
@@ -252,9 +252,9 @@ def simulator_app_with_short_timeout(tmp_path):
 
 def test_a_double_click_on_start_makes_one_replacement(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    data = form_values(signed_in.get(f"/keys/{key['id']}/rotate"), "form#rotate-key")
-    first = signed_in.post(f"/keys/{key['id']}/rotate", data=data)
-    second = signed_in.post(f"/keys/{key['id']}/rotate", data=data)
+    data = form_values(signed_in.get(f"/keys/{key['id']}/roll"), "form#roll-key")
+    first = signed_in.post(f"/keys/{key['id']}/roll", data=data)
+    second = signed_in.post(f"/keys/{key['id']}/roll", data=data)
     assert first.headers["Location"] == second.headers["Location"]
     assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
 
@@ -262,22 +262,22 @@ def test_a_double_click_on_start_makes_one_replacement(app, signed_in):
 def test_resuming_twice_after_a_failed_create_makes_one_replacement(app, signed_in, simulator):
     key = key_named(app, signed_in, "Backend integration")
     simulator.add_fault(method="POST", path="/v1/partner/keys", status=503, count=1)
-    rotation_url, _ = start_rotation(signed_in, key["id"])
-    data = form_values(signed_in.get(rotation_url), "form[action$='/resume']")
-    signed_in.post(f"{rotation_url}/resume", data=data)
-    signed_in.post(f"{rotation_url}/resume", data=data)  # the same form sent again
+    roll_url, _ = start_roll(signed_in, key["id"])
+    data = form_values(signed_in.get(roll_url), "form[action$='/resume']")
+    signed_in.post(f"{roll_url}/resume", data=data)
+    signed_in.post(f"{roll_url}/resume", data=data)  # the same form sent again
     assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
 
 
 def test_a_double_click_on_stored_runs_each_step_once(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url, _ = start_rotation(signed_in, key["id"])
-    data = form_values(signed_in.get(rotation_url), "form[action$='/stored']")
-    signed_in.post(f"{rotation_url}/stored", data=data)
-    signed_in.post(f"{rotation_url}/stored", data=data)
+    roll_url, _ = start_roll(signed_in, key["id"])
+    data = form_values(signed_in.get(roll_url), "form[action$='/stored']")
+    signed_in.post(f"{roll_url}/stored", data=data)
+    signed_in.post(f"{roll_url}/stored", data=data)
     whats = [r["what"] for r in audit_rows(signed_in)]
-    assert whats.count("rotation secrets stored") == 1 and whats.count("rotation verified") == 1
-    assert whats.count("rotation old key scheduled") == 1
+    assert whats.count("key roll secrets stored") == 1 and whats.count("key roll verified") == 1
+    assert whats.count("key roll old key scheduled") == 1
     assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
 
 
@@ -285,33 +285,33 @@ def test_a_double_click_on_stored_runs_each_step_once(app, signed_in):
 
 def test_the_replacements_secrets_are_shown_once_then_a_new_replacement_can_be_made(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url, _ = start_rotation(signed_in, key["id"])
-    first = signed_in.get(rotation_url)
+    roll_url, _ = start_roll(signed_in, key["id"])
+    first = signed_in.get(roll_url)
     secret = page(first).select_one("#new-secret-key").get_text()
     assert first.headers["Cache-Control"].startswith("no-store")
-    again = signed_in.get(rotation_url)  # a reload, or the browser coming back later
+    again = signed_in.get(roll_url)  # a reload, or the browser coming back later
     assert secret not in again.get_data(as_text=True) and page(again).select_one("#new-secret-key") is None
     assert "are not shown again" in text_of(again)
     first_replacement = keys_named_like(app, signed_in, "Backend integration (")[0]
     data = form_values(again, "form[action$='/new-replacement']")
-    signed_in.post(f"{rotation_url}/new-replacement", data=data)
-    signed_in.post(f"{rotation_url}/new-replacement", data=data)  # a double click makes one new key, not two
+    signed_in.post(f"{roll_url}/new-replacement", data=data)
+    signed_in.post(f"{roll_url}/new-replacement", data=data)  # a double click makes one new key, not two
     assert len(keys_named_like(app, signed_in, "Backend integration (")) == 2
     replacements = keys_named_like(app, signed_in, "Backend integration (")
     assert {k["id"]: k["status"] for k in replacements}[first_replacement["id"]] == "revoked"
     assert len([k for k in replacements if k["status"] == "active"]) == 1
-    shown = signed_in.get(rotation_url)
+    shown = signed_in.get(roll_url)
     assert page(shown).select_one("#new-secret-key").get_text() not in ("", secret)
-    assert "rotation replacement revoked" in [r["what"] for r in audit_rows(signed_in)]
+    assert "key roll replacement revoked" in [r["what"] for r in audit_rows(signed_in)]
 
 
 def test_grace_now_deactivates_the_old_key_at_once(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url, _ = start_rotation(signed_in, key["id"], grace="now")
-    signed_in.get(rotation_url)
-    confirm_stored(signed_in, rotation_url)
+    roll_url, _ = start_roll(signed_in, key["id"], grace="now")
+    signed_in.get(roll_url)
+    confirm_stored(signed_in, roll_url)
     assert key_named(app, signed_in, "Backend integration")["status"] == "inactive"
-    done = signed_in.get(rotation_url)
+    done = signed_in.get(roll_url)
     assert "Done: the old key is retired" in text_of(done) and steps_done(done) == 6
 
 
@@ -320,14 +320,14 @@ def test_each_grace_period_sets_the_old_keys_expiry(app, signed_in, grace, hours
     from datetime import datetime, timezone
 
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url, _ = start_rotation(signed_in, key["id"], grace=grace)
-    signed_in.get(rotation_url)
-    confirm_stored(signed_in, rotation_url)
+    roll_url, _ = start_roll(signed_in, key["id"], grace=grace)
+    signed_in.get(roll_url)
+    confirm_stored(signed_in, roll_url)
     expires = datetime.fromisoformat(key_named(app, signed_in, "Backend integration")["expiresAt"].replace("Z", "+00:00"))
     assert abs((expires - datetime.now(timezone.utc)).total_seconds() - hours * 3600) < 120
 
 
-def test_a_rotation_never_lengthens_a_keys_life(app, signed_in):
+def test_a_roll_never_lengthens_a_keys_life(app, signed_in):
     from datetime import date, timedelta
 
     key = key_named(app, signed_in, "Backend integration")
@@ -335,9 +335,9 @@ def test_a_rotation_never_lengthens_a_keys_life(app, signed_in):
     post_page_form(signed_in, f"/keys/{key['id']}", "form#key-expiry", expires_on=in_two_days)
     expires = key_named(app, signed_in, "Backend integration")["expiresAt"]
     assert expires == f"{in_two_days}T23:59:00Z"
-    rotation_url, _ = start_rotation(signed_in, key["id"], grace="7d")
-    signed_in.get(rotation_url)
-    confirm_stored(signed_in, rotation_url)
+    roll_url, _ = start_roll(signed_in, key["id"], grace="7d")
+    signed_in.get(roll_url)
+    confirm_stored(signed_in, roll_url)
     assert key_named(app, signed_in, "Backend integration")["expiresAt"] == expires
     assert "keeps its own, earlier expiry" in " ".join(r["detail"] for r in audit_rows(signed_in))
 
@@ -345,36 +345,36 @@ def test_a_rotation_never_lengthens_a_keys_life(app, signed_in):
 def test_the_grace_period_shows_old_against_new_traffic_and_ends_early_once_idle(app, signed_in, simulator):
     app.extensions["sir_client"].clock = simulator.now
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url, _ = start_rotation(signed_in, key["id"], grace="7d")
-    signed_in.get(rotation_url)
-    confirm_stored(signed_in, rotation_url)
+    roll_url, _ = start_roll(signed_in, key["id"], grace="7d")
+    signed_in.get(roll_url)
+    confirm_stored(signed_in, roll_url)
     simulator_key = simulator.keys[key["id"]]
     PartnerApi(app.extensions["sir_client"], credential_of(simulator_key), "sandbox").get("/v1/partner/campaigns", fresh=True)
 
-    shown = page(signed_in.get(rotation_url))
+    shown = page(signed_in.get(roll_url))
     old_row, new_row = shown.select_one("tr.old-key"), shown.select_one("tr.new-key")
     assert int(old_row.select_one(".requests-last-hour").get_text(strip=True)) >= 1
     assert new_row.select_one(".requests-last-hour").get_text(strip=True) == "1"  # the proving call
     assert new_row.select_one(".last-used time") is not None
-    assert shown.select_one("#rotation-traffic")["hx-get"].endswith("/traffic")
+    assert shown.select_one("#roll-traffic")["hx-get"].endswith("/traffic")
     assert shown.select_one("form[action$='/end-grace'] button").has_attr("disabled")
-    polled = signed_in.get(f"{rotation_url}/traffic", headers={"HX-Request": "true"})
-    assert page(polled).select_one("#rotation-traffic tr.old-key") is not None and page(polled).select_one("header.topbar") is None
+    polled = signed_in.get(f"{roll_url}/traffic", headers={"HX-Request": "true"})
+    assert page(polled).select_one("#roll-traffic tr.old-key") is not None and page(polled).select_one("header.topbar") is None
 
-    refused = post_page_form(signed_in, rotation_url, "form[action$='/end-grace']")
+    refused = post_page_form(signed_in, roll_url, "form[action$='/end-grace']")
     assert refused.status_code == 302
-    assert "something still uses it" in text_of(signed_in.get(rotation_url))
+    assert "something still uses it" in text_of(signed_in.get(roll_url))
     assert key_named(app, signed_in, "Backend integration")["status"] == "active"
 
     simulator.advance_clock(3700)  # an hour with no request on the old key
     AuthActions(signed_in).login("acme")
-    idle = page(signed_in.get(rotation_url))
+    idle = page(signed_in.get(roll_url))
     assert idle.select_one("tr.old-key .requests-last-hour").get_text(strip=True) == "0"
     assert not idle.select_one("form[action$='/end-grace'] button").has_attr("disabled")
-    post_page_form(signed_in, rotation_url, "form[action$='/end-grace']")
+    post_page_form(signed_in, roll_url, "form[action$='/end-grace']")
     assert key_named(app, signed_in, "Backend integration")["status"] == "inactive"
-    assert "Done: the old key is retired" in text_of(signed_in.get(rotation_url))
-    assert "rotation grace ended" in [r["what"] for r in audit_rows(signed_in)]
+    assert "Done: the old key is retired" in text_of(signed_in.get(roll_url))
+    assert "key roll grace ended" in [r["what"] for r in audit_rows(signed_in)]
 
 
 def credential_of(simulator_key):
@@ -385,15 +385,15 @@ def credential_of(simulator_key):
 
 def test_rolling_a_publishable_key_proves_it_with_a_widget_call(app, signed_in):
     key = key_named(app, signed_in, "Checkout widget")
-    rotation_url, _ = start_rotation(signed_in, key["id"], grace="1h")
-    shown = page(signed_in.get(rotation_url))
+    roll_url, _ = start_roll(signed_in, key["id"], grace="1h")
+    shown = page(signed_in.get(roll_url))
     assert shown.select_one("#new-public-key").get_text().startswith("pk_test_") and shown.select_one("#new-secret-key") is None
-    confirm_stored(signed_in, rotation_url)
-    assert steps_done(signed_in.get(rotation_url)) == 5
-    assert any("widget call" in r["detail"] for r in audit_rows(signed_in) if r["what"] == "rotation verified")
-    trail = [r["what"] for r in reversed(audit_rows(signed_in)) if r["what"].startswith("rotation")]
-    assert trail == ["rotation started", "rotation key created", "rotation secrets stored", "rotation verified",
-                     "rotation credential kept", "rotation old key scheduled"]
+    confirm_stored(signed_in, roll_url)
+    assert steps_done(signed_in.get(roll_url)) == 5
+    assert any("widget call" in r["detail"] for r in audit_rows(signed_in) if r["what"] == "key roll verified")
+    trail = [r["what"] for r in reversed(audit_rows(signed_in)) if r["what"].startswith(("key roll", "portal credential"))]
+    assert trail == ["key roll started", "key roll replacement created", "key roll secrets stored", "key roll verified",
+                     "portal credential kept", "key roll old key scheduled"]
 
 
 def test_an_expired_key_is_rolled_without_being_revived(app, signed_in, simulator):
@@ -402,71 +402,71 @@ def test_an_expired_key_is_rolled_without_being_revived(app, signed_in, simulato
     AuthActions(signed_in).login("acme")
     app.extensions["sir_client"].clock = simulator.now
     assert key_named(app, signed_in, "Legacy batch job")["status"] == "expired"
-    rotation_url, _ = start_rotation(signed_in, key["id"], grace="24h")
-    signed_in.get(rotation_url)
-    confirm_stored(signed_in, rotation_url)
+    roll_url, _ = start_roll(signed_in, key["id"], grace="24h")
+    signed_in.get(roll_url)
+    confirm_stored(signed_in, roll_url)
     assert key_named(app, signed_in, "Legacy batch job")["status"] == "expired"
-    assert "Done: the old key is retired" in text_of(signed_in.get(rotation_url))
+    assert "Done: the old key is retired" in text_of(signed_in.get(roll_url))
 
 
-def test_the_keys_page_offers_resume_and_cancel_for_a_stopped_rotation(app, signed_in, simulator):
+def test_the_keys_page_offers_resume_and_cancel_for_a_stopped_roll(app, signed_in, simulator):
     key = key_named(app, signed_in, "Backend integration")
     simulator.add_fault(method="POST", path="/v1/partner/keys", status=503, count=1)
-    rotation_url, _ = start_rotation(signed_in, key["id"])
+    roll_url, _ = start_roll(signed_in, key["id"])
     listing = page(signed_in.get("/keys/"))
-    banner = listing.select_one(".rotation-in-progress")
-    assert "Rotation of “Backend integration” in progress" in banner.get_text(" ", strip=True)
+    banner = listing.select_one(".roll-in-progress")
+    assert "Rolling “Backend integration”: in progress" in banner.get_text(" ", strip=True)
     assert banner.select_one("form[action$='/resume'] button") and banner.select_one("form[action$='/cancel'] button")
     overview_banner = text_of(signed_in.get("/audit/"))
-    assert "A rotation of “Backend integration” is in progress and waiting for you." in overview_banner
-    resumed = post_page_form(signed_in, "/keys/", ".rotation-in-progress form[action$='/resume']")
-    assert resumed.headers["Location"] == rotation_url
-    assert page(signed_in.get(rotation_url)).select_one("#new-secret-key") is not None
+    assert "Rolling “Backend integration” is in progress and waiting for you." in overview_banner
+    resumed = post_page_form(signed_in, "/keys/", ".roll-in-progress form[action$='/resume']")
+    assert resumed.headers["Location"] == roll_url
+    assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is not None
 
 
-def test_another_partners_rotation_is_not_found(app, signed_in):
-    rotation_url, _ = start_rotation(signed_in, key_named(app, signed_in, "Backend integration")["id"])
+def test_another_partners_roll_is_not_found(app, signed_in):
+    roll_url, _ = start_roll(signed_in, key_named(app, signed_in, "Backend integration")["id"])
     other = app.test_client()
     AuthActions(other).sign_in("globex")
-    assert other.get(rotation_url).status_code == 404
+    assert other.get(roll_url).status_code == 404
     csrf = page(other.get("/keys/")).find("meta", attrs={"name": "csrf-token"})["content"]
-    assert other.post(f"{rotation_url}/cancel", data={"csrf_token": csrf}).status_code == 404
+    assert other.post(f"{roll_url}/cancel", data={"csrf_token": csrf}).status_code == 404
     assert keys_named_like(app, signed_in, "Backend integration (", status="active")
 
 
 def test_a_grace_period_that_is_not_offered_is_refused_in_place(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    data = form_values(signed_in.get(f"/keys/{key['id']}/rotate"), "form#rotate-key")
+    data = form_values(signed_in.get(f"/keys/{key['id']}/roll"), "form#roll-key")
     for grace in ("2w", ""):
-        refused = signed_in.post(f"/keys/{key['id']}/rotate", data={**data, "grace": grace}, headers={"HX-Request": "true"})
-        assert page(refused).select_one("form#rotate-key .field-errors") is not None, text_of(refused)
+        refused = signed_in.post(f"/keys/{key['id']}/roll", data={**data, "grace": grace}, headers={"HX-Request": "true"})
+        assert page(refused).select_one("form#roll-key .field-errors") is not None, text_of(refused)
         assert page(refused).select_one("header.topbar") is None
     assert keys_named_like(app, signed_in, "Backend integration (") == []
-    assert "rotation started" not in [r["what"] for r in audit_rows(signed_in)]
+    assert "key roll started" not in [r["what"] for r in audit_rows(signed_in)]
 
 
-def test_a_key_being_rolled_keeps_the_end_the_rotation_set(app, signed_in):
+def test_a_key_being_rolled_keeps_the_end_the_roll_set(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url, _ = start_rotation(signed_in, key["id"], grace="1h")
-    signed_in.get(rotation_url)
-    confirm_stored(signed_in, rotation_url)
+    roll_url, _ = start_roll(signed_in, key["id"], grace="1h")
+    signed_in.get(roll_url)
+    confirm_stored(signed_in, roll_url)
     expires = key_named(app, signed_in, "Backend integration")["expiresAt"]
     shown = signed_in.get(f"/keys/{key['id']}")
-    assert page(shown).select_one("form#key-expiry") is None and "the rotation sets when it stops" in text_of(shown)
+    assert page(shown).select_one("form#key-expiry") is None and "the roll sets when it stops" in text_of(shown)
     csrf = page(shown).find("meta", attrs={"name": "csrf-token"})["content"]  # a form left open in another tab
     refused = signed_in.post(f"/keys/{key['id']}/expiry", data={"csrf_token": csrf, "expires_on": "2030-01-01"})
-    assert refused.status_code == 409 and "the rotation sets when it stops" in text_of(refused)
+    assert refused.status_code == 409 and "the roll sets when it stops" in text_of(refused)
     assert key_named(app, signed_in, "Backend integration")["expiresAt"] == expires
 
 
 def test_a_key_being_replaced_or_replaced_is_not_flagged_again(app, signed_in, simulator):
     legacy = key_named(app, signed_in, "Legacy batch job")  # expires within 14 days: flagged
-    rotation_url, _ = start_rotation(signed_in, legacy["id"], grace="now")
+    roll_url, _ = start_roll(signed_in, legacy["id"], grace="now")
     listing = page(signed_in.get("/keys/"))
     assert listing.select_one(".key-flag") is None
     assert "being replaced by “Legacy batch job (" in listing.select_one(f"tr#key-{legacy['id']} .key-rolled").get_text(" ", strip=True)
-    signed_in.get(rotation_url)
-    confirm_stored(signed_in, rotation_url)
+    signed_in.get(roll_url)
+    confirm_stored(signed_in, roll_url)
     listing = page(signed_in.get("/keys/"))
     row = listing.select_one(f"tr#key-{legacy['id']}")
     assert "replaced by" in row.select_one(".key-rolled").get_text(" ", strip=True) and listing.select_one(".key-flag") is None
@@ -481,80 +481,80 @@ def test_while_another_request_creates_the_replacement_a_resume_waits_instead_of
 
     key = key_named(app, signed_in, "Backend integration")
     simulator.add_fault(method="POST", path="/v1/partner/keys", status=503, count=1)
-    rotation_url, _ = start_rotation(signed_in, key["id"])
-    rotation_id = int(rotation_url.rsplit("/", 1)[1])
+    roll_url, _ = start_roll(signed_in, key["id"])
+    roll_id = int(roll_url.rsplit("/", 1)[1])
 
     def claimed_by_another_request(seconds_ago):
         with app.app_context():
-            row = db.session.get(KeyRotation, rotation_id)
+            row = db.session.get(KeyRotation, roll_id)
             row.state, row.updated_at = "creating", datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)
             db.session.commit()
 
     claimed_by_another_request(1)
-    resume(signed_in, rotation_url)
-    waiting = signed_in.get(rotation_url)
+    resume(signed_in, roll_url)
+    waiting = signed_in.get(roll_url)
     assert "The replacement key is being created" in text_of(waiting)
     assert keys_named_like(app, signed_in, "Backend integration (") == []
     assert page(waiting).select_one("form[action$='/cancel']") is not None
     claimed_by_another_request(300)  # that request died long ago: this one takes over
-    resume(signed_in, rotation_url)
+    resume(signed_in, roll_url)
     assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
-    assert page(signed_in.get(rotation_url)).select_one("#new-secret-key") is not None
+    assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is not None
 
 
 def test_a_failed_step_is_explained_once_next_to_the_steps(app, signed_in, simulator):
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url, _ = start_rotation(signed_in, key["id"])
-    signed_in.get(rotation_url)
-    simulator.add_fault(method="GET", path="/v1/partner/token-pools", status=503, count=1)
-    confirm_stored(signed_in, rotation_url)
-    stopped = page(signed_in.get(rotation_url))
-    error = stopped.select_one(".rotation-error").get_text(" ", strip=True)
+    roll_url, _ = start_roll(signed_in, key["id"])
+    signed_in.get(roll_url)
+    simulator.add_fault(method="GET", path="/v1/partner/users", status=503, count=1)
+    confirm_stored(signed_in, roll_url)
+    stopped = page(signed_in.get(roll_url))
+    error = stopped.select_one(".roll-error").get_text(" ", strip=True)
     assert "SIR Giving" in error and "resume to try the step again" in error
     assert stopped.select(".flash") == []  # not repeated as a flash above the page
-    failed_step = stopped.select_one("ol.rotation-steps li.failed").get_text(" ", strip=True)
+    failed_step = stopped.select_one("ol.roll-steps li.failed").get_text(" ", strip=True)
     assert failed_step.startswith("Prove the new key works")
 
 
-def test_a_sign_in_that_expires_mid_rotation_leads_back_to_it_after_signing_in(app, signed_in, simulator):
+def test_a_sign_in_that_expires_mid_roll_leads_back_to_it_after_signing_in(app, signed_in, simulator):
     app.extensions["sir_client"].clock = simulator.now
     old = portal_credential(app, signed_in)
-    rotation_url, _ = start_rotation(signed_in, old.key_id)
-    data = form_values(signed_in.get(rotation_url), "form[action$='/stored']")
+    roll_url, _ = start_roll(signed_in, old.key_id)
+    data = form_values(signed_in.get(roll_url), "form[action$='/stored']")
     simulator.advance_clock(3700)  # the admin's JWT (one hour) lapses while the secrets are being stored
-    sent_away = signed_in.post(f"{rotation_url}/stored", data=data)
+    sent_away = signed_in.post(f"{roll_url}/stored", data=data)
     from urllib.parse import parse_qs, urlsplit
 
     where = urlsplit(sent_away.headers["Location"])
-    assert sent_away.status_code == 302 and where.path == "/login" and parse_qs(where.query)["next"] == [rotation_url]
-    back = AuthActions(signed_in).login("acme", next_url=rotation_url)
-    assert back.headers["Location"] == rotation_url
+    assert sent_away.status_code == 302 and where.path == "/login" and parse_qs(where.query)["next"] == [roll_url]
+    back = AuthActions(signed_in).login("acme", next_url=roll_url)
+    assert back.headers["Location"] == roll_url
     assert portal_credential(app, signed_in).key_id != old.key_id  # verified and switched before the lapse showed
-    stopped = signed_in.get(rotation_url)
+    stopped = signed_in.get(roll_url)
     assert "sign-in expired during this step" in text_of(stopped)
-    resume(signed_in, rotation_url)
-    assert steps_done(signed_in.get(rotation_url)) == 5
+    resume(signed_in, roll_url)
+    assert steps_done(signed_in.get(roll_url)) == 5
     assert_the_dashboard_works(app, signed_in)
 
 
 def test_rolling_a_production_key_says_why_its_traffic_is_unknown_and_keeps_the_grace(app, signed_in):
     key = key_named(app, signed_in, "Live backend")  # the portal holds no production key of its own
-    rotation_url, _ = start_rotation(signed_in, key["id"], grace="3d")
-    shown = page(signed_in.get(rotation_url))
+    roll_url, _ = start_roll(signed_in, key["id"], grace="3d")
+    shown = page(signed_in.get(roll_url))
     assert shown.select_one("#new-secret-key").get_text().startswith("sk_live_")
-    confirm_stored(signed_in, rotation_url)
-    grace = page(signed_in.get(rotation_url))
+    confirm_stored(signed_in, roll_url)
+    grace = page(signed_in.get(roll_url))
     assert "The portal has no production key of its own" in grace.select_one(".traffic-unknown").get_text()
     assert grace.select_one("form[action$='/end-grace'] button").has_attr("disabled")
-    post_page_form(signed_in, rotation_url, "form[action$='/end-grace']")
-    assert "cannot tell whether the old key is idle" in text_of(signed_in.get(rotation_url))
+    post_page_form(signed_in, roll_url, "form[action$='/end-grace']")
+    assert "cannot tell whether the old key is idle" in text_of(signed_in.get(roll_url))
     assert key_named(app, signed_in, "Live backend")["status"] == "active"
     assert portal_credential(app, signed_in, "production") is None  # the portal's credentials are untouched
 
 
 @pytest.mark.parametrize("old_name, expected", [
     ("Checkout backend", "Checkout backend (2026-03-01)"),
-    ("Checkout backend (2026-01-15)", "Checkout backend (2026-03-01)"),  # an earlier rotation's date is replaced
+    ("Checkout backend (2026-01-15)", "Checkout backend (2026-03-01)"),  # an earlier roll's date is replaced
     ("Checkout backend (2026-03-01)", "Checkout backend (2026-03-01) (2026-03-01)"),  # rolled twice in a day
 ])
 def test_the_replacement_is_named_after_the_old_key_with_the_date(old_name, expected):
@@ -572,10 +572,10 @@ def test_the_replacement_is_named_after_the_old_key_with_the_date(old_name, expe
 
 def test_a_failure_when_ending_a_key_the_portal_does_not_sign_with_can_still_be_cancelled(app, signed_in, simulator, monkeypatch):
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url = run_until_failure(app, signed_in, simulator, monkeypatch, "schedule", key["id"])
-    assert "The rotation stopped" in text_of(signed_in.get(rotation_url))
-    assert cancel(signed_in, rotation_url).status_code == 302
-    assert "Cancelled" in text_of(signed_in.get(rotation_url))
+    roll_url = run_until_failure(app, signed_in, simulator, monkeypatch, "schedule", key["id"])
+    assert "The roll stopped" in text_of(signed_in.get(roll_url))
+    assert cancel(signed_in, roll_url).status_code == 302
+    assert "Cancelled" in text_of(signed_in.get(roll_url))
     assert keys_named_like(app, signed_in, "Backend integration (")[0]["status"] == "revoked"
     old = key_named(app, signed_in, "Backend integration")
     assert old["status"] == "active" and old["expiresAt"] is None
@@ -583,6 +583,6 @@ def test_a_failure_when_ending_a_key_the_portal_does_not_sign_with_can_still_be_
 
 def test_a_head_request_does_not_use_up_the_replacements_one_showing(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    rotation_url, _ = start_rotation(signed_in, key["id"])
-    assert signed_in.head(rotation_url).status_code == 200
-    assert page(signed_in.get(rotation_url)).select_one("#new-secret-key") is not None
+    roll_url, _ = start_roll(signed_in, key["id"])
+    assert signed_in.head(roll_url).status_code == 200
+    assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is not None

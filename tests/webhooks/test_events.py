@@ -99,7 +99,7 @@ def test_an_expiring_key_event_links_to_that_keys_rotation(inbox, simulator):
     deliver(inbox, envelope("evt_exp", "api_key.expiring", keyId=key.id, name=key.name, expiresAt="2026-12-04T00:00:00Z"))
     banner = next(b for b in banners(client.get("/webhooks/events")) if "SIR Giving reports: key" in b.get_text())
     link = banner.select_one("a")
-    assert link.get_text() == "Roll this key" and link["href"] == f"/keys/{key.id}/rotate"
+    assert link.get_text() == "Roll this key" and link["href"] == f"/keys/{key.id}/roll"
     assert client.get(link["href"]).status_code == 200
 
 

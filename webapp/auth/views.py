@@ -4,15 +4,16 @@ import time
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
+from ..actor import current_actor
 from ..limits import limiter
 from ..sir import errors
 from ..sir.client import ENVIRONMENTS
-from ..store import audit
 from ..upstream import sir_client
 from ..web import safe_next
 from . import bp
 from .forms import LoginForm
 from .session import jwt_expiry, login_required
+from .sign_in import FIRST_ENVIRONMENT, SignedIn, sign_in
 
 DEMO_ACCOUNTS = [("Acme Rewards", "admin@acme.example"), ("Globex Giving", "admin@globex.example")]
 DEMO_PASSWORD = "sandbox-demo"
@@ -33,21 +34,14 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     upstream_error = None
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
         try:
-            account = sir_client().login(email, form.password.data)
-            token = account.get("token") or account.get("accessToken")
-            me = sir_client().me(token)
+            signed_in = sign_in(sir_client(), form.email.data.strip().lower(), form.password.data, request.remote_addr)
         except errors.InvalidCredentials:
-            audit.record(actor=email, action="sign_in", outcome="failure", detail="wrong email or password",
-                         remote_addr=request.remote_addr)
             form.password.errors.append("Email or password is wrong.")
         except errors.SirError as error:
             upstream_error = error
         else:
-            _start_session(token, me)
-            audit.record(actor=email, action="sign_in", partner_id=g.partner["id"], remote_addr=request.remote_addr,
-                         environment=session["environment"])
+            _start_session(signed_in)
             return redirect(safe_next(form.next.data, url_for("dashboard.overview")))
     status = 200 if request.method == "GET" or form.errors == {} and not upstream_error else 422
     if upstream_error:
@@ -56,21 +50,22 @@ def login():
                            demo_accounts=DEMO_ACCOUNTS, demo_password=DEMO_PASSWORD), status
 
 
-def _start_session(token: str, me: dict) -> None:
+def _start_session(signed_in: SignedIn) -> None:
     # A fresh session id at sign-in: a session id planted before login is worth nothing after it.
     current_app.session_interface.regenerate(session)
     session.clear()
+    me = signed_in.me
     user = me.get("user") or {}
     partner = me.get("partner") or {}
     session.update(
         # The JWT is a credential: the session store (SQLite, PostgreSQL or Redis) only ever holds it encrypted.
-        jwt=current_app.extensions["vault"].encrypt(token),
-        jwt_expires_at=jwt_expiry(token) or time.time() + 3600,
+        jwt=current_app.extensions["vault"].encrypt(signed_in.token),
+        jwt_expires_at=jwt_expiry(signed_in.token) or time.time() + 3600,
         admin={"id": user.get("id"), "email": user.get("email"), "name": user.get("name")},
         partner={"id": partner.get("id"), "name": partner.get("name"), "slug": partner.get("slug"),
                  "status": partner.get("status")},
         publishable_key=me.get("publishableKey"),
-        environment="sandbox",
+        environment=FIRST_ENVIRONMENT,
     )
     session.permanent = True
     g.admin, g.partner = session["admin"], session["partner"]
@@ -79,8 +74,7 @@ def _start_session(token: str, me: dict) -> None:
 @bp.post("/logout")
 @login_required
 def logout():
-    audit.record(actor=g.admin["email"], action="sign_out", partner_id=g.partner["id"],
-                 environment=session.get("environment"), remote_addr=request.remote_addr)
+    current_actor().audit("sign_out")
     session.clear()
     flash("You are signed out.", "success")
     return redirect(url_for("auth.login"))

@@ -1,4 +1,4 @@
-"""API keys: list, create (secrets shown once), rename, expiry, deactivate, revoke, and guided rotation."""
+"""API keys: list, create (secrets shown once), rename, expiry, deactivate, revoke, and roll (a guided rotation)."""
 
 from flask import Blueprint
 

@@ -1,4 +1,4 @@
-"""A banner on every page for keys that expire within 14 days (or have expired) and rotations left half-way.
+"""A banner on every page for keys that expire within 14 days (or have expired) and rolls left half-way.
 
 The key list is a JWT call; it is remembered in the admin's own session for a minute so the banner costs
 no call on most pages and is never shared between admins."""
@@ -12,9 +12,10 @@ from datetime import datetime, timedelta, timezone
 from flask import g, session, url_for
 
 from ..sir import errors
+from ..sir.times import parse_time, to_wire
+from ..store import rotations
 from ..templating import Banner
 from ..upstream import account_api
-from . import rotation as rotations
 
 REMEMBER_SECONDS = 60
 
@@ -27,14 +28,14 @@ def key_flags_are_fresh() -> bool:
 def remember_key_flags(keys) -> list[dict]:
     now = datetime.now(timezone.utc)
     items = [{"id": k.id, "name": k.name, "environment": k.environment, "status": k.status,
-              "expires_at": k.expires_at.isoformat() if k.expires_at else None}
+              "expires_at": to_wire(k.expires_at) or None}
              for k in keys if k.needs_attention(now)]
     session["key_flags"] = {"at": time.time(), "items": items}
     return items
 
 
-def key_flags(force: bool = False) -> list[dict]:
-    if not force and key_flags_are_fresh():
+def key_flags() -> list[dict]:
+    if key_flags_are_fresh():
         return session["key_flags"]["items"]
     return remember_key_flags(account_api().keys())
 
@@ -63,14 +64,14 @@ def expiring_key_banners() -> list[Banner]:
     banners = []
     for rotation in rotations.in_progress_for(g.partner["id"]):
         if rotation.state != "grace":
-            banners.append(Banner("warning", f"A rotation of “{rotation.old_key_name}” is in progress and waiting for you.",
-                                  url_for("keys.rotation", rotation_id=rotation.id), "Resume or cancel"))
+            banners.append(Banner("warning", f"Rolling “{rotation.old_key_name}” is in progress and waiting for you.",
+                                  url_for("keys.roll", rotation_id=rotation.id), "Resume or cancel"))
     try:
         flags = key_flags()
     except errors.SirError:
         return banners
     now = datetime.now(timezone.utc)
-    rolled = rotations.by_old_key(g.partner["id"])
+    rolled = rotations.latest_by_old_key(g.partner["id"])
     for key in flags:
         if key["id"] in rolled:
             continue  # being replaced, or replaced already
@@ -78,7 +79,7 @@ def expiring_key_banners() -> list[Banner]:
             message = f"API key “{key['name']}” ({key['environment']}) has expired."
             level = "danger"
         else:
-            message = f"API key “{key['name']}” ({key['environment']}) expires {time_left(datetime.fromisoformat(key['expires_at']) - now)}."
+            message = f"API key “{key['name']}” ({key['environment']}) expires {time_left(parse_time(key['expires_at']) - now)}."
             level = "warning"
-        banners.append(Banner(level, message, url_for("keys.rotate_key", key_id=key["id"]), "Roll this key"))
+        banners.append(Banner(level, message, url_for("keys.roll_key", key_id=key["id"]), "Roll this key"))
     return banners

@@ -58,7 +58,7 @@ class ActiveForm(FlaskForm):
     active = HiddenField()
 
 
-class RotateForm(FlaskForm):
+class RollForm(FlaskForm):
     grace = RadioField("When should the old key stop working?", choices=list(GRACE_LABELS.items()), default="24h",
                        validate_choice=False,
                        validators=[DataRequired("Choose when the old key stops working."),

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..actor import Actor
+from ..once import Outcome, run_once
 from ..sir import errors
-from ..sir.api import AccountApi, PartnerApi
+from ..sir.api import AccountApi, PartnerApi, check_publishable_key
 from ..sir.client import Credential, SirClient
-from ..sir.times import to_wire
-from ..store import audit, db
+from ..sir.times import parse_time, to_wire
+from ..store import rotations
+from ..store.db import rollback
 from ..store.models import KeyRotation
 from ..store.vault import Vault
 
@@ -45,35 +48,9 @@ class RotationError(Exception):
     pass
 
 
-def in_progress_for(partner_id: str, key_id: str | None = None) -> list[KeyRotation]:
-    query = select(KeyRotation).filter(KeyRotation.partner_id == partner_id,
-                                       KeyRotation.state.notin_(("completed", "cancelled")))
-    if key_id:
-        query = query.filter(KeyRotation.old_key_id == key_id)
-    return list(db.session.scalars(query.order_by(KeyRotation.created_at.desc())))
-
-
-def by_old_key(partner_id: str) -> dict[str, KeyRotation]:
-    """The latest rotation (in progress or completed, not cancelled) of each key that was rolled."""
-    rows = db.session.scalars(select(KeyRotation).filter(KeyRotation.partner_id == partner_id,
-                                                         KeyRotation.state != "cancelled")
-                              .order_by(KeyRotation.created_at))
-    return {row.old_key_id: row for row in rows}
-
-
-def start(partner_id: str, old_key, grace: str, was_portal_key: bool, actor: str) -> KeyRotation:
-    existing = in_progress_for(partner_id, old_key.id)
-    if existing:
-        return existing[0]  # a second click, a resend: the same rotation, never a second one
-    rotation = KeyRotation(partner_id=partner_id, environment=old_key.environment, old_key_id=old_key.id,
-                           old_key_name=old_key.name, key_type=old_key.key_type, grace=grace,
-                           was_portal_key=was_portal_key, started_by=actor)
-    db.session.add(rotation)
-    audit.record(actor=actor, action="rotation_started", partner_id=partner_id, environment=old_key.environment,
-                 target=f"{old_key.name} ({old_key.id})", detail=f"old key stops: {GRACE_LABELS[grace].lower()}",
-                 commit=False)
-    db.session.commit()
-    return rotation
+def purpose(key_id: str) -> str:
+    """The one-time form token's purpose: one rotation per key and form."""
+    return f"roll:{key_id}"
 
 
 def step_done(rotation: KeyRotation, state: str) -> bool:
@@ -86,14 +63,19 @@ def can_cancel(rotation: KeyRotation) -> bool:
         rotation.was_portal_key and step_done(rotation, "switched"))
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+@dataclass
+class Progress:
+    """What a rotation's page shows beside its steps: the old and new keys' traffic while it matters."""
+
+    traffic: tuple | None = None  # (old, new) KeyUsage
+    traffic_note: str | None = None  # why the traffic is unknown
+    idle: bool = False  # the old key served no request in the last hour
 
 
 class Rotator:
     """Runs the steps of one rotation with the admin's JWT (key management) and the vault."""
 
-    def __init__(self, client: SirClient, account: AccountApi, vault: Vault, actor: str):
+    def __init__(self, client: SirClient, account: AccountApi, vault: Vault, actor: Actor):
         self.client, self.account, self.vault, self.actor = client, account, vault, actor
 
     def now(self) -> datetime:
@@ -101,9 +83,35 @@ class Rotator:
         return datetime.fromtimestamp(self.client.clock(), tz=timezone.utc)
 
     def _record(self, rotation, action, outcome="success", detail=None, target=None):
-        audit.record(actor=self.actor, action=action, outcome=outcome, partner_id=rotation.partner_id,
-                     environment=rotation.environment, target=target or f"{rotation.old_key_name} ({rotation.old_key_id})",
-                     detail=detail, commit=False)
+        self.actor.audit(action, target or f"{rotation.old_key_name} ({rotation.old_key_id})", outcome=outcome,
+                         detail=detail, environment=rotation.environment, commit=False)
+
+    # -- start ------------------------------------------------------------------------------------------
+
+    def start(self, old_key, grace: str, token: str | None) -> Outcome:
+        """Roll `old_key` once per form, however often it is sent: save the rotation, then run every step
+        that can run now. `Outcome.result["rotation"]` is the rotation's id (also for a resend)."""
+        outcome = run_once(token, self.actor.partner_id, purpose(old_key.id),
+                           lambda _note: {"rotation": self._begin(old_key, grace).id})
+        if outcome.done:
+            rotation = rotations.of_partner(self.actor.partner_id, outcome.result["rotation"])
+            try:
+                self.advance(rotation)
+            except RotationError:
+                pass  # saved with its error; the rotation's page offers resume or cancel
+        return outcome
+
+    def _begin(self, old_key, grace: str) -> KeyRotation:
+        existing = rotations.in_progress_for(self.actor.partner_id, old_key.id)
+        if existing:
+            return existing[0]  # a second tab: the same rotation, never a second one
+        portal = self.vault.record_for(self.actor.partner_id, old_key.environment)
+        rotation = rotations.create(partner_id=self.actor.partner_id, environment=old_key.environment,
+                                    old_key_id=old_key.id, old_key_name=old_key.name, key_type=old_key.key_type,
+                                    grace=grace, was_portal_key=portal is not None and portal.key_id == old_key.id,
+                                    started_by=self.actor.email, commit=False)
+        self._record(rotation, "key_roll_started", detail=f"old key stops: {GRACE_LABELS[grace].lower()}")
+        return rotation  # committed with the form's token
 
     def _new_target(self, rotation) -> str:
         return f"{rotation.new_key_name} ({rotation.new_key_id})"
@@ -113,7 +121,7 @@ class Rotator:
         if isinstance(error, errors.Unauthorized):
             rotation.error = "Your SIR Giving sign-in expired during this step. Sign in again, then resume."
         self._record(rotation, action, "failure", error.code)
-        db.session.commit()
+        rotations.save(rotation)
         if isinstance(error, errors.Unauthorized):
             raise error  # the admin must sign in again; the step is saved and resumes afterwards
         raise RotationError(rotation.error) from error
@@ -143,25 +151,11 @@ class Rotator:
             name = f"{rotation.old_key_name} ({today})"
         return name[:100]
 
-    def _claim_creation(self, rotation, name) -> bool:
-        """"started" → "creating" in one conditional UPDATE; a stale "creating" (its request died) may be taken over."""
-        now = datetime.now(timezone.utc)
-        won = db.session.execute(
-            update(KeyRotation)
-            .where(KeyRotation.id == rotation.id,
-                   or_(KeyRotation.state == "started",
-                       and_(KeyRotation.state == "creating", KeyRotation.updated_at < now - CREATING_STALE)))
-            .values(state="creating", new_key_name=rotation.new_key_name or name, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        db.session.commit()
-        db.session.refresh(rotation)
-        return won == 1
-
     def create_replacement(self, rotation: KeyRotation) -> None:
         retrying = rotation.error is not None or rotation.state == "creating"
         name = rotation.new_key_name or self.replacement_name(rotation)
-        if not self._claim_creation(rotation, name):
+        now = datetime.now(timezone.utc)
+        if not rotations.claim_creation(rotation, name, now, stale_before=now - CREATING_STALE):
             return  # another request is creating it right now; the page shows that and offers a reload
         name = rotation.new_key_name
         try:
@@ -171,27 +165,27 @@ class Rotator:
         except errors.SirError as error:
             # The key may exist although the answer was lost (a timeout): the next attempt looks for it first.
             rotation.state = "started"
-            self._fail(rotation, "rotation_key_created", error)
+            self._fail(rotation, "key_roll_replacement_created", error)
         rotation.new_key_id, rotation.new_key_name = created["id"], created["name"]
         secrets = {"publicKey": created.get("publicKey"), "secretKey": created.get("secretKey"),
                    "hmacSecret": created.get("hmacSecret")}
         rotation.new_secrets_encrypted = self.vault.encrypt(json.dumps(secrets))
         rotation.secrets_shown_at = None
         rotation.state, rotation.error = "created", None
-        self._record(rotation, "rotation_key_created", target=self._new_target(rotation))
-        db.session.commit()
+        self._record(rotation, "key_roll_replacement_created", target=self._new_target(rotation))
+        rotations.save(rotation)
 
     def _revoke_orphans(self, rotation, name) -> None:
         """After a lost answer, an active key with this rotation's name made since it began is one we made.
         Its secrets were in the lost answer and can never be shown, so it is revoked and a new one made."""
-        began = _aware(rotation.created_at) - timedelta(minutes=1)
+        began = parse_time(rotation.created_at) - timedelta(minutes=1)
         for key in self.account.keys():
             if key.name == name and key.status == "active" and key.id != rotation.old_key_id \
                     and key.created_at is not None and key.created_at >= began:
                 self.account.revoke_key(key.id)
-                self._record(rotation, "rotation_orphan_revoked", detail="its secrets were lost with an unanswered call",
+                self._record(rotation, "key_roll_orphan_revoked", detail="its secrets were lost with an unanswered call",
                              target=f"{key.name} ({key.id})")
-                db.session.commit()
+                rotations.save(rotation)
 
     # -- step 2: the secrets, shown once -------------------------------------------------------------
 
@@ -204,30 +198,23 @@ class Rotator:
         """The replacement's secrets, the first time the page asks and never again (one conditional UPDATE)."""
         if rotation.state != "created" or rotation.secrets_shown_at is not None:
             return None
-        won = db.session.execute(
-            update(KeyRotation)
-            .where(KeyRotation.id == rotation.id, KeyRotation.state == "created", KeyRotation.secrets_shown_at.is_(None))
-            .values(secrets_shown_at=datetime.now(timezone.utc))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        db.session.commit()
-        db.session.refresh(rotation)
-        if won != 1:
+        if not rotations.mark_secrets_shown(rotation, datetime.now(timezone.utc)):
             return None
         return self.secrets(rotation)
 
     def confirm_stored(self, rotation: KeyRotation) -> bool:
         """"created" → "confirmed", once: only the request that wins goes on with the next steps."""
-        won = db.session.execute(
-            update(KeyRotation).where(KeyRotation.id == rotation.id, KeyRotation.state == "created")
-            .values(state="confirmed", updated_at=datetime.now(timezone.utc))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if won == 1:
-            self._record(rotation, "rotation_secrets_stored", target=self._new_target(rotation))
-        db.session.commit()
-        db.session.refresh(rotation)
-        return won == 1
+        won = rotations.confirm_stored(rotation, datetime.now(timezone.utc), commit=False)
+        if won:
+            self._record(rotation, "key_roll_secrets_stored", target=self._new_target(rotation))
+        rotations.save(rotation)
+        return won
+
+    def continue_after_stored(self, rotation: KeyRotation) -> None:
+        """The admin stored the secrets: run the remaining steps. A second click finds the secrets confirmed
+        already and runs nothing."""
+        if self.confirm_stored(rotation):
+            self.advance(rotation)
 
     def make_new_replacement(self, rotation: KeyRotation) -> None:
         """The admin did not store the secrets: revoke that replacement and make another, shown once again.
@@ -242,20 +229,13 @@ class Rotator:
         except errors.NotFound:
             pass
         except errors.SirError as error:
-            self._fail(rotation, "rotation_replacement_revoked", error)
-        won = db.session.execute(
-            update(KeyRotation).where(KeyRotation.id == rotation.id, KeyRotation.state == "created",
-                                      KeyRotation.new_key_id == seen_key_id)
-            .values(state="started", new_key_id=None, new_key_name=None, new_secrets_encrypted=None,
-                    secrets_shown_at=None, error=None, updated_at=datetime.now(timezone.utc))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if won == 1:
-            self._record(rotation, "rotation_replacement_revoked", target=seen_target,
+            self._fail(rotation, "key_roll_replacement_revoked", error)
+        won = rotations.forget_replacement(rotation, seen_key_id, datetime.now(timezone.utc), commit=False)
+        if won:
+            self._record(rotation, "key_roll_replacement_revoked", target=seen_target,
                          detail="its secrets were not stored; a new replacement follows")
-        db.session.commit()
-        db.session.refresh(rotation)
-        if won == 1:
+        rotations.save(rotation)
+        if won:
             self.create_replacement(rotation)
 
     # -- step 3: proof --------------------------------------------------------------------------------
@@ -265,24 +245,22 @@ class Rotator:
         try:
             if secrets.get("secretKey"):
                 credential = Credential(rotation.new_key_id, secrets["secretKey"], secrets["hmacSecret"])
-                reply = PartnerApi(self.client, credential, rotation.environment).get("/v1/partner/token-pools", fresh=True)
-                if reply.stale:  # an old answer standing in for a failure proves nothing
-                    raise reply.error or errors.Unreachable(path="/v1/partner/token-pools")
-                detail = "a signed call (GET /v1/partner/token-pools) succeeded with the new key"
+                PartnerApi(self.client, credential, rotation.environment).check_credential()
+                detail = "a signed call succeeded with the new key"
             elif secrets.get("publicKey"):  # a publishable key cannot sign: one widget call proves it
-                self.client.widget_call(secrets["publicKey"], rotation.environment, "GET", "/v1/partner/config")
-                detail = "a widget call (GET /v1/partner/config) succeeded with the new publishable key"
+                check_publishable_key(self.client, secrets["publicKey"], rotation.environment)
+                detail = "a widget call succeeded with the new publishable key"
             else:
                 rotation.error = ("The replacement's secrets are no longer kept, so it cannot be proven. Cancel this "
-                                  "rotation and roll the key again.")
-                self._record(rotation, "rotation_verified", "failure", "secrets missing")
-                db.session.commit()
+                                  "roll and roll the key again.")
+                self._record(rotation, "key_roll_verified", "failure", "secrets missing")
+                rotations.save(rotation)
                 raise RotationError(rotation.error)
         except errors.SirError as error:
-            self._fail(rotation, "rotation_verified", error)
+            self._fail(rotation, "key_roll_verified", error)
         rotation.state, rotation.error = "verified", None
-        self._record(rotation, "rotation_verified", detail=detail, target=self._new_target(rotation))
-        db.session.commit()
+        self._record(rotation, "key_roll_verified", detail=detail, target=self._new_target(rotation))
+        rotations.save(rotation)
 
     # -- step 4: the portal's own credential, in one transaction ------------------------------------------
 
@@ -297,21 +275,21 @@ class Rotator:
                     # Vault row, rotation state and audit entry change in one transaction.
                     self.vault.store_credential(rotation.partner_id,
                                                 Credential(rotation.new_key_id, secrets["secretKey"], secrets["hmacSecret"]),
-                                                source="rotated", stored_by=self.actor, commit=False)
+                                                source="rolled", stored_by=self.actor.email, commit=False)
                     detail = f"the portal now signs with the new key instead of {rotation.old_key_name}"
-                self._record(rotation, "credential_replaced", target=self._new_target(rotation), detail=detail)
+                self._record(rotation, "portal_credential_switched", target=self._new_target(rotation), detail=detail)
             else:
-                self._record(rotation, "rotation_credential_kept", target=self._new_target(rotation),
+                self._record(rotation, "portal_credential_kept", target=self._new_target(rotation),
                              detail="the portal does not sign with the old key; its own credential is unchanged")
             rotation.new_secrets_encrypted = None  # no longer needed anywhere
             rotation.state, rotation.error = "switched", None
-            db.session.commit()
+            rotations.save(rotation)
         except SQLAlchemyError:
-            db.session.rollback()  # nothing of the switch was saved: the portal still signs with the old key
+            rollback()  # nothing of the switch was saved: the portal still signs with the old key
             rotation.error = ("The portal could not save its new credential: its database refused the change. "
                               "It still signs with the old key, which keeps working. Resume to try again.")
-            self._record(rotation, "credential_replaced", "failure", "database error")
-            db.session.commit()
+            self._record(rotation, "portal_credential_switched", "failure", "database error")
+            rotations.save(rotation)
             raise RotationError(rotation.error) from None
 
     # -- step 5: the old key's end ----------------------------------------------------------------------
@@ -345,12 +323,12 @@ class Rotator:
                 rotation.state = "grace"
                 detail = f"expires {ends.strftime('%Y-%m-%d %H:%M UTC')}"
         except errors.SirError as error:
-            self._fail(rotation, "rotation_old_key_scheduled", error)
+            self._fail(rotation, "key_roll_old_key_scheduled", error)
         rotation.error = None
-        self._record(rotation, "rotation_old_key_scheduled", detail=detail)
+        self._record(rotation, "key_roll_old_key_scheduled", detail=detail)
         if rotation.state == "completed":
-            self._record(rotation, "rotation_completed")
-        db.session.commit()
+            self._record(rotation, "key_roll_completed")
+        rotations.save(rotation)
 
     # -- the grace period ---------------------------------------------------------------------------------
 
@@ -370,7 +348,7 @@ class Rotator:
 
     def end_grace_now(self, rotation: KeyRotation) -> None:
         if rotation.state != "grace":
-            raise RotationError("Only a rotation in its grace period can end it.")
+            raise RotationError("Only a roll in its grace period can end it.")
         try:
             traffic = self.traffic(rotation)
         except RotationError as unknown:
@@ -384,33 +362,56 @@ class Rotator:
         try:
             self.account.update_key(rotation.old_key_id, isActive=False)
         except errors.SirError as error:
-            self._fail(rotation, "rotation_grace_ended", error)
+            self._fail(rotation, "key_roll_grace_ended", error)
         rotation.state, rotation.error = "completed", None
-        self._record(rotation, "rotation_grace_ended", detail="the old key was idle and was deactivated before its expiry")
-        self._record(rotation, "rotation_completed")
-        db.session.commit()
+        self._record(rotation, "key_roll_grace_ended", detail="the old key was idle and was deactivated before its expiry")
+        self._record(rotation, "key_roll_completed")
+        rotations.save(rotation)
 
     def complete_if_retired(self, rotation: KeyRotation, old_key) -> bool:
-        """A rotation in its grace period is complete once SIR Giving no longer accepts the old key."""
+        """A rotation in its grace period is complete once SIR Giving no longer accepts the old key. The portal
+        notices it, not the admin: the audit entry says so."""
         if rotation.state == "grace" and old_key is not None and old_key.status in ("expired", "inactive", "revoked"):
             rotation.state = "completed"
-            audit.record(actor="portal", action="rotation_completed", partner_id=rotation.partner_id,
-                         environment=rotation.environment, target=f"{rotation.old_key_name} ({rotation.old_key_id})",
-                         detail=f"the old key is {old_key.status}", commit=False)
+            Actor("portal", rotation.partner_id, rotation.environment).audit(
+                "key_roll_completed", f"{rotation.old_key_name} ({rotation.old_key_id})",
+                detail=f"the old key is {old_key.status}", commit=False)
+            rotations.save(rotation)
             return True
         return False
+
+    def complete_finished(self, in_progress: list[KeyRotation], keys_by_id: dict) -> None:
+        """Complete each rotation in its grace period whose old key (from `keys_by_id`) has stopped."""
+        for rotation in in_progress:
+            self.complete_if_retired(rotation, keys_by_id.get(rotation.old_key_id))
+
+    def progress(self, rotation: KeyRotation) -> Progress:
+        """The rotation as its page shows it, with the old key's end noticed first: during the grace period
+        and after it, the old and new keys' traffic, fresh (or why it is unknown)."""
+        if rotation.state == "grace":
+            try:
+                self.complete_if_retired(rotation, self.account.key(rotation.old_key_id))
+            except errors.SirError:
+                pass  # the old key's state is unknown just now: the rotation stays in its grace period
+        if rotation.state not in ("grace", "completed"):
+            return Progress()
+        try:
+            traffic = self.traffic(rotation)
+        except RotationError as unknown:
+            return Progress(traffic_note=str(unknown))
+        return Progress(traffic, idle=traffic[0] is None or traffic[0].requests_last_hour == 0)
 
     # -- cancel ---------------------------------------------------------------------------------------
 
     def cancel(self, rotation: KeyRotation) -> None:
         if not rotation.in_progress:
-            raise RotationError("This rotation is already finished.")
+            raise RotationError("This roll is already finished.")
         if rotation.was_portal_key and step_done(rotation, "switched"):
             raise RotationError("The portal already signs with the new key, so it cannot be revoked now. "
-                                "Resume to finish the rotation; the old key keeps working until its grace period ends.")
+                                "Resume to finish the roll; the old key keeps working until its grace period ends.")
         if step_done(rotation, "grace"):
-            raise RotationError("The old key's end is already scheduled; the rotation finishes on its own.")
-        if rotation.state == "creating" and _aware(rotation.updated_at) > datetime.now(timezone.utc) - CREATING_STALE:
+            raise RotationError("The old key's end is already scheduled; the roll finishes on its own.")
+        if rotation.state == "creating" and parse_time(rotation.updated_at) > datetime.now(timezone.utc) - CREATING_STALE:
             raise RotationError("The replacement is being created right now. Reload the page in a moment, then cancel.")
         try:
             if rotation.new_key_id:
@@ -420,10 +421,10 @@ class Rotator:
         except errors.NotFound:
             pass  # already gone: nothing to undo
         except errors.SirError as error:
-            self._fail(rotation, "rotation_cancelled", error)
+            self._fail(rotation, "key_roll_cancelled", error)
         rotation.new_secrets_encrypted = None
         rotation.state, rotation.error = "cancelled", None
-        self._record(rotation, "rotation_cancelled",
+        self._record(rotation, "key_roll_cancelled",
                      detail=(f"replacement {rotation.new_key_name} ({rotation.new_key_id}) revoked; the old key is untouched"
                              if rotation.new_key_id else "no replacement had been created; the old key is untouched"))
-        db.session.commit()
+        rotations.save(rotation)

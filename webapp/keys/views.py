@@ -4,17 +4,18 @@ from datetime import datetime, timezone
 
 from flask import abort, flash, g, render_template, request, session, url_for
 
+from ..actor import current_actor
+from ..errors import in_place
 from ..sir import errors
-from ..sir.client import ENVIRONMENTS, Credential
-from ..sir.times import to_wire
-from ..store import audit, db, reveal, submissions
-from ..store.models import KeyRotation
+from ..sir.client import ENVIRONMENTS
+from ..store import rotations, submissions
 from ..upstream import account_api, current_environment, partner_api, sir_client, vault
-from ..web import get_for_partner, go, render_htmx_template, shown_once, take_revealed
-from . import bp
-from . import rotation as rotations
+from ..web import go, render_htmx_template, shown_once, take_revealed
+from . import bp, changes
 from .banner import forget_key_flags
-from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RotateForm
+from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RollForm
+from .issuing import PURPOSE as CREATE_KEY, issue_key
+from .rotation import GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, purpose, step_done
 
 
 def _portal_key_ids() -> dict[str, str | None]:
@@ -43,34 +44,21 @@ def _key_or_404(key_id: str):
         abort(404)
 
 
-def _actor() -> str:
-    return g.admin["email"]
-
-
-def _audit(action, key, outcome="success", detail=None):
-    audit.record(actor=_actor(), action=action, outcome=outcome, partner_id=g.partner["id"],
-                 environment=key.environment, target=f"{key.name} ({key.id})", detail=detail)
-
-
-def _complete_finished_grace(rotation_rows, keys_by_id) -> None:
-    """A rotation in its grace period is complete once SIR Giving no longer accepts the old key."""
-    rotator = _rotator()
-    if any([rotator.complete_if_retired(row, keys_by_id.get(row.old_key_id)) for row in rotation_rows]):
-        db.session.commit()
+def _rotator() -> Rotator:
+    return Rotator(sir_client(), account_api(), vault(), current_actor())
 
 
 @bp.get("/")
 def index():
     keys = account_api().keys()
-    keys_by_id = {k.id: k for k in keys}
-    rotation_rows = rotations.in_progress_for(g.partner["id"])
-    _complete_finished_grace(rotation_rows, keys_by_id)
+    in_progress = rotations.in_progress_for(g.partner["id"])
+    _rotator().complete_finished(in_progress, {k.id: k for k in keys})
     now = datetime.now(timezone.utc)
-    rolled = rotations.by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
+    rolled = rotations.latest_by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
     flagged = [k for k in keys if k.needs_attention(now) and k.id not in rolled]
     return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(),
-                           rotations=[r for r in rotation_rows if r.in_progress], flagged=flagged, now=now, rolled=rolled,
-                           can_cancel=rotations.can_cancel, state_labels=rotations.STATE_LABELS)
+                           rotations=[r for r in in_progress if r.in_progress], flagged=flagged, now=now, rolled=rolled,
+                           can_cancel=can_cancel, state_labels=STATE_LABELS)
 
 
 # -- create, with secrets shown once ---------------------------------------------------------------
@@ -79,41 +67,23 @@ def index():
 def new():
     form = CreateKeyForm(environment=current_environment())
     if request.method == "GET":
-        form.submission.data = submissions.issue(g.partner["id"], "create-key")
+        form.submission.data = submissions.issue(g.partner["id"], CREATE_KEY)
         return render_htmx_template("keys/new.html", "keys/_new_form.html", form=form)
     if not form.validate_on_submit():
         return render_htmx_template("keys/new.html", "keys/_new_form.html", form=form, status=422)
-    claim = submissions.claim(form.submission.data, g.partner["id"], "create-key")
-    if claim.state in ("done", "running"):
-        # A double click or a resend: the key was made once; its secrets page may already have been shown.
-        target = (claim.result or {}).get("reveal")
-        return go(url_for("keys.secrets", token=target) if target else url_for("keys.index"))
-    if claim.state != "claimed":
+    outcome = issue_key(current_actor(), account_api(), vault(), form.submission.data, name=form.name.data.strip(),
+                        environment=form.environment.data, key_type=form.key_type.data,
+                        for_portal=form.use_for_portal.data)
+    if outcome.state == "expired":
         flash("That form was already used; here is a fresh one.", "warning")
         return go(url_for("keys.new"))
-    try:
-        created = account_api().create_key(form.name.data.strip(), form.environment.data, form.key_type.data)
-    except errors.SirError as error:
-        submissions.release(form.submission.data)
-        audit.record(actor=_actor(), action="key_created", outcome="failure", partner_id=g.partner["id"],
-                     environment=form.environment.data, target=form.name.data, detail=error.code)
-        if isinstance(error, errors.Unauthorized):
-            raise
-        form.name.errors.append(f"{error.title}: {error.message} {error.next_step}")
+    if outcome.state == "failed":
+        form.name.errors.append(in_place(outcome.error).sentence)
         return render_htmx_template("keys/new.html", "keys/_new_form.html", form=form, status=502)
-    payload = {k: created.get(k) for k in ("publicKey", "secretKey", "hmacSecret", "name", "environment", "keyType", "id")}
-    token = reveal.stash(vault(), g.partner["id"], created["id"], payload)
-    audit.record(actor=_actor(), action="key_created", partner_id=g.partner["id"], environment=created["environment"],
-                 target=f"{created['name']} ({created['id']})", commit=False)
-    if form.use_for_portal.data and created.get("secretKey"):
-        vault().store_credential(g.partner["id"], Credential(created["id"], created["secretKey"], created["hmacSecret"]),
-                                 source="created", stored_by=_actor(), commit=False)
-        audit.record(actor=_actor(), action="credential_replaced", partner_id=g.partner["id"],
-                     environment=created["environment"], target=f"{created['name']} ({created['id']})",
-                     detail="the new key became the portal's own credential", commit=False)
-    submissions.finish(form.submission.data, {"reveal": token})  # commits the rows above with it
     forget_key_flags()
-    return go(url_for("keys.secrets", token=token))
+    # A double click or a resend finds the key made once; its secrets page may already have been shown.
+    shown_at = (outcome.result or {}).get("reveal")
+    return go(url_for("keys.secrets", token=shown_at) if shown_at else url_for("keys.index"))
 
 
 @bp.get("/secrets/<token>")
@@ -152,8 +122,13 @@ def _sign_in_again(back_to: str, what: str = "Nothing was changed."):
     return go(url_for("auth.login", next=back_to))
 
 
-def _upstream_failure(key, action, error, **forms):
-    _audit(action, key, "failure", error.code)
+def _changed(key, message):
+    forget_key_flags()
+    return _key_page(key, message=message)
+
+
+def _upstream_failure(key, error, **forms):
+    """A change SIR Giving refused or could not make (audited by `changes`): said in place, on the key's page."""
     if isinstance(error, errors.Unauthorized):
         return _sign_in_again(url_for("keys.show", key_id=key.id))
     return _key_page(key, status=502, refusal=f"{error.title}. {error.message} {error.next_step}", **forms)
@@ -166,12 +141,10 @@ def rename(key_id):
     if not form.validate_on_submit():
         return _key_page(key, status=422, rename_form=form)
     try:
-        updated = account_api().update_key(key.id, name=form.name.data.strip())
+        updated = changes.rename(current_actor(), account_api(), key, form.name.data.strip())
     except errors.SirError as error:
-        return _upstream_failure(key, "key_renamed", error, rename_form=form)
-    _audit("key_renamed", updated, detail=f"was “{key.name}”")
-    forget_key_flags()
-    return _key_page(updated, message=f"Renamed to “{updated.name}”.")
+        return _upstream_failure(key, error, rename_form=form)
+    return _changed(updated, f"Renamed to “{updated.name}”.")
 
 
 @bp.post("/<key_id>/expiry")
@@ -179,32 +152,20 @@ def set_expiry(key_id):
     key = _key_or_404(key_id)
     form = ExpiryForm()
     clearing = request.form.get("clear") == "1"
-    if rotations.in_progress_for(g.partner["id"], key.id):
-        return _key_page(key, status=409, expiry_form=form, refusal=(
-            "This key is being rolled: the rotation sets when it stops. Finish or cancel the rotation first."))
+    if refusal := changes.refusal(current_actor(), vault(), key, "expiry"):
+        return _key_page(key, status=409, expiry_form=form, refusal=refusal)
     if not clearing and not form.validate_on_submit():  # CSRFProtect has already checked every POST
         return _key_page(key, status=422, expiry_form=form)
     try:
-        updated = account_api().update_key(
-            key.id, expiresAt=None if clearing else to_wire(form.expires_on.moment))
+        updated = changes.set_expiry(current_actor(), account_api(), key, None if clearing else form.expires_on.moment)
     except errors.ValidationFailed as error:
-        reasons = [f"{f.get('field')} {f.get('message')}" for f in error.fields if isinstance(f, dict)]
-        form.expires_on.errors = [*form.expires_on.errors,
-                                  "SIR Giving refused it: " + ("; ".join(reasons) or error.detail or error.message)]
+        form.expires_on.errors = [*form.expires_on.errors, changes.refused_because(error)]
         return _key_page(key, status=422, expiry_form=form)
     except errors.SirError as error:
-        return _upstream_failure(key, "key_expiry_set", error, expiry_form=form)
-    _audit("key_expiry_set", updated, detail="never expires" if clearing else f"expires {form.expires_on.data}")
-    forget_key_flags()
+        return _upstream_failure(key, error, expiry_form=form)
     if clearing:
-        return _key_page(updated, message="The key no longer expires.")
-    return _key_page(updated, message=f"The key now expires on {form.expires_on.data} at 23:59 UTC.")
-
-
-def _refuse_for_portal_key(key, what):
-    return _key_page(key, status=409, refusal=(
-        f"The portal signs its own calls with this key, so it cannot be {what} until another credential is in "
-        "place. Roll the key instead: the portal switches to the replacement before the old key stops."))
+        return _changed(updated, "The key no longer expires.")
+    return _changed(updated, f"The key now expires on {form.expires_on.data} at 23:59 UTC.")
 
 
 @bp.post("/<key_id>/active")
@@ -212,146 +173,121 @@ def set_active(key_id):
     key = _key_or_404(key_id)
     ActiveForm().validate_on_submit() or abort(400)
     activate = request.form.get("active") == "true"
-    if not activate and _portal_key_ids().get(key.environment) == key.id:
-        return _refuse_for_portal_key(key, "deactivated")
+    if not activate and (refusal := changes.refusal(current_actor(), vault(), key, "deactivate")):
+        return _key_page(key, status=409, refusal=refusal)
     try:
-        updated = account_api().update_key(key.id, isActive=activate)
+        updated = changes.set_active(current_actor(), account_api(), key, activate)
     except errors.SirError as error:
-        return _upstream_failure(key, "key_reactivated" if activate else "key_deactivated", error)
-    _audit("key_reactivated" if activate else "key_deactivated", updated)
-    forget_key_flags()
-    return _key_page(updated, message="The key works again." if activate else "The key is deactivated: SIR Giving refuses it until it is reactivated.")
+        return _upstream_failure(key, error)
+    return _changed(updated, "The key works again." if activate
+                    else "The key is deactivated: SIR Giving refuses it until it is reactivated.")
 
 
 @bp.post("/<key_id>/revoke")
 def revoke(key_id):
     key = _key_or_404(key_id)
-    if _portal_key_ids().get(key.environment) == key.id:
-        return _refuse_for_portal_key(key, "revoked")
+    if refusal := changes.refusal(current_actor(), vault(), key, "revoke"):
+        return _key_page(key, status=409, refusal=refusal)
     form = ConfirmNameForm(key.name)
     if not form.validate_on_submit():
         return _key_page(key, status=422, revoke_form=form)
     try:
-        updated = account_api().revoke_key(key.id)
+        updated = changes.revoke(current_actor(), account_api(), key)
     except errors.SirError as error:
-        return _upstream_failure(key, "key_revoked", error, revoke_form=form)
-    _audit("key_revoked", updated)
-    forget_key_flags()
-    return _key_page(updated, message="The key is revoked for good; SIR Giving refuses it from now on.")
+        return _upstream_failure(key, error, revoke_form=form)
+    return _changed(updated, "The key is revoked for good; SIR Giving refuses it from now on.")
 
 
-# -- rotation -----------------------------------------------------------------------------------------
+# -- rolling a key (its saved state machine: rotation.py) ------------------------------------------
 
-def _rotator() -> rotations.Rotator:
-    return rotations.Rotator(sir_client(), account_api(), vault(), _actor())
-
-
-@bp.route("/<key_id>/rotate", methods=["GET", "POST"])
-def rotate_key(key_id):
+@bp.route("/<key_id>/roll", methods=["GET", "POST"])
+def roll_key(key_id):
     key = _key_or_404(key_id)
     existing = rotations.in_progress_for(g.partner["id"], key.id)
     if existing:
-        return go(url_for("keys.rotation", rotation_id=existing[0].id))
+        return go(url_for("keys.roll", rotation_id=existing[0].id))
     if key.status == "revoked":
         flash("A revoked key cannot be rolled; create a new key instead.", "warning")
         return go(url_for("keys.index"))
-    form = RotateForm()
+    form = RollForm()
     if request.method == "GET" or not form.validate_on_submit():
         if request.method == "GET":
-            form.submission.data = submissions.issue(g.partner["id"], f"rotate:{key.id}")
-        usage = _usage_by_key().get(key.id)
-        return render_htmx_template("keys/rotate.html", "keys/_rotate_form.html", key=key, form=form, usage=usage,
+            form.submission.data = submissions.issue(g.partner["id"], purpose(key.id))
+        return render_htmx_template("keys/roll_key.html", "keys/_roll_form.html", key=key, form=form,
+                                    usage=_usage_by_key().get(key.id),
                                     is_portal_key=_portal_key_ids().get(key.environment) == key.id,
                                     status=200 if request.method == "GET" else 422)
-    claim = submissions.claim(form.submission.data, g.partner["id"], f"rotate:{key.id}")
-    if claim.state not in ("claimed", "done", "running"):
+    outcome = _rotator().start(key, form.grace.data, form.submission.data)
+    if outcome.state == "expired":
         flash("That form was already used; here is a fresh one.", "warning")
-        return go(url_for("keys.rotate_key", key_id=key.id))
-    rotation = rotations.start(g.partner["id"], key, form.grace.data,
-                               _portal_key_ids().get(key.environment) == key.id, _actor())
-    if claim.state == "claimed":
-        submissions.finish(form.submission.data, {"rotation": rotation.id})
-        try:
-            _rotator().advance(rotation)
-        except rotations.RotationError:
-            pass  # saved with its error; the rotation page offers resume or cancel
-    return go(url_for("keys.rotation", rotation_id=rotation.id))
+        return go(url_for("keys.roll_key", key_id=key.id))
+    rotation_id = (outcome.result or {}).get("rotation")  # none yet: a resend while the first is still starting
+    return go(url_for("keys.roll", rotation_id=rotation_id) if rotation_id else url_for("keys.show", key_id=key.id))
 
 
-def _rotation_context(row, rotator):
-    if row.state == "grace":
-        try:
-            old = account_api().key(row.old_key_id)
-            _complete_finished_grace([row], {old.id: old})
-        except errors.SirError:
-            pass
-    traffic = traffic_note = None
-    if row.state in ("grace", "completed"):
-        try:
-            traffic = rotator.traffic(row)
-        except rotations.RotationError as unknown:
-            traffic_note = str(unknown)
-    idle = bool(traffic) and (traffic[0] is None or traffic[0].requests_last_hour == 0)
-    return dict(rotation=row, traffic=traffic, traffic_note=traffic_note, idle=idle, steps=rotations.STEPS, step_done=rotations.step_done,
-                grace_labels=rotations.GRACE_LABELS, state_labels=rotations.STATE_LABELS,
-                can_cancel=rotations.can_cancel(row))
+def _rotation_or_404(rotation_id):
+    return rotations.of_partner(g.partner["id"], rotation_id) or abort(404)
 
 
-@bp.get("/rotations/<int:rotation_id>")
+def _roll_context(row, rotator):
+    progress = rotator.progress(row)
+    return dict(rotation=row, traffic=progress.traffic, traffic_note=progress.traffic_note, idle=progress.idle,
+                steps=STEPS, step_done=step_done, grace_labels=GRACE_LABELS, state_labels=STATE_LABELS,
+                can_cancel=can_cancel(row))
+
+
+@bp.get("/rolls/<int:rotation_id>")
 @shown_once
-def rotation(rotation_id):
-    """A rotation's progress. The replacement's secrets appear on the first view after it is made, and never again."""
-    row = get_for_partner(KeyRotation, id=rotation_id)
+def roll(rotation_id):
+    """A roll's progress. The replacement's secrets appear on the first view after it is made, and never again."""
+    row = _rotation_or_404(rotation_id)
     rotator = _rotator()
-    return render_template("keys/rotation.html", secrets=rotator.reveal(row), **_rotation_context(row, rotator))
+    return render_template("keys/roll.html", secrets=rotator.reveal(row), **_roll_context(row, rotator))
 
 
-@bp.get("/rotations/<int:rotation_id>/traffic")
-def rotation_traffic(rotation_id):
+@bp.get("/rolls/<int:rotation_id>/traffic")
+def roll_traffic(rotation_id):
     """The grace-period card on its own: the page polls it, so the admin watches the move happen."""
-    row = get_for_partner(KeyRotation, id=rotation_id)
-    return render_htmx_template("keys/rotation.html", "keys/_traffic.html", secrets=None,
-                                **_rotation_context(row, _rotator()))
+    row = _rotation_or_404(rotation_id)
+    return render_htmx_template("keys/roll.html", "keys/_traffic.html", secrets=None,
+                                **_roll_context(row, _rotator()))
 
 
-def _rotation_action(rotation_id, action):
-    row = get_for_partner(KeyRotation, id=rotation_id)
-    here = url_for("keys.rotation", rotation_id=row.id)
+def _roll_action(rotation_id, action):
+    """Run one of the roll's actions (`action(rotator, row)`) and go back to its page, which shows the outcome."""
+    row = _rotation_or_404(rotation_id)
+    here = url_for("keys.roll", rotation_id=row.id)
     try:
-        action(row)
-    except rotations.RotationError as error:
+        action(_rotator(), row)
+    except RotationError as error:
         if str(error) != row.error:  # a failed step is shown by the page itself, next to its step
             flash(str(error), "error")
     except errors.Unauthorized:
-        return _sign_in_again(here, "Every step of the rotation so far is saved; resume it once signed in.")
+        return _sign_in_again(here, "Every step of the roll so far is saved; resume it once signed in.")
     forget_key_flags()
     return go(here)
 
 
-@bp.post("/rotations/<int:rotation_id>/stored")
-def rotation_stored(rotation_id):
-    def confirm_and_continue(row):
-        rotator = _rotator()
-        if rotator.confirm_stored(row):  # a second click finds it confirmed already and only shows the page
-            rotator.advance(row)
-    return _rotation_action(rotation_id, confirm_and_continue)
+@bp.post("/rolls/<int:rotation_id>/stored")
+def roll_stored(rotation_id):
+    return _roll_action(rotation_id, Rotator.continue_after_stored)
 
 
-@bp.post("/rotations/<int:rotation_id>/new-replacement")
-def rotation_new_replacement(rotation_id):
-    return _rotation_action(rotation_id, lambda row: _rotator().make_new_replacement(row))
+@bp.post("/rolls/<int:rotation_id>/new-replacement")
+def roll_new_replacement(rotation_id):
+    return _roll_action(rotation_id, Rotator.make_new_replacement)
 
 
-@bp.post("/rotations/<int:rotation_id>/resume")
-def rotation_resume(rotation_id):
-    return _rotation_action(rotation_id, lambda row: _rotator().advance(row))
+@bp.post("/rolls/<int:rotation_id>/resume")
+def roll_resume(rotation_id):
+    return _roll_action(rotation_id, Rotator.advance)
 
 
-@bp.post("/rotations/<int:rotation_id>/cancel")
-def rotation_cancel(rotation_id):
-    return _rotation_action(rotation_id, lambda row: _rotator().cancel(row))
+@bp.post("/rolls/<int:rotation_id>/cancel")
+def roll_cancel(rotation_id):
+    return _roll_action(rotation_id, Rotator.cancel)
 
 
-@bp.post("/rotations/<int:rotation_id>/end-grace")
-def rotation_end_grace(rotation_id):
-    return _rotation_action(rotation_id, lambda row: _rotator().end_grace_now(row))
+@bp.post("/rolls/<int:rotation_id>/end-grace")
+def roll_end_grace(rotation_id):
+    return _roll_action(rotation_id, Rotator.end_grace_now)

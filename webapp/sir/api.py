@@ -45,8 +45,11 @@ class PartnerApi:
 
     def check_credential(self) -> None:
         """One signed read that proves the key and its HMAC secret belong together (and the key works);
-        raises the SirError that says why not."""
-        self.get("/v1/partner/users", {"limit": 1})
+        raises the SirError that says why not. Fresh: a cached answer, or a stale one standing in for a
+        failure, proves nothing about the key now."""
+        reply = self.get("/v1/partner/users", {"limit": 1}, fresh=True)
+        if reply.stale:
+            raise reply.error
 
     def summary(self) -> Parsed:
         reply = self.get("/v1/partner/dashboard/summary")
@@ -163,6 +166,12 @@ class PartnerApi:
         return self.post(f"/v1/partner/webhooks/{webhook_id}/test").data
 
 
+def check_publishable_key(client: SirClient, public_key: str, environment: str) -> None:
+    """One widget call (`GET /v1/partner/config`, as a browser sends it) that proves a publishable key works;
+    a publishable key cannot sign, so this is its proof. Raises the SirError that says why not."""
+    client.widget_call(public_key, environment, "GET", "/v1/partner/config")
+
+
 class AccountApi:
     """Calls made with the signed-in admin's JWT: their partner record and key management."""
 
@@ -180,17 +189,15 @@ class AccountApi:
     def partner_info(self) -> dict:
         return self.call("GET", "/v1/partner/keys/partner-info")
 
-    def list_keys(self) -> list[dict]:
-        payload = self.call("GET", "/v1/partner/keys", params={"limit": 100})
-        return payload["data"] if isinstance(payload, dict) and "data" in payload else payload
-
     def create_key(self, name: str, environment: str, key_type: str = "secret") -> dict:
         return self.call("POST", "/v1/partner/keys", {"name": name, "environment": environment, "keyType": key_type})
 
     # -- typed key management ------------------------------------------------------------------------
 
     def keys(self) -> list[models.ApiKey]:
-        return [models.ApiKey.parse(k) for k in self.list_keys()]
+        payload = self.call("GET", "/v1/partner/keys", params={"limit": 100})
+        records = payload["data"] if isinstance(payload, dict) and "data" in payload else payload
+        return [models.ApiKey.parse(k) for k in records]
 
     def key(self, key_id: str) -> models.ApiKey:
         return models.ApiKey.parse(self.call("GET", f"/v1/partner/keys/{key_id}"))

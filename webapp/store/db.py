@@ -32,3 +32,11 @@ def schema_lock(app):
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(728431)"))
                 connection.commit()
+
+
+def commit():
+    db.session.commit()
+
+
+def rollback():
+    db.session.rollback()

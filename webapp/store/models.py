@@ -27,7 +27,7 @@ class VaultCredential(db.Model):
     key_prefix: Mapped[str] = mapped_column(String(32))  # e.g. "sk_test_4f3a" — safe to show
     secret_key_encrypted: Mapped[str] = mapped_column(Text)
     hmac_secret_encrypted: Mapped[str] = mapped_column(Text)
-    source: Mapped[str] = mapped_column(String(16))  # "created", "pasted", "rotated"
+    source: Mapped[str] = mapped_column(String(16))  # "created", "pasted", "rolled" ("rotated" in older rows)
     stored_by: Mapped[str] = mapped_column(String(255))
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -30,7 +30,7 @@ def event_banners() -> list[Banner]:
                                   url_for("pools.index"), "Request a top-up"))
         elif event.event_type == "api_key.expiring":
             banners.append(Banner("warning", f"SIR Giving reports: key “{data.get('name', data.get('keyId'))}” expires soon.",
-                                  url_for("keys.rotate_key", key_id=data["keyId"]) if data.get("keyId") else url_for("keys.index"),
+                                  url_for("keys.roll_key", key_id=data["keyId"]) if data.get("keyId") else url_for("keys.index"),
                                   "Roll this key"))
         else:
             outcome = "approved" if event.event_type.endswith("approved") else "rejected"

@@ -1,0 +1,32 @@
+"""Signing in with a SIR Giving portal account: the login call, who the admin is, and the audit entry
+either way. The session itself is the view's: this runs, and is tested, without a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..actor import Actor
+from ..sir import errors
+from ..sir.client import SirClient
+
+FIRST_ENVIRONMENT = "sandbox"  # a new session starts here; production is one deliberate switch away
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str  # the admin's JWT
+    me: dict  # SIR Giving's /auth/me: user, partner, publishable key
+
+
+def sign_in(client: SirClient, email: str, password: str, remote_addr: str | None = None) -> SignedIn:
+    """Sign `email` in. A wrong email or password raises InvalidCredentials (audited, with no partner: none
+    is known); SIR Giving being unavailable raises its SirError."""
+    try:
+        account = client.login(email, password)
+        token = account.get("token") or account.get("accessToken")
+        me = client.me(token)
+    except errors.InvalidCredentials:
+        Actor(email, None, None, remote_addr).audit("sign_in", outcome="failure", detail="wrong email or password")
+        raise
+    Actor(email, (me.get("partner") or {}).get("id"), FIRST_ENVIRONMENT, remote_addr).audit("sign_in")
+    return SignedIn(token, me)
