@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .sir.errors import SirError
-from .store import db, submissions
+from .store import submissions
+from .store.db import rollback
 
 
 @dataclass
@@ -40,7 +41,7 @@ def run_once(token: str | None, partner_id: str, purpose: str, act: Callable[[An
     try:
         result = act(claim.result)
     except SirError as error:
-        db.session.rollback()  # nothing `act` wrote before it failed is kept
+        rollback()  # nothing `act` wrote before it failed is kept
         submissions.release(token, note_for(error))
         return Outcome("failed", error=error)
     submissions.finish(token, result)

@@ -85,14 +85,13 @@ def take_revealed(token: str):
     return revealed, shown
 
 
-def get_for_partner(model, **filters):
-    """A row of `model` that belongs to the signed-in partner, or 404 (never another partner's)."""
-    from .store.scoped import one_for_partner
-
-    row = one_for_partner(model, g.partner["id"], **filters)
-    if row is None:
+def get_for_partner(find, item_id):
+    """The signed-in partner's item, found by a store look-up `find(partner_id, item_id)`, or 404 (never
+    another partner's): the one way a view reaches a stored row by an id from the URL."""
+    found = find(g.partner["id"], item_id)
+    if found is None:
         abort(404)
-    return row
+    return found
 
 
 def go(location: str):

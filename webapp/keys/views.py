@@ -10,7 +10,7 @@ from ..sir import errors
 from ..sir.client import ENVIRONMENTS
 from ..store import rotations, submissions
 from ..upstream import account_api, current_environment, partner_api, sir_client, vault
-from ..web import go, render_htmx_template, shown_once, take_revealed
+from ..web import get_for_partner, go, render_htmx_template, shown_once, take_revealed
 from . import bp, changes
 from .banner import forget_key_flags
 from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RollForm
@@ -226,7 +226,7 @@ def roll_key(key_id):
 
 
 def _rotation_or_404(rotation_id):
-    return rotations.of_partner(g.partner["id"], rotation_id) or abort(404)
+    return get_for_partner(rotations.of_partner, rotation_id)
 
 
 def _roll_context(row, rotator):

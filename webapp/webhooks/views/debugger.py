@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, g, request
+from flask import g, request
 
 from ...store import events as received
 from ...upstream import current_environment, vault
-from ...web import render_htmx_template
+from ...web import get_for_partner, render_htmx_template
 from .. import bp
 from ..debugger import check_pasted, check_received, received_headers, secret_label
 from ..forms import DebuggerForm
@@ -20,7 +20,7 @@ def debugger_page():
     form = DebuggerForm()
     report, picked = None, None
     if request.method == "GET" and request.args.get("event"):
-        picked = received.find(g.partner["id"], request.args.get("event", type=int)) or abort(404)
+        picked = get_for_partner(received.find, request.args.get("event", type=int))
         receiver = next((r for r in kept.values() if r.id == picked.receiver_id), None)
         form.headers.data, form.body.data = received_headers(picked), picked.raw_body
         form.receiver.data = receiver.webhook_id if receiver else ""

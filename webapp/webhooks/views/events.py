@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from flask import abort, g, request, url_for
+from flask import g, request, url_for
 
 from ...sir.times import parse_time
 from ...store import events as received
 from ...upstream import current_environment
-from ...web import go, render_htmx_template
+from ...web import get_for_partner, go, render_htmx_template
 from .. import bp
 from ..alerts import ALERT_TYPES
 from ..filters import DELIVERY_EVENT_TYPES
@@ -57,6 +57,6 @@ def age_seconds(moment: datetime | None) -> float:
 
 @bp.post("/events/<int:event_id>/dismiss")
 def dismiss_event(event_id):
-    received.dismiss(received.find(g.partner["id"], event_id) or abort(404))
+    received.dismiss(get_for_partner(received.find, event_id))
     back = request.referrer if request.referrer and request.referrer.startswith(request.host_url) else None
     return go(back or url_for("webhooks.events"))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import abort, flash, g, request, url_for
+from flask import flash, request, url_for
 
 from ...actor import current_actor
 from ...sir.times import parse_moment, to_local_input
 from ...store import recoveries
 from ...upstream import partner_api
-from ...web import go, render_htmx_template
+from ...web import get_for_partner, go, render_htmx_template
 from .. import bp
 from ..forms import RecoverForm
 from ..recovery import RECOVERY_CHUNK, failed_since, run_step, start_recovery
@@ -48,7 +48,7 @@ def recover(webhook_id):
 
 
 def _batch_or_404(batch_id: int):
-    return recoveries.find(g.partner["id"], batch_id) or abort(404)
+    return get_for_partner(recoveries.find, batch_id)
 
 
 def _progress(batch, note=None):
