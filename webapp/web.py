@@ -1,4 +1,4 @@
-"""Helpers every view uses: the htmx render helper, one-time form tokens, local redirects."""
+"""Helpers every view uses: the htmx render helper, once-only secret pages, the partner-scoped 404, local redirects."""
 
 from __future__ import annotations
 
