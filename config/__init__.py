@@ -23,6 +23,9 @@ REAL_SANDBOX_URL = "https://devapi.sirgiving.org"
 REAL_PRODUCTION_URL = "https://api.sirgiving.org"
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# Session cookies and CSRF tokens are signed with SECRET_KEY: in production it must be long enough that
+# guessing it is out of reach (e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`).
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(ValueError):
@@ -117,6 +120,7 @@ class Settings:
     receiver_rate_limit: str
     workers: int
     public_url: str | None = None
+    trusted_proxies: int = 0
     simulator_state_key: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -136,6 +140,9 @@ class Settings:
                 raise ConfigError("SECRET_KEY: required in production (or SECRET_KEY_FILE)")
             secret_key = _generated_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))
             generated.append("SECRET_KEY")
+        if production and len(secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(f"SECRET_KEY: needs at least {MIN_SECRET_KEY_BYTES} bytes in production, got "
+                              f"{len(secret_key.encode())}; generate one with secrets.token_urlsafe(48)")
 
         vault_raw = env_secret("VAULT_KEY", environ)
         if not vault_raw:
@@ -215,6 +222,9 @@ class Settings:
             receiver_rate_limit=environ.get("RECEIVER_RATE_LIMIT", "600 per minute"),
             workers=workers,
             public_url=_url(environ, "PORTAL_PUBLIC_URL"),
+            # How many reverse proxies in front of the portal set X-Forwarded-*: without them counted, every
+            # client behind a proxy has the proxy's address (and they share one sign-in budget).
+            trusted_proxies=_int(environ, "TRUSTED_PROXIES", 0, 0, 10),
         )
         if embedded and workers > 1:
             raise ConfigError(
