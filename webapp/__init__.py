@@ -16,6 +16,7 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
     app = Flask(__name__, instance_path=str(settings.instance_path),
                 template_folder="../templates", static_folder="../static")
     init_config(app, settings)
+    init_proxies(app)
     init_store(app)
     init_sessions(app)
     init_csrf(app)
@@ -48,6 +49,17 @@ def init_config(app: Flask, settings: Settings) -> None:
     )
     if settings.embedded_simulator:
         app.logger.info("SIR upstream: the embedded simulator (no SIR_API_URL set)")
+
+
+def init_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, the client's address, scheme and host are the ones they forward
+    (so sign-in limits and the audit log key on the client, not the proxy). With none, X-Forwarded-* headers
+    are ignored: a client could write them itself."""
+    proxies = app.config["SETTINGS"].trusted_proxies
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
 
 def init_store(app: Flask) -> None:
