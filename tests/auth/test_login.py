@@ -144,3 +144,13 @@ def test_every_page_names_the_partner_the_admin_and_the_environment(client, auth
     auth.sign_in("globex")
     shown = text_of(client.get("/audit/"))
     assert "Globex Giving" in shown and "admin@globex.example" in shown and "Sandbox" in shown
+
+
+def test_a_next_target_with_a_line_break_is_refused_instead_of_failing(client, auth):
+    from webapp.web import safe_next
+
+    for hostile in ("/audit/\r\nSet-Cookie: planted=1", "/audit/\nX: y", "/audit/\r", "/a\tb", "/a\x00b"):
+        assert safe_next(hostile, "/") == "/", repr(hostile)
+    response = auth.login("acme", next_url="/audit/%0D%0ASet-Cookie:%20planted=1")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
