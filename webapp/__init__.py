@@ -70,8 +70,11 @@ def init_store(app: Flask) -> None:
     from .store.db import schema_lock
 
     database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:"):
-        private_file(Path(database.database))  # the vault, the audit log and the sessions
+    if (database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:")
+            and not database.query.get("uri")):
+        # The vault, the audit log and the sessions. A relative path is the instance folder's, as
+        # Flask-SQLAlchemy reads it.
+        private_file(Path(app.instance_path) / database.database)
     db.init_app(app)
     with schema_lock(app), app.app_context():
         db.create_all()
