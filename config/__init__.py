@@ -8,6 +8,7 @@ the instance folder, generated secrets kept there with mode 0600.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import stat
@@ -23,6 +24,9 @@ REAL_SANDBOX_URL = "https://devapi.sirgiving.org"
 REAL_PRODUCTION_URL = "https://api.sirgiving.org"
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# Session cookies and CSRF tokens are signed with SECRET_KEY: in production it must be long enough that
+# guessing it is out of reach (e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`).
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(ValueError):
@@ -79,18 +83,54 @@ def _url(environ, name):
     return raw.rstrip("/")
 
 
+def private_folder(path: Path) -> None:
+    """`path` as a folder only the portal's user can enter (0700, whatever the umask); an older one left open
+    is closed. It holds the database, the HTTP cache and the generated secrets."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _make_private(path, 0o700)
+
+
+# SQLite gives its journal files the database file's mode; an older install may have left them open.
+SQLITE_COMPANIONS = ("-journal", "-wal", "-shm")
+
+
+def private_file(path: Path) -> None:
+    """`path` as a file only the portal's user can read (0600, whatever the umask): created empty before a
+    library (SQLite, requests-cache) would create it with the umask's mode, or closed if it exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for candidate in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+            if candidate.exists():
+                _make_private(candidate, 0o600)
+        return
+    os.fchmod(fd, 0o600)
+    os.close(fd)
+
+
+def _make_private(path: Path, mode: int) -> None:
+    if stat.S_IMODE(path.stat().st_mode) == mode:
+        return
+    try:
+        path.chmod(mode)
+    except PermissionError:  # another user's folder (a mounted volume): say so, but it is the operator's call
+        logging.getLogger(__name__).warning("cannot restrict %s to mode %o: it belongs to another user", path, mode)
+
+
 def _generated_secret(instance: Path, filename: str, make) -> str:
     """A secret generated once into the instance folder (mode 0600) and reused after."""
     path = instance / filename
+    private_folder(instance)
     if path.exists():
+        _make_private(path, 0o600)
         return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
     value = make()
     # O_EXCL: two workers starting at once must not both write a different secret.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
     except FileExistsError:
         return path.read_text().strip()
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value
@@ -117,6 +157,7 @@ class Settings:
     receiver_rate_limit: str
     workers: int
     public_url: str | None = None
+    trusted_proxies: int = 0
     simulator_state_key: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -136,6 +177,9 @@ class Settings:
                 raise ConfigError("SECRET_KEY: required in production (or SECRET_KEY_FILE)")
             secret_key = _generated_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))
             generated.append("SECRET_KEY")
+        if production and len(secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(f"SECRET_KEY: needs at least {MIN_SECRET_KEY_BYTES} bytes in production, got "
+                              f"{len(secret_key.encode())}; generate one with secrets.token_urlsafe(48)")
 
         vault_raw = env_secret("VAULT_KEY", environ)
         if not vault_raw:
@@ -215,6 +259,9 @@ class Settings:
             receiver_rate_limit=environ.get("RECEIVER_RATE_LIMIT", "600 per minute"),
             workers=workers,
             public_url=_url(environ, "PORTAL_PUBLIC_URL"),
+            # How many reverse proxies in front of the portal set X-Forwarded-*: without them counted, every
+            # client behind a proxy has the proxy's address (and they share one sign-in budget).
+            trusted_proxies=_int(environ, "TRUSTED_PROXIES", 0, 0, 10),
         )
         if embedded and workers > 1:
             raise ConfigError(

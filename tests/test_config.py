@@ -40,6 +40,8 @@ def test_a_secret_can_come_from_a_file(tmp_path):
     ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
     ({"WEB_CONCURRENCY": "4"}, "WEB_CONCURRENCY"),
     ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE"),
+    ({"TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES"),
+    ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
 ])
 def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
     with pytest.raises(ConfigError, match=name):
@@ -57,6 +59,22 @@ def test_production_refuses_generated_secrets_and_plain_http(tmp_path):
         Settings.from_env({**base, **secrets, "SIR_API_URL": "http://sir.internal.example"})
     loopback = Settings.from_env({**base, **secrets, "SIR_API_URL": "http://127.0.0.1:4010"})
     assert loopback.production and loopback.sandbox_url == "http://127.0.0.1:4010"
+
+
+def test_production_refuses_a_secret_key_shorter_than_32_bytes(tmp_path):
+    base = {"INSTANCE_PATH": str(tmp_path), "PORTAL_ENV": "production", "SIR_API_URL": "https://devapi.sirgiving.org",
+            "VAULT_KEY": "zcVJtj3KYW0Wn6A3cjZ0lV7aZCDtY2mm2nKNbuiQmg0="}
+    for short in ("hunter", "x" * 31):
+        with pytest.raises(ConfigError, match="SECRET_KEY: .*32 bytes"):
+            Settings.from_env({**base, "SECRET_KEY": short})
+    assert Settings.from_env({**base, "SECRET_KEY": "k" * 32}).secret_key == "k" * 32
+    # Outside production a short key still starts (a developer's own choice), as before.
+    assert Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "hunter"}).secret_key == "hunter"
+
+
+def test_trusted_proxies_is_a_count_that_defaults_to_none(tmp_path):
+    assert Settings.from_env({"INSTANCE_PATH": str(tmp_path)}).trusted_proxies == 0
+    assert Settings.from_env({"INSTANCE_PATH": str(tmp_path), "TRUSTED_PROXIES": "2"}).trusted_proxies == 2
 
 
 def test_gunicorn_with_several_workers_and_the_embedded_simulator_refuses_to_start(monkeypatch):

@@ -48,3 +48,50 @@ def test_a_missing_page_says_so_without_a_traceback(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_the_form_expired_page_links_back_into_the_portal_never_to_the_referring_site(client, auth):
+    auth.sign_in("acme")
+    from_elsewhere = client.post("/environment", data={"environment": "production"},
+                                 headers={"Referer": "https://evil.example/phish"})
+    assert from_elsewhere.status_code == 400
+    again = page(from_elsewhere).find("a", string="Try again")
+    assert again is not None and again["href"] == "/"
+    from_our_page = client.post("/environment", data={"environment": "production"},
+                                headers={"Referer": "http://localhost/token-pools/?refresh=1"})
+    assert page(from_our_page).find("a", string="Try again")["href"] == "/token-pools/?refresh=1"
+
+
+def test_private_pages_and_exports_are_never_stored_by_the_browser(client, auth):
+    auth.sign_in("acme")
+    for path in ("/", "/audit/", "/audit/export.csv", "/login"):
+        cache_control = client.get(path).headers["Cache-Control"]
+        assert "no-store" in cache_control and "no-cache" not in cache_control, (path, cache_control)
+    assert "no-store" not in client.get("/static/app.css").headers.get("Cache-Control", "")
+
+
+def test_a_post_from_another_origin_is_refused_even_with_a_valid_token(client, auth):
+    from tests.conftest import csrf_token_from, text_of
+
+    auth.sign_in("acme")
+    token = csrf_token_from(client.get("/audit/"))
+    for origin in ("https://evil.example", "null", "http://localhost.evil.example", "http://localhost:8080"):
+        refused = client.post("/environment", data={"environment": "production", "csrf_token": token},
+                              headers={"Origin": origin})
+        assert refused.status_code == 400 and "Form expired" in text_of(refused), origin
+        with client.session_transaction() as stored:
+            assert stored["environment"] == "sandbox"
+    ours = client.post("/environment", data={"environment": "production", "csrf_token": token},
+                       headers={"Origin": "http://localhost"})
+    assert ours.status_code == 302
+    with client.session_transaction() as stored:
+        assert stored["environment"] == "production"
+
+
+def test_a_sign_in_posted_from_another_site_is_refused(client):
+    from tests.conftest import form_values
+
+    data = form_values(client.get("/login"), "form#login-form")
+    data.update(email="admin@acme.example", password="sandbox-demo")
+    assert client.post("/login", data=data, headers={"Origin": "https://evil.example"}).status_code == 400
+    assert client.post("/login", data=data, headers={"Origin": "http://localhost"}).status_code == 302

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from flask import Flask
 
-from config import Settings
+from config import Settings, private_file, private_folder
 
 
 def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict | None = None,
@@ -16,6 +17,7 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
     app = Flask(__name__, instance_path=str(settings.instance_path),
                 template_folder="../templates", static_folder="../static")
     init_config(app, settings)
+    init_proxies(app)
     init_store(app)
     init_sessions(app)
     init_csrf(app)
@@ -31,7 +33,7 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
 
 
 def init_config(app: Flask, settings: Settings) -> None:
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    private_folder(settings.instance_path)
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
@@ -50,55 +52,42 @@ def init_config(app: Flask, settings: Settings) -> None:
         app.logger.info("SIR upstream: the embedded simulator (no SIR_API_URL set)")
 
 
+def init_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, the client's address, scheme and host are the ones they forward
+    (so sign-in limits and the audit log key on the client, not the proxy). With none, X-Forwarded-* headers
+    are ignored: a client could write them itself."""
+    proxies = app.config["SETTINGS"].trusted_proxies
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
+
+
 def init_store(app: Flask) -> None:
+    from sqlalchemy.engine import make_url
+
     from .store import db
     from .store.db import schema_lock
 
+    database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if (database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:")
+            and not database.query.get("uri")):
+        # The vault, the audit log and the sessions. A relative path is the instance folder's, as
+        # Flask-SQLAlchemy reads it.
+        private_file(Path(app.instance_path) / database.database)
     db.init_app(app)
     with schema_lock(app), app.app_context():
         db.create_all()
 
 
-def _define_session_model_once() -> None:
-    """Flask-Session declares its session model on the shared `db` each time an app is built; a second app
-    in the same process (tests, two workers in one interpreter) would redeclare the table. Keep the first."""
-    import flask_session.sqlalchemy.sqlalchemy as flask_session_sql
-
-    original = flask_session_sql.create_session_model
-    if getattr(original, "once", False):
-        return
-    models = {}
-
-    def create_session_model_once(db, table_name, schema=None, bind_key=None, sequence=None):
-        key = (id(db), table_name, schema, bind_key, sequence)
-        if key not in models:
-            models[key] = original(db, table_name, schema, bind_key, sequence)
-        return models[key]
-
-    create_session_model_once.once = True
-    flask_session_sql.create_session_model = create_session_model_once
-
-
 def init_sessions(app: Flask) -> None:
-    from flask_session import Session
-
+    from .sessions import session_interface
     from .store import db
-
-    settings = app.config["SETTINGS"]
-    if settings.redis_url:
-        from redis import Redis
-
-        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=Redis.from_url(settings.redis_url),
-                          SESSION_KEY_PREFIX="portal-session:")
-    else:
-        _define_session_model_once()
-        app.config.update(SESSION_TYPE="sqlalchemy", SESSION_SQLALCHEMY=db,
-                          SESSION_SQLALCHEMY_TABLE="portal_sessions", SESSION_CLEANUP_N_REQUESTS=500)
-    app.config.update(SESSION_PERMANENT=True, SESSION_USE_SIGNER=False, SESSION_SERIALIZATION_FORMAT="json")
     from .store.db import schema_lock
 
-    with schema_lock(app):  # Flask-Session creates its table as it starts: one worker at a time
-        Session(app)
+    settings = app.config["SETTINGS"]
+    with schema_lock(app):  # the SQL backend creates its table as it starts: one worker at a time
+        app.session_interface = session_interface(app, db, settings.redis_url)
         if not settings.redis_url:
             with app.app_context():
                 db.create_all()
@@ -137,6 +126,7 @@ def init_sir(app: Flask, simulator_config: dict) -> None:
         cached, generations = make_cached_session("redis", redis_url=settings.redis_url,
                                                   default_ttl=settings.cache_ttl_seconds)
     else:
+        private_file(settings.instance_path / "http_cache.sqlite3")
         cached, generations = make_cached_session("sqlite", sqlite_path=settings.instance_path / "http_cache.sqlite3",
                                                   default_ttl=settings.cache_ttl_seconds)
     app.extensions["sir_client"] = SirClient(

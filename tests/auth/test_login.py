@@ -144,3 +144,45 @@ def test_every_page_names_the_partner_the_admin_and_the_environment(client, auth
     auth.sign_in("globex")
     shown = text_of(client.get("/audit/"))
     assert "Globex Giving" in shown and "admin@globex.example" in shown and "Sandbox" in shown
+
+
+def test_a_next_target_with_a_line_break_is_refused_instead_of_failing(client, auth):
+    from webapp.web import safe_next
+
+    for hostile in ("/audit/\r\nSet-Cookie: planted=1", "/audit/\nX: y", "/audit/\r", "/a\tb", "/a\x00b"):
+        assert safe_next(hostile, "/") == "/", repr(hostile)
+    response = auth.login("acme", next_url="/audit/%0D%0ASet-Cookie:%20planted=1")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+def stored_sessions(app) -> int:
+    import sqlite3
+
+    with sqlite3.connect(app.config["SETTINGS"].instance_path / "portal.sqlite3") as connection:
+        return connection.execute("SELECT count(*) FROM portal_sessions").fetchone()[0]
+
+
+def test_an_anonymous_visit_to_the_login_page_stores_no_session(app):
+    visitors = [app.test_client() for _ in range(3)]
+    for visitor in visitors:
+        shown = visitor.get("/login")
+        assert shown.status_code == 200 and csrf_token_from(shown)
+        visitor.get("/login")
+    assert stored_sessions(app) == 0
+
+
+def test_the_login_form_keeps_its_csrf_protection_without_a_stored_session(app):
+    from tests.conftest import AuthActions
+
+    mine, theirs = app.test_client(), app.test_client()
+    data = form_values(mine.get("/login"), "form#login-form")
+    data.update(email="admin@acme.example", password="sandbox-demo")
+    assert theirs.post("/login", data=data).status_code == 400  # a token from another browser's page
+    assert mine.post("/login", data={**data, "csrf_token": ""}).status_code == 400
+    assert stored_sessions(app) == 0
+    assert mine.post("/login", data=data).status_code == 302
+    assert stored_sessions(app) == 1
+    AuthActions(mine).logout()
+    assert stored_sessions(app) == 0  # signing out removes it, and the "signed out" message needs none
+    assert "You are signed out." in text_of(mine.get("/login"))
+    assert stored_sessions(app) == 0

@@ -3,6 +3,7 @@
 These tests skip unless both are set, so a laptop without the services still runs the rest.
 """
 
+import hashlib
 import os
 import uuid
 
@@ -51,7 +52,10 @@ def test_two_workers_share_sessions_cache_and_vault_through_the_services(tmp_pat
     assert client.get("/").status_code == 200  # the first worker fills the shared cache
     cookie = client.get_cookie("portal_session")
     assert not (tmp_path / "one" / "instance" / "portal.sqlite3").exists()
-    assert Redis.from_url(REDIS_URL).exists(f"portal-session:{cookie.value}")
+    # Redis keys the session by a hash of its id: a dump of Redis holds no usable cookie.
+    stored_as = hashlib.sha256(cookie.value.encode()).hexdigest()
+    assert Redis.from_url(REDIS_URL).exists(f"portal-session:{stored_as}")
+    assert not Redis.from_url(REDIS_URL).exists(f"portal-session:{cookie.value}")
 
     other = second_worker.test_client()
     other.set_cookie("portal_session", cookie.value)

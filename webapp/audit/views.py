@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime, timedelta, timezone
 
-from flask import Response, g, request
+from flask import g, request
 
+from ..csv_export import csv_response
 from ..sir.client import ENVIRONMENTS
 from ..sir.times import parse_day, to_wire
 from ..store import audit
@@ -52,14 +51,15 @@ def index():
 @bp.get("/export.csv")
 def export_csv():
     filters, _ = _filters()
-    rows = audit.entries_for_export(g.partner["id"], 50_000, **filters)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["at", "actor", "environment", "action", "target", "outcome", "detail", "remote_addr"])
-    for entry in rows:
-        writer.writerow([to_wire(entry.at), entry.actor,
-                         entry.environment or "", entry.action, entry.target or "", entry.outcome,
-                         entry.detail or "", entry.remote_addr or ""])
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})
+    return csv_response(f"audit-{stamp}.csv", EXPORT_COLUMNS, _export_rows(g.partner["id"], filters))
+
+
+EXPORT_COLUMNS = ["at", "actor", "environment", "action", "target", "outcome", "detail", "remote_addr"]
+
+
+def _export_rows(partner_id: str, filters: dict):
+    # A generator: the query runs while the CSV streams, in the database session of that moment.
+    for entry in audit.entries_for_export(partner_id, 50_000, **filters):
+        yield [to_wire(entry.at), entry.actor, entry.environment or "", entry.action, entry.target or "",
+               entry.outcome, entry.detail or "", entry.remote_addr or ""]

@@ -1,0 +1,113 @@
+"""Server-side sessions (Flask-Session: SQL, or Redis with REDIS_URL), with two changes the portal needs.
+
+- The store keys a session by a SHA-256 of its id, never the id itself: the cookie is a bearer credential, and
+  a copy of the session table or of Redis (a backup, a leaked dump) must not be a way to act as the admin.
+- A visitor who is not signed in gets no row: what an anonymous session holds (the login form's CSRF token, a
+  "you are signed out" message) travels in the session cookie itself, signed with SECRET_KEY as Flask's own
+  cookie sessions are. Anonymous GETs of /login (a crawler, a flood) store nothing; the row is created at
+  sign-in, under a fresh id, and removed when the session ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Flask
+from flask.json.tag import TaggedJSONSerializer
+from flask_session.redis import RedisSessionInterface
+from flask_session.sqlalchemy import SqlAlchemySessionInterface
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+# A stored session's cookie is a bare id (url-safe base64, no dot); an anonymous one starts with this.
+ANONYMOUS = "anon."
+
+
+def is_signed_in(session) -> bool:
+    return "jwt" in session
+
+
+class _PortalSessions:
+    """Mixed into a Flask-Session interface: hashed ids in the store, anonymous sessions in a signed cookie."""
+
+    def _get_store_id(self, sid: str) -> str:
+        return self.key_prefix + hashlib.sha256(sid.encode()).hexdigest()
+
+    def _anonymous_cookie(self, app: Flask) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(app.secret_key, salt="portal-anonymous-session",
+                                      serializer=TaggedJSONSerializer(),
+                                      signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256})
+
+    def open_session(self, app, request):
+        value = request.cookies.get(self.get_cookie_name(app)) or ""
+        if value.startswith(ANONYMOUS):
+            try:
+                data = self._anonymous_cookie(app).loads(
+                    value[len(ANONYMOUS):], max_age=int(app.permanent_session_lifetime.total_seconds()))
+            except BadSignature:  # forged, or older than a session may live
+                data = {}
+            session = self.session_class(data, sid=self._generate_sid(self.sid_length), permanent=self.permanent)
+            session.stored = False
+            return session
+        session = super().open_session(app, request)
+        session.stored = bool(value) and session.sid == value  # the cookie named a session the store has
+        return session
+
+    def save_session(self, app, session, response):
+        if is_signed_in(session):
+            return super().save_session(app, session, response)
+        if session.accessed:
+            response.vary.add("Cookie")
+        if session.stored:  # signed out, or the sign-in expired, during this request: its row goes
+            self._delete_session(self._get_store_id(session.sid))
+        if not (session.modified or session.stored):
+            return None
+        name, domain, path = self.get_cookie_name(app), self.get_cookie_domain(app), self.get_cookie_path(app)
+        response.vary.add("Cookie")
+        if not session:  # nothing but `_permanent`
+            response.delete_cookie(name, domain=domain, path=path)
+            return None
+        response.set_cookie(name, ANONYMOUS + self._anonymous_cookie(app).dumps(dict(session)),
+                            expires=self.get_expiration_time(app, session), httponly=self.get_cookie_httponly(app),
+                            domain=domain, path=path, secure=self.get_cookie_secure(app),
+                            samesite=self.get_cookie_samesite(app))
+        return None
+
+
+class SqlSessions(_PortalSessions, SqlAlchemySessionInterface):
+    pass
+
+
+class RedisSessions(_PortalSessions, RedisSessionInterface):
+    pass
+
+
+def _define_session_model_once() -> None:
+    """Flask-Session declares its session model on the shared `db` each time an app is built; a second app
+    in the same process (tests, two workers in one interpreter) would redeclare the table. Keep the first."""
+    import flask_session.sqlalchemy.sqlalchemy as flask_session_sql
+
+    original = flask_session_sql.create_session_model
+    if getattr(original, "once", False):
+        return
+    models = {}
+
+    def create_session_model_once(db, table_name, schema=None, bind_key=None, sequence=None):
+        key = (id(db), table_name, schema, bind_key, sequence)
+        if key not in models:
+            models[key] = original(db, table_name, schema, bind_key, sequence)
+        return models[key]
+
+    create_session_model_once.once = True
+    flask_session_sql.create_session_model = create_session_model_once
+
+
+def session_interface(app: Flask, db, redis_url: str | None):
+    """The portal's sessions: in Redis when REDIS_URL is set, else in the database (table `portal_sessions`)."""
+    if redis_url:
+        from redis import Redis
+
+        return RedisSessions(app, client=Redis.from_url(redis_url), key_prefix="portal-session:", permanent=True,
+                             serialization_format="json")
+    _define_session_model_once()
+    return SqlSessions(app, client=db, table="portal_sessions", cleanup_n_requests=500, permanent=True,
+                       serialization_format="json")
