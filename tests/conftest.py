@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import re
 import sqlite3
+from contextlib import contextmanager
 
 import pytest
 from bs4 import BeautifulSoup
@@ -97,6 +98,23 @@ def client(app):
 def simulator(app):
     """The simulator's domain object: operator controls as Python methods (clock, faults, decisions)."""
     return app.extensions["simulator_app"].extensions["sir_simulator"]
+
+
+@contextmanager
+def read_timeout(app, seconds: float):
+    """SIR Giving calls made inside the block give up after `seconds` without an answer.
+
+    For provoking a timeout: inject a delay fault on the one call (`simulator.add_fault(..., delay_ms=…)`)
+    and make the request under test inside this block. Sign-in and set-up before it keep the default
+    (10 s), so a busy moment of the machine cannot time them out, as a short SIR_READ_TIMEOUT for the
+    whole app could."""
+    client = app.extensions["sir_client"]
+    saved = client.timeout
+    client.timeout = (saved[0], seconds)
+    try:
+        yield
+    finally:
+        client.timeout = saved
 
 
 def page(response) -> BeautifulSoup:
