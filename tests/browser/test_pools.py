@@ -1,5 +1,7 @@
 """Token pools in a real browser: request a top-up starting from the low-balance banner."""
 
+import re
+
 from tests.browser.conftest import sign_in, wait_until
 
 
@@ -32,7 +34,8 @@ def test_a_top_up_requested_from_the_banner_lands_as_pending_once(page, live_ser
     page.click("button:has-text('Review request')")
     page.wait_for_selector("form#top-up-confirm")
     assert page.inner_text(".confirm-amount") == "30,000 tokens"
-    assert "about" in page.inner_text(".runway-after")
+    assert re.fullmatch(r"about \d+ days at the (current|30-day) pace of [\d,]+ tokens a day(, up from .+)?",
+                        page.inner_text(".runway-after"))
 
     # "Change" goes back to the form with what was typed; reviewing again gives the same confirmation.
     page.click("button:has-text('Change the amount or reason')")
