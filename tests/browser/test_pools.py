@@ -52,8 +52,7 @@ def test_a_top_up_requested_from_the_banner_lands_as_pending_once(page, live_ser
     assert "30,000" in new_row.inner_text() and "pending" in new_row.inner_text()
 
     # The back button, then the requests page again: still one.
-    page.go_back()
-    page.wait_for_load_state("networkidle")
+    page.go_back()  # returns once the page it goes back to has loaded
     assert len(pending_rows_for(page, live_server, "30,000")) == 1
 
 
