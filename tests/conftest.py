@@ -73,6 +73,13 @@ def _release_apps():
             release_simulator(simulator_app.extensions["sir_simulator"])
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/browser is marked `browser`: `pytest -m "not browser"` is the fast inner loop."""
+    for item in items:
+        if "/tests/browser/" in item.path.as_posix():
+            item.add_marker(pytest.mark.browser)
+
+
 def pytest_collection_finish(session):
     """Garbage collection tuned for a process that builds and drops an app per test: what exists once the
     tests are collected (modules, plotly, SQLAlchemy's tables) lives to the end, so the collector stops
