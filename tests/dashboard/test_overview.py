@@ -121,6 +121,7 @@ def test_an_injected_500_spoils_only_its_own_card_which_offers_a_retry(signed_in
     assert page(retried).select_one(".error-state") is None and page(retried).select("table.top-earners tbody tr")
 
 
+@pytest.mark.slow
 def test_a_timeout_spoils_only_its_own_card(app, signed_in, simulator):
     simulator.add_fault(method="GET", path="/v1/partner/dashboard/api-usage*", delay_ms=3000, count=1)
     with read_timeout(app, 1.0):  # the other cards' calls take milliseconds

@@ -224,6 +224,7 @@ def test_cancelling_before_the_secrets_are_stored_revokes_the_replacement(app, s
     assert "rotation cancelled" in [r["what"] for r in audit_rows(signed_in)]
 
 
+@pytest.mark.slow
 def test_a_lost_answer_when_creating_leaves_no_second_key(app, signed_in, simulator):
     client = signed_in
     old = portal_credential(app, client)

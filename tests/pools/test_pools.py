@@ -309,6 +309,7 @@ def test_change_goes_back_to_the_form_with_what_was_typed(signed_in, simulator):
     assert form.select_one("[name=submission]")["value"] == change["submission"]
 
 
+@pytest.mark.slow
 def test_a_resubmit_after_a_timeout_that_was_recorded_sends_nothing_more(app, signed_in, simulator):
     client = signed_in
     promo = low_pool(simulator, client)
