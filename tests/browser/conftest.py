@@ -3,7 +3,8 @@ Debian's Chromium at /usr/bin/chromium. The whole folder skips where Chromium or
 
 Fixtures:
 - `live_server` (module scope): `python -m flask --app wsgi run` in a subprocess, on a free port, with a fresh
-  `INSTANCE_PATH` (SQLite, generated secrets, simulator state); yields the base URL (a str with `.log_path`).
+  `INSTANCE_PATH` (SQLite, generated secrets, simulator state; in /dev/shm where there is one, so commits cost
+  no disk sync); yields the base URL (a str with `.log_path`).
   DATABASE_URL and REDIS_URL are removed from its environment: it is the embedded default.
 - `browser` (session scope): headless Chromium.
 - `page`: a fresh context and page. Every CSP violation (in any document the page visits), console error and
@@ -115,11 +116,13 @@ def instance_folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
     instance = instance_folder(tmp_path_factory)
-    process, base_url, log = start_server(instance)
-    yield base_url
-    stop_server(process, log)
-    if str(instance).startswith("/dev/shm/"):
-        shutil.rmtree(instance, ignore_errors=True)
+    try:
+        process, base_url, log = start_server(instance)
+        yield base_url
+        stop_server(process, log)
+    finally:
+        if str(instance).startswith("/dev/shm/"):
+            shutil.rmtree(instance, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
