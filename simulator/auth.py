@@ -8,6 +8,7 @@ timestamp must be within 300 s of the simulator's clock.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -76,11 +77,14 @@ def authenticate_key(sim, *, signed: bool, secret_only: bool = False):
 # -- JWT ---------------------------------------------------------------------------------------------
 
 def signing_key(sim) -> RSAKey:
-    cached = getattr(sim, "_jwk", None)
-    if cached is None or cached[0] != sim.jwt_private_pem:
-        cached = (sim.jwt_private_pem, RSAKey.import_key(sim.jwt_private_pem))
-        sim._jwk = cached
-    return cached[1]
+    return _imported_key(sim.jwt_private_pem)
+
+
+@functools.lru_cache(maxsize=8)
+def _imported_key(pem: str) -> RSAKey:
+    """Importing a PEM checks the RSA key (30-40 ms); simulators built from the same seed share the key, so
+    a process that builds many of them (the portal's tests) imports it once."""
+    return RSAKey.import_key(pem)
 
 
 def issue_token(sim, account) -> tuple[str, int]:

@@ -3,14 +3,24 @@
 The upstream is the simulator, in process, behind the real transport adapter: every request is really
 signed and really verified. Webhook delivery is manual in tests (`simulator.deliver_due()`), so a test
 decides when events arrive.
+
+An app costs ~0.1 s: the seeded simulator state is built once per process and each app gets its own copy
+(simulator/seed.py), templates compile once per process (webapp/templating.py), SQLite skips the disk
+sync, and a finished test's simulator state is dropped at teardown. `auth.sign_in` signs in without the
+forms (~15 ms); `auth.sign_in_through_the_forms` is the admin's way, for the tests about sign-in itself.
 """
 
 from __future__ import annotations
 
+import gc
 import re
+import sqlite3
+from contextlib import contextmanager
 
 import pytest
 from bs4 import BeautifulSoup
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from webapp import create_app
 
@@ -21,6 +31,18 @@ ACCOUNTS = {
 PASSWORD = "sandbox-demo"
 
 
+@event.listens_for(Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection, connection_record):
+    """The portal's SQLite files in tests: written to the OS but never fsynced (the disk's fsync costs
+    ~9 ms, and a test commits dozens of times). Nothing here outlives the process, so durability is not
+    what these tests check; PostgreSQL (the service tests) is untouched."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA journal_mode=MEMORY")
+        cursor.close()
+
+
 def make_app(tmp_path, environ: dict | None = None, simulator_config: dict | None = None, **overrides):
     env = {"INSTANCE_PATH": str(tmp_path / "instance")}
     env.update(environ or {})
@@ -28,7 +50,50 @@ def make_app(tmp_path, environ: dict | None = None, simulator_config: dict | Non
     config.update(simulator_config or {})
     app = create_app(env, simulator_config=config, **overrides)
     app.config.update(TESTING=True)
+    _BUILT.append(app)
     return app
+
+
+_BUILT: list = []
+
+
+def release_simulator(sim) -> None:
+    """Drop a finished test's simulator state at once. The state is tens of thousands of small objects,
+    held by a Flask app that is in reference cycles, so left alone it waits for a full collection, and the
+    collector then walks several tests' worth of dead simulators (a third of the suite's time)."""
+    deliverer = getattr(sim, "deliverer", None)
+    if deliverer is not None:
+        deliverer.stop()
+    if getattr(sim, "journal", None) is not None:
+        sim.journal.close()
+    sim.__dict__.clear()
+
+
+@pytest.fixture(autouse=True)
+def _release_apps():
+    yield
+    while _BUILT:
+        simulator_app = _BUILT.pop().extensions.get("simulator_app")
+        if simulator_app is not None:
+            release_simulator(simulator_app.extensions["sir_simulator"])
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/browser is marked `browser`: `pytest -m "not browser"` is the fast inner loop."""
+    for item in items:
+        if "/tests/browser/" in item.path.as_posix():
+            item.add_marker(pytest.mark.browser)
+
+
+def pytest_collection_finish(session):
+    """Garbage collection tuned for a process that builds and drops an app per test: what exists once the
+    tests are collected (modules, plotly, SQLAlchemy's tables) lives to the end, so the collector stops
+    walking it (`gc.freeze`); and it runs after 20,000 new objects instead of 700, since each test makes
+    tens of thousands. Cycles are still collected; together with `release_simulator` this takes the
+    collector from about a third of the suite's time to a few percent."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
 
 
 @pytest.fixture
@@ -45,6 +110,23 @@ def client(app):
 def simulator(app):
     """The simulator's domain object: operator controls as Python methods (clock, faults, decisions)."""
     return app.extensions["simulator_app"].extensions["sir_simulator"]
+
+
+@contextmanager
+def read_timeout(app, seconds: float):
+    """SIR Giving calls made inside the block give up after `seconds` without an answer.
+
+    For provoking a timeout: inject a delay fault on the one call (`simulator.add_fault(..., delay_ms=…)`)
+    and make the request under test inside this block. Sign-in and set-up before it keep the default
+    (10 s), so a busy moment of the machine cannot time them out, as a short SIR_READ_TIMEOUT for the
+    whole app could."""
+    client = app.extensions["sir_client"]
+    saved = client.timeout
+    client.timeout = (saved[0], seconds)
+    try:
+        yield
+    finally:
+        client.timeout = saved
 
 
 def page(response) -> BeautifulSoup:
@@ -88,7 +170,14 @@ def form_values(response, form_selector: str = "form") -> dict:
 
 
 class AuthActions:
-    """Sign in and out through the real login form, like flaskr's AuthActions."""
+    """Sign in and out, like flaskr's AuthActions.
+
+    `sign_in` is the cheap way in, for tests about what a signed-in admin does: a real sign-in call to SIR
+    Giving (the simulator, over the transport), the session the login view would write, and the portal's
+    own key created upstream and stored in the vault as onboarding stores it. It renders no page and
+    writes no audit entry. `sign_in_through_the_forms` is the admin's way in (login form, then onboarding's
+    "Create a portal key"): use it where the sign-in itself, or what it records, is what the test checks.
+    """
 
     def __init__(self, client):
         self.client = client
@@ -100,8 +189,8 @@ class AuthActions:
         data.update(email=email, password=password)
         return self.client.post("/login", data=data)
 
-    def sign_in(self, who: str = "acme", with_portal_key: bool = True):
-        """Sign in and, like a first-time admin, let the portal create its own sandbox key."""
+    def sign_in_through_the_forms(self, who: str = "acme", with_portal_key: bool = True):
+        """Sign in with the login form and, like a first-time admin, let the portal create its own sandbox key."""
         response = self.login(who)
         assert response.status_code == 302, text_of(response)
         if with_portal_key:
@@ -111,6 +200,43 @@ class AuthActions:
             assert created.status_code == 302, text_of(created)
         return response
 
+    def sign_in(self, who: str = "acme", with_portal_key: bool = True):
+        """Signed in as `who` on the sandbox with the portal's key in the vault, without the forms (~5 ms
+        instead of ~40 ms of pages). `tests/test_sign_in_shortcut.py` checks it leaves what the forms leave."""
+        from datetime import date
+
+        from webapp.auth.session import jwt_expiry
+        from webapp.sir.api import AccountApi
+        from webapp.sir.client import Credential
+
+        app = self.client.application
+        email = ACCOUNTS[who][0]
+        sir, vault = app.extensions["sir_client"], app.extensions["vault"]
+        account = sir.login(email, PASSWORD)
+        token = account.get("token") or account.get("accessToken")
+        me = sir.me(token)
+        user, partner = me.get("user") or {}, me.get("partner") or {}
+        with self.client.session_transaction() as session:  # what webapp/auth/views.py _start_session writes
+            session.clear()
+            session.update(
+                jwt=vault.encrypt(token),
+                jwt_expires_at=jwt_expiry(token),
+                admin={"id": user.get("id"), "email": user.get("email"), "name": user.get("name")},
+                partner={"id": partner.get("id"), "name": partner.get("name"), "slug": partner.get("slug"),
+                         "status": partner.get("status")},
+                publishable_key=me.get("publishableKey"),
+                environment="sandbox",
+            )
+            session.permanent = True
+        if with_portal_key:
+            with app.app_context():
+                if vault.record_for(partner["id"], "sandbox") is None:  # onboarding is offered once
+                    name = f"Partner Ops Portal (sandbox, {date.today().isoformat()})"  # onboarding's name
+                    created = AccountApi(sir, token).create_key(name, "sandbox", "secret")
+                    vault.store_credential(partner["id"], Credential(created["id"], created["secretKey"],
+                                                                     created["hmacSecret"]),
+                                           source="created", stored_by=email)
+
     def logout(self):
         overview = self.client.get("/audit/")
         return self.client.post("/logout", data={"csrf_token": csrf_token_from(overview)})
@@ -119,6 +245,13 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def signed_in(client, auth):
+    """The test client, signed in as Acme's admin with the portal's sandbox key in the vault."""
+    auth.sign_in("acme")
+    return client
 
 
 def post_form(client, page_url: str, form_selector: str, action_url: str | None = None, headers=None, **fields):

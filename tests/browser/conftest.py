@@ -3,22 +3,29 @@ Debian's Chromium at /usr/bin/chromium. The whole folder skips where Chromium or
 
 Fixtures:
 - `live_server` (module scope): `python -m flask --app wsgi run` in a subprocess, on a free port, with a fresh
-  `INSTANCE_PATH` (SQLite, generated secrets, simulator state); yields the base URL (a str with `.log_path`).
+  `INSTANCE_PATH` (SQLite, generated secrets, simulator state; in /dev/shm where there is one, so commits cost
+  no disk sync); yields the base URL (a str with `.log_path`).
   DATABASE_URL and REDIS_URL are removed from its environment: it is the embedded default.
 - `browser` (session scope): headless Chromium.
 - `page`: a fresh context and page. Every CSP violation (in any document the page visits), console error and
   uncaught exception is recorded in `page.problems`, and the test FAILS at teardown if there is any. A test
   that expects problems (a negative check) should make its own page from `browser` instead.
-- `sign_in(page, base_url, who="acme")`: signs in through the login form, creates the portal key on first
-  sign-in, and ends on the overview.
+- `sign_in(page, base_url, who="acme")`: signed in cheaply (the forms' requests through the page's request
+  context, the portal key created on a partner's first sign-in), and ends on the overview with its cards
+  filled. `sign_in_through_the_form` types into the login form and clicks through onboarding, as an admin does.
+- `settle(page)`, `wait_until(page, expression)` and `poll_until(page, locator, every_ms)`: wait on what the
+  page has done or shows, never a fixed time; `poll_until` moves a self-refreshing page's clock on instead of
+  waiting its refresh periods out.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -81,7 +88,7 @@ def start_server(instance: Path, extra_env: dict | None = None):
                 if reply.status == 200:
                     return process, base_url, log
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.05)  # not answering yet: ask again
     stop_server(process, log)
     raise RuntimeError(f"the portal did not answer /healthz within 30 s (exit code {process.returncode}):\n"
                        f"{log_path.read_text()[-6000:]}")
@@ -97,11 +104,25 @@ def stop_server(process, log) -> None:
     log.close()
 
 
+def instance_folder(tmp_path_factory) -> Path:
+    """A fresh instance folder, in memory (/dev/shm) where there is one: the server's SQLite commits then
+    cost no disk sync (~9 ms each on the development machine's disk, one or more per request)."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return Path(tempfile.mkdtemp(prefix="portal-browser-", dir=shm))
+    return tmp_path_factory.mktemp("instance")
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    process, base_url, log = start_server(tmp_path_factory.mktemp("instance"))
-    yield base_url
-    stop_server(process, log)
+    instance = instance_folder(tmp_path_factory)
+    try:
+        process, base_url, log = start_server(instance)
+        yield base_url
+        stop_server(process, log)
+    finally:
+        if str(instance).startswith("/dev/shm/"):
+            shutil.rmtree(instance, ignore_errors=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -152,34 +173,103 @@ def page(browser):
     problems: list[str] = []
     page = open_page(browser, problems)
     yield page
-    page.wait_for_timeout(100)  # let a late violation report arrive
+    settle(page)
     page.context.close()
     assert not problems, "the browser reported problems:\n" + "\n".join(problems)
 
 
-def sign_in(page, base_url: str, who: str = "acme") -> None:
-    """Sign in as Acme or Globex through the login form and end on the overview.
+# The overview as the admin sees it once every card has its data (what app.js marks as "cards-filled"; read
+# from the page itself, since a test that installs Playwright's clock replaces `performance`).
+CARDS_FILLED = "!!document.querySelector('[data-card]') && !document.querySelector('[data-card].is-loading')"
+# ...and every chart drawn by plotly ("charts-drawn").
+CHARTS_DRAWN = CARDS_FILLED + (" && [...document.querySelectorAll('script[data-chart]')].every(s => "
+                               "document.getElementById(s.dataset.chart)?.getAttribute('data-chart-drawn') === 'true')")
 
-    On a fresh instance the first sign-in lands on onboarding: click "Create a portal key", then go on.
-    """
+
+def sign_in(page, base_url: str, who: str = "acme") -> None:
+    """Signed in as Acme or Globex, on the overview with its cards filled, without typing.
+
+    The login form and, on a fresh server, onboarding's "Create a portal key" are sent through the page's
+    own request context, which shares the browser's cookies: the same requests the forms send, without
+    rendering and waiting on each page. `sign_in_through_the_form` is the admin's way, for the tests
+    about it."""
+    request = page.context.request
+    login = request.get(base_url + "/login")
+    fields = form_fields(login.text(), "form#login-form")
+    fields.update(email=ACCOUNTS[who], password=PASSWORD)
+    signed = request.post(base_url + "/login", form=fields, max_redirects=0)
+    assert signed.status == 302, f"signing in as {who}: HTTP {signed.status}"
+    overview = request.get(base_url + "/", max_redirects=0)
+    if overview.status == 302 and urlpath(overview.headers["location"]).startswith("/onboarding"):
+        onboarding = request.get(base_url + "/onboarding/")
+        created = request.post(base_url + "/onboarding/create", max_redirects=0,
+                               form=form_fields(onboarding.text(), "form#create-portal-key"))
+        assert created.status == 302, f"creating the portal key for {who}: HTTP {created.status}"
+    page.goto(base_url + "/")
+    wait_until(page, CARDS_FILLED)
+    assert urlpath(page.url) == "/", f"signing in as {who} ended on {page.url}"
+
+
+def sign_in_through_the_form(page, base_url: str, who: str = "acme") -> None:
+    """Sign in as Acme or Globex by typing into the login form, as an admin does, and end on the overview.
+
+    On a fresh server the first sign-in lands on onboarding: click "Create a portal key", then go on."""
     page.goto(base_url + "/login")
     page.fill("input[name=email]", ACCOUNTS[who])
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state("networkidle")
+    page.wait_for_url(lambda url: urlpath(url) in ("/", "/onboarding/"))
     if urlpath(page.url).startswith("/onboarding"):
         page.get_by_role("button", name="Create a portal key").click()
-        page.wait_for_load_state("networkidle")
-    if urlpath(page.url) != "/":
-        page.goto(base_url + "/")
-        page.wait_for_load_state("networkidle")
+        page.wait_for_url(lambda url: urlpath(url) == "/")
+    wait_until(page, CARDS_FILLED)
     assert urlpath(page.url) == "/", f"signing in as {who} ended on {page.url}"
+
+
+def form_fields(html: str, selector: str) -> dict:
+    """The values a browser would send from a form of the page (hidden fields included)."""
+    from bs4 import BeautifulSoup
+
+    form = BeautifulSoup(html, "html5lib").select_one(selector)
+    assert form is not None, f"no form matches {selector!r}"
+    return {field["name"]: field.get("value", "") for field in form.select("input[name]")
+            if field.get("type") not in ("checkbox", "radio") or field.has_attr("checked")}
+
+
+def settle(page) -> None:
+    """Let the page report what it has already done: a round trip through its task queue, after which every
+    CSP violation or error raised so far has been queued and sent to the test ahead of the answer (one
+    connection, in order). Used instead of a fixed wait before the problems are read."""
+    try:
+        page.evaluate("() => new Promise(resolve => setTimeout(resolve, 0))")
+    except Exception:  # a page that is already closed has nothing more to report
+        pass
 
 
 def urlpath(url: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(url).path or "/"
+
+
+def poll_until(page, locator, every_ms: int, timeout: float = 15.0) -> None:
+    """Wait until `locator` shows on a page that refreshes itself every `every_ms` (htmx `every …`),
+    moving the browser's clock on one period at a time instead of waiting the periods out.
+
+    The test installs the clock first (`page.clock.install()`, before the page loads). Each step fires the
+    page's refresh once and gives its answer up to a second to land; what the refresh brings depends on
+    the server (a delivery still on its way shows on a later step)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    deadline = time.monotonic() + timeout
+    while not locator.first.is_visible():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not shown after {timeout} s of refreshes every {every_ms} ms: {locator}")
+        page.clock.fast_forward(every_ms)
+        try:
+            locator.first.wait_for(state="visible", timeout=1000)
+        except PlaywrightTimeoutError:
+            continue
 
 
 def wait_until(page, expression: str, timeout: float = 10.0, interval: float = 0.05):

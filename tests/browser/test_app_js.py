@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.browser.conftest import open_page, wait_until
+from tests.browser.conftest import open_page, settle, wait_until
 from tests.browser.fakesite import html_response, serve
 
 FIGURE = {"data": [{"type": "bar", "x": ["2026-01-01", "2026-01-02"], "y": [1200, 900], "name": "Tokens"}],
@@ -60,7 +61,7 @@ def test_htmx_features_that_need_eval_are_refused_without_a_csp_violation(browse
     wait_until(page, "!!(window.htmx && document.querySelector('#filtered[data-htmx-powered]'))")
     page.click("#on")
     page.click("#filtered")
-    page.wait_for_timeout(300)
+    settle(page)  # what the clicks did (or refused) has been reported
     assert page.title() == "/"
     assert requests == []
     assert not [p for p in problems if p.startswith("CSP violation")], problems
@@ -96,6 +97,7 @@ def test_charts_are_drawn_toggle_a_table_and_are_purged_when_swapped_out(page):
 def test_copy_button_copies_the_target_text_and_says_so(browser):
     problems: list[str] = []
     page = open_page(browser, problems, permissions=["clipboard-read", "clipboard-write"])
+    page.clock.install()  # the label comes back after 2 s: move time on instead of waiting
     base = serve(page, {"/": """<body><code id="secret">sk_test_abc123</code>
         <button type="button" id="copy" data-copy-target="#secret">Copy</button></body>"""})
     page.goto(base + "/")
@@ -104,7 +106,8 @@ def test_copy_button_copies_the_target_text_and_says_so(browser):
     assert page.evaluate("navigator.clipboard.readText()") == "sk_test_abc123"
     # The live region is filled a moment after it is emptied, so screen readers announce a repeat too.
     page.wait_for_selector("#app-live:has-text('Copied to the clipboard')")
-    page.wait_for_selector("#copy:has-text('Copy')", timeout=4000)  # the label comes back
+    page.clock.fast_forward(2000)
+    expect(page.locator("#copy")).to_have_text("Copy")  # the label came back
     page.context.close()
     assert not problems, problems
 
@@ -129,8 +132,9 @@ def test_leave_guard_asks_before_leaving_until_the_release_form_is_sent(page):
         dialog.accept() if accept else dialog.dismiss()
 
     page.once("dialog", lambda d: answer(d, False))
-    page.click("#away")
-    page.wait_for_timeout(200)
+    with page.expect_event("dialog"):
+        page.click("#away")
+    settle(page)  # the dismissed question cancelled the navigation
     assert page.url == base + "/" and "will not be shown again" in dialogs[0]
 
     page.once("dialog", lambda d: answer(d, True))
@@ -150,8 +154,11 @@ def test_auto_refresh_waits_while_the_tab_is_hidden_and_catches_up_once_when_it_
       Object.defineProperty(Document.prototype, 'visibilityState', {configurable: true,
         get() { return window.__hidden ? 'hidden' : 'visible'; }});
     """)
+    # The card refreshes every 60 s, as the overview's cards do; the test moves the browser's clock on a
+    # period at a time, so what happens between two refreshes never depends on how fast the machine is.
+    page.clock.install()
     calls = []
-    card = ('<section id="card" data-card data-auto-refresh hx-get="/card" hx-trigger="every 1s, refresh" '
+    card = ('<section id="card" data-card data-auto-refresh hx-get="/card" hx-trigger="every 60s, refresh" '
             'hx-swap="outerHTML"><p class="n">{n}</p></section>')
 
     def refresh(route, request):
@@ -160,14 +167,24 @@ def test_auto_refresh_waits_while_the_tab_is_hidden_and_catches_up_once_when_it_
 
     base = serve(page, {"/": "<body>" + card.format(n=0) + "</body>"}, {"/card": refresh})
     page.goto(base + "/")
-    wait_until(page, "document.querySelector('#card .n').textContent === '1'", timeout=5)
+    wait_until(page, "!!document.querySelector('#card[data-htmx-powered]')")
+    # Each refresh htmx starts, counted after app.js has had its say (it cancels those of a hidden tab).
+    page.evaluate("""window.__refreshes = {sent: 0, skipped: 0};
+      document.addEventListener('htmx:config:request', e => { window.__refreshes[e.defaultPrevented ? 'skipped' : 'sent']++; });""")
+
+    page.clock.fast_forward(60_000)
+    wait_until(page, "document.querySelector('#card .n').textContent === '1'")
+
     page.evaluate("window.__hidden = true")
-    page.wait_for_timeout(300)
-    hidden_from = len(calls)
-    page.wait_for_timeout(2600)
-    assert len(calls) == hidden_from  # timers fired, requests were skipped
+    for _ in range(3):
+        page.clock.fast_forward(60_000)
+    wait_until(page, "window.__refreshes.skipped === 3")  # the timer fired three times; nothing was sent
+    assert len(calls) == 1 and page.locator("#card .n").inner_text() == "1"
+
     page.evaluate("window.__hidden = false; document.dispatchEvent(new Event('visibilitychange'))")
-    wait_until(page, f"document.querySelector('#card .n').textContent === '{hidden_from + 1}'", timeout=0.9)
+    wait_until(page, "document.querySelector('#card .n').textContent === '2'")  # caught up at once...
+    settle(page)
+    assert len(calls) == 2 and page.evaluate("window.__refreshes") == {"sent": 2, "skipped": 3}  # ...once
 
 
 def test_local_times_use_the_admins_locale_and_keep_iso_in_the_title(browser):

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import plotly.io
 
-from tests.browser.conftest import open_page, wait_until
+from tests.browser.conftest import open_page, settle, wait_until
 from tests.browser.fakesite import serve
 from tests.browser.test_app_js import chart_markup
 from webapp import charts
@@ -52,8 +52,7 @@ def test_charts_draw_and_respond_with_no_csp_violation(page):
     page.locator("#pie .slice").first.hover()
     page.set_viewport_size({"width": 400, "height": 800})
     wait_until(page, "document.querySelector('#trend .main-svg').getAttribute('width') <= 400")
-    page.wait_for_timeout(200)
-    # The `page` fixture fails the test at teardown on any CSP violation or console error.
+    # The `page` fixture settles the page, then fails the test on any CSP violation or console error.
 
 
 def test_without_the_nonced_element_plotlys_own_style_element_is_refused(browser):
@@ -77,7 +76,7 @@ def test_inline_style_markup_in_chart_text_is_refused_so_figures_must_not_use_it
     base = serve(page, {"/": "<body>" + chart_markup("trend", figure) + "</body>"})
     page.goto(base + "/")
     page.wait_for_selector("#trend[data-chart-drawn=true] .main-svg")
-    page.wait_for_timeout(200)
+    settle(page)  # the violation, raised while the chart was drawn, has been reported
     assert any("CSP violation: style-src-attr" in p for p in problems), problems
     page.context.close()
 

@@ -37,8 +37,9 @@ def test_approving_a_request_raises_the_pools_allocation_and_it_shows_as_approve
     requests_page = signed_in.get(response.headers["Location"])
     row = page(requests_page).select_one(f"#request-{chosen.id}")
     assert "approved" in row.select_one(".request-status").get_text() and "Approved for the holidays" in row.get_text()
-    audit = text_of(signed_in.get("/audit/"))
-    assert "simulator request approved" in audit.lower() or "simulator_request_approved" in audit
+    newest = page(signed_in.get("/audit/")).select_one("#audit-entries tbody tr").select("td")
+    assert newest[3].get_text(" ", strip=True) == "simulator request approved Approved for the holidays"
+    assert newest[4].get_text(" ", strip=True) == f"{chosen.amount:,} tokens for {pool.name} ({chosen.id})"
 
 
 def test_rejecting_a_request_changes_nothing_but_its_status(signed_in, simulator):

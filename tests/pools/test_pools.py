@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from tests.conftest import AuthActions, form_values, make_app, page, partner_api_for, text_of
+from tests.conftest import AuthActions, form_values, page, partner_api_for, read_timeout, text_of
 from webapp.pools.runway import attribute_burn, complete_days, runway, suggested_top_up
 from webapp.sir.models import Campaign, CampaignAnalytics, CampaignDay, TokenPool
 
@@ -309,16 +309,15 @@ def test_change_goes_back_to_the_form_with_what_was_typed(signed_in, simulator):
     assert form.select_one("[name=submission]")["value"] == change["submission"]
 
 
-def test_a_resubmit_after_a_timeout_that_was_recorded_sends_nothing_more(tmp_path):
-    app = make_app(tmp_path, read_timeout=0.5)
-    client = app.test_client()
-    AuthActions(client).sign_in("acme")
-    simulator = app.extensions["simulator_app"].extensions["sir_simulator"]
+@pytest.mark.slow
+def test_a_resubmit_after_a_timeout_that_was_recorded_sends_nothing_more(app, signed_in, simulator):
+    client = signed_in
     promo = low_pool(simulator, client)
     data = form_values(review(client, promo.id), "form#top-up-confirm")
     # SIR Giving records the request but answers too late: the portal's call times out.
-    simulator.add_fault(method="POST", path="/v1/partner/token-pools/request", delay_ms=1200, count=1)
-    first = client.post(f"/token-pools/{promo.id}/top-up/confirm", data=data)
+    simulator.add_fault(method="POST", path="/v1/partner/token-pools/request", delay_ms=2000, count=1)
+    with read_timeout(app, 1.0):
+        first = client.post(f"/token-pools/{promo.id}/top-up/confirm", data=data)
     deadline = time.time() + 10  # the slow request finishes upstream meanwhile
     while not any(r.amount == 25000 and r.pool_id == promo.id for r in simulator.requests.values()) and time.time() < deadline:
         time.sleep(0.05)
@@ -328,11 +327,8 @@ def test_a_resubmit_after_a_timeout_that_was_recorded_sends_nothing_more(tmp_pat
     assert "confirmed after a timeout" in text_of(client.get("/audit/?action=top_up_requested"))
 
 
-def test_a_timeout_with_nothing_recorded_can_be_sent_again(tmp_path):
-    app = make_app(tmp_path, read_timeout=0.5)
-    client = app.test_client()
-    AuthActions(client).sign_in("acme")
-    simulator = app.extensions["simulator_app"].extensions["sir_simulator"]
+def test_a_timeout_with_nothing_recorded_can_be_sent_again(app, signed_in, simulator):
+    client = signed_in
     promo = low_pool(simulator, client)
     data = form_values(review(client, promo.id), "form#top-up-confirm")
     simulator.add_fault(method="POST", path="/v1/partner/token-pools/request", drop=True, count=1)

@@ -75,6 +75,7 @@ def test_login_rate_limits_are_shared_through_redis(tmp_path, schema_url):
     assert refused.status_code == 429
 
 
+@pytest.mark.slow
 def test_workers_starting_together_create_the_schema_once(tmp_path, schema_url):
     """Two processes building the app at the same moment on an empty PostgreSQL schema both start."""
     import subprocess

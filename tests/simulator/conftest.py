@@ -10,6 +10,7 @@ import json
 import pytest
 
 import simulator
+from tests.conftest import release_simulator
 
 
 def sign(hmac_secret: str, timestamp: str, method: str, path: str, body: bytes) -> str:
@@ -54,7 +55,8 @@ def sim_app():
 
     app = simulator.create_app({"DELIVERY_MODE": "manual", "DELIVER": deliver})
     app.delivered = delivered
-    return app
+    yield app
+    release_simulator(app.extensions["sir_simulator"])
 
 
 @pytest.fixture

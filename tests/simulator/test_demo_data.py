@@ -68,6 +68,7 @@ def fingerprint_over_http(app) -> tuple:
             [(k["id"], k["publicKey"]) for k in partner.jwt("GET", "/v1/partner/keys?limit=100").json["data"] if k["name"] != "tests"])
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_data_over_the_api_and_another_seed_does_not():
     def fresh(seed):
         seed_module._CACHE.clear()  # build it again from the seed, not a cached copy

@@ -134,6 +134,7 @@ def test_the_command_line_refuses_values_that_would_break_every_request(argv, ca
     assert stopped.value.code == 2 and argv[0] in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_simulator_never_imports_the_portal_and_runs_on_its_own():
     import ast
     import subprocess

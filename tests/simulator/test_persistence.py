@@ -6,6 +6,8 @@ import json
 import os
 import stat
 
+import pytest
+
 import simulator
 from simulator import seed as seed_module
 from tests.simulator.conftest import Partner
@@ -93,6 +95,7 @@ def test_reset_forgets_what_was_created_at_run_time(tmp_path):
     assert resume(app2, sim2, acme).signed("GET", "/v1/partner/users").json["code"] == "INVALID_API_KEY"
 
 
+@pytest.mark.slow
 def test_the_same_seed_builds_the_same_ids_and_numbers_from_scratch():
     now = 1_790_000_000.0
 

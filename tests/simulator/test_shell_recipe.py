@@ -28,8 +28,9 @@ curl "$SIR_BASE_URL$PATH_" \
   -H "X-Signature: $SIG"
 '''
 
-pytestmark = pytest.mark.skipif(not all(shutil.which(t) for t in ("curl", "openssl", "shasum", "bash")),
-                                reason="needs curl, openssl, shasum and bash")
+pytestmark = [pytest.mark.skipif(not all(shutil.which(t) for t in ("curl", "openssl", "shasum", "bash")),
+                                 reason="needs curl, openssl, shasum and bash"),
+              pytest.mark.slow]  # starts the standalone simulator
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import make_app
+from tests.conftest import read_timeout
 from webapp.sir import errors
 from webapp.sir.api import AccountApi, PartnerApi
 from webapp.sir.client import Credential
@@ -75,16 +75,10 @@ def test_a_429_is_retried_once_honouring_retry_after(acme, simulator):
     assert reply.status == 200 and len(slept) == 1 and 0 <= slept[0] <= 2
 
 
-def test_a_slow_answer_becomes_a_timeout(tmp_path):
-    app = make_app(tmp_path, read_timeout=0.3)
-    client = app.extensions["sir_client"]
-    token = client.login("admin@acme.example", "sandbox-demo")["token"]
-    created = AccountApi(client, token).create_key("slow", "sandbox")
-    api = PartnerApi(client, Credential(created["id"], created["secretKey"], created["hmacSecret"]), "sandbox")
-    app.extensions["simulator_app"].extensions["sir_simulator"].add_fault(
-        method="GET", path="/v1/partner/dashboard/summary", delay_ms=1500, count=1)
-    with pytest.raises(errors.UpstreamTimeout) as caught:
-        api.get("/v1/partner/dashboard/summary")
+def test_a_slow_answer_becomes_a_timeout(app, acme, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/dashboard/summary", delay_ms=2000, count=1)
+    with read_timeout(app, 0.3), pytest.raises(errors.UpstreamTimeout) as caught:
+        acme.get("/v1/partner/dashboard/summary")
     assert "did not answer in time" in caught.value.message
 
 
