@@ -36,9 +36,10 @@ def test_landmarks_and_skip_link(page, live_server):
         assert page.get_by_role(role).count() == 1, role
     page.keyboard.press("Tab")
     skip = page.locator(".skip-link")
-    assert page.evaluate("document.activeElement.className") == "skip-link" and skip.is_visible()
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()
     page.keyboard.press("Enter")
-    assert urlpath(page.url) == "/" and page.url.endswith("#main")
+    expect(page).to_have_url(live_server + "/#main")  # the page's URL is reported a moment after the key
 
 
 def test_switching_to_production_is_clearly_marked(page, live_server):
