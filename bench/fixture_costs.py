@@ -1,6 +1,6 @@
 """Benchmark: what the portal's test fixtures cost per test, in one process, as a test run sees them.
 
-    python bench/test_fixtures.py [--runs 25]
+    python bench/fixture_costs.py [--runs 25]
 
 Medians after a warm-up: `make_app` (a portal on a fresh copy of the seeded simulator), a sign-in through
 the login form and onboarding, and the tests' `auth.sign_in` shortcut (where tests/conftest.py has it).
