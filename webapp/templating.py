@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timezone
-from types import CodeType
 from typing import Callable
 
 from flask import Flask, current_app, g
-from jinja2.bccache import Bucket, BytecodeCache
+from jinja2 import MemcachedBytecodeCache
 
 from .security import csp_nonce
 from .sir import times
@@ -87,53 +85,23 @@ def asset_fingerprints(static_folder: str) -> dict[str, str]:
             for p in root.rglob("*") if p.is_file()}
 
 
-class SharedBytecodeCache(BytecodeCache):
-    """Compiled templates kept in memory for every app this process builds.
-
-    Flask gives each app its own Jinja environment, which compiles every template again; a process that
-    builds many apps (the test suite builds one per test) would spend much of a page's time compiling. An
-    entry is used only while the checksum of the template's source matches, so an edited template is
-    compiled again; the key carries the options that change the compiled code (delimiters, whitespace
-    control, extensions), so differently configured environments never share an entry."""
+class _ProcessMemory:
+    """The client Jinja's MemcachedBytecodeCache talks to: a dict shared by every app this process builds."""
 
     def __init__(self):
-        self._compiled: dict[str, tuple[str, CodeType]] = {}
-        self._lock = threading.Lock()
+        self._items: dict[str, bytes] = {}
 
-    def get_bucket(self, environment, name, filename, source) -> Bucket:
-        key = f"{self.get_cache_key(name, filename)}:{_compile_options(environment)}"
-        bucket = Bucket(environment, key, self.get_source_checksum(source))
-        self.load_bytecode(bucket)
-        return bucket
+    def get(self, key: str) -> bytes | None:
+        return self._items.get(key)
 
-    def load_bytecode(self, bucket: Bucket) -> None:
-        with self._lock:
-            entry = self._compiled.get(bucket.key)
-        if entry is not None and entry[0] == bucket.checksum:
-            bucket.code = entry[1]
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        with self._lock:
-            self._compiled[bucket.key] = (bucket.checksum, bucket.code)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._compiled.clear()
+    def set(self, key: str, value: bytes, timeout: int | None = None) -> None:
+        self._items[key] = value
 
 
-def _compile_options(environment) -> str:
-    autoescape = environment.autoescape
-    if callable(autoescape):
-        autoescape = getattr(autoescape, "__qualname__", type(autoescape).__qualname__)
-    options = (environment.block_start_string, environment.block_end_string, environment.variable_start_string,
-               environment.variable_end_string, environment.comment_start_string, environment.comment_end_string,
-               environment.line_statement_prefix, environment.line_comment_prefix, environment.trim_blocks,
-               environment.lstrip_blocks, environment.newline_sequence, environment.keep_trailing_newline,
-               environment.optimized, autoescape, tuple(sorted(environment.extensions)))
-    return repr(options)
-
-
-BYTECODE_CACHE = SharedBytecodeCache()
+# Flask gives each app its own Jinja environment, which compiles every template again; a process that builds
+# many apps (the test suite builds one per test) would spend much of a page's time compiling. Jinja checks
+# each entry against its template's source checksum, so an edited template is compiled again.
+BYTECODE_CACHE = MemcachedBytecodeCache(_ProcessMemory(), prefix="portal-templates/")
 
 
 def init_app(app: Flask) -> None:

@@ -93,7 +93,7 @@ def receive(token):
     event_id, event_type, event = envelope
     if not events.store_once(partner_id=endpoint.partner_id, environment=endpoint.environment,
                              receiver_id=endpoint.id, event_id=event_id, event_type=event_type,
-                             raw_body=body.decode("utf-8", "replace"), created_at=_time_or_none(event.get("createdAt")),
+                             raw_body=body.decode("utf-8", "replace"), created_at=parse_time(event.get("createdAt"), lenient=True),
                              signature_timestamp=timestamp, signature=signature[:128]):
         return _accepted({"received": True, "duplicate": True})
     _after_event(endpoint, event_type)
@@ -118,10 +118,6 @@ def _accepted(payload: dict):
     response = jsonify(payload)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _time_or_none(value):
-    return parse_time(value, lenient=True)  # a bad createdAt does not make the event less real
 
 
 # Event types (by their first part) whose news makes what pages show out of date: their cache family.
