@@ -242,13 +242,15 @@ def _build(seed: int, now: float) -> dict:
                 continue  # every sixth action was pushed to the webhooks; which ones does not depend on the hour
             drawn = random.Random(f"{seed}:{action.id}")  # its event and deliveries: the same whenever it is built
             event_type = "action.completed" if action.status == "COMPLETED" else "action.failed"
-            event = {"id": f"evt_{drawn.getrandbits(64):016x}", "type": event_type, "createdAt": iso(action.created_at + 1),
+            # Nothing seeded happens after `now`: an action of the last seconds was raised and sent at `now`, and a
+            # failure's last retry of "an hour later" is cut at `now` (the portal shows these times as past).
+            event = {"id": f"evt_{drawn.getrandbits(64):016x}", "type": event_type, "createdAt": iso(min(action.created_at + 1, now)),
                      "data": {"actionId": action.id, "idempotencyKey": action.idempotency_key,
                               "status": action.status, "tokensDistributed": action.tokens_distributed}}
             sim.events.append({**event, "partnerId": partner.id, "environment": "sandbox"})
             body = json.dumps(event, separators=(",", ":")).encode()
             for hook in (healthy, failing):
-                sent = action.created_at + 2
+                sent = min(action.created_at + 2, now)
                 # The legacy endpoint broke two days ago and has failed ever since.
                 broken = hook is failing and action.created_at > now - 2 * DAY
                 flaky = hook is healthy and drawn.random() < 0.02
@@ -259,7 +261,7 @@ def _build(seed: int, now: float) -> dict:
                                     response_status=200 if ok else (503 if broken else 500),
                                     response_body_excerpt='{"ok":true}' if ok else (
                                         "Service Unavailable" if broken else "Internal Server Error"),
-                                    last_attempt_at=sent + (0 if ok else 3600), next_retry_at=None)
+                                    last_attempt_at=min(sent + (0 if ok else 3600), now), next_retry_at=None)
                 if flaky:  # the retry went through
                     delivery.status, delivery.response_status, delivery.response_body_excerpt = "succeeded", 200, '{"ok":true}'
                 sim.deliveries[delivery.id] = delivery

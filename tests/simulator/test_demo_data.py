@@ -268,3 +268,13 @@ def test_no_partner_or_environment_can_change_or_read_anothers_things_by_id(clie
     after = (sim.actions[action["actionId"]].status, len(sim.requests), len(sim.deliveries), hook["id"] in sim.webhooks,
              sim.campaigns[campaign["id"]].name)
     assert after == before
+
+
+def test_nothing_seeded_happened_after_the_moment_it_was_seeded():
+    # The portal shows "last attempt" and "last failure" as past times: a fresh start must not seed the future.
+    now = 1_796_040_000.5  # any moment; exact=True builds at exactly this one
+    state = seed_module.seeded_state(11, now, exact=True)
+    attempts = [d.last_attempt_at for d in state["deliveries"].values()]
+    assert attempts and max(attempts) <= now
+    assert max(d.created_at for d in state["deliveries"].values()) <= now
+    assert max(e["createdAt"] for e in state["events"]) <= simulator.model.iso(now)
