@@ -147,7 +147,7 @@ def _build(seed: int, now: float) -> dict:
 
         campaigns = [
             Campaign(id=rid("cmp"), partner_id=partner.id, environment="sandbox", name="Back to school",
-                     status="completed", created_at=now - 95 * DAY, starts_at=today_start - 80 * DAY,
+                     status="active", created_at=now - 95 * DAY, starts_at=today_start - 80 * DAY,
                      ends_at=today_start - 50 * DAY, pool_id=main.id, reward_multiplier=1.5,
                      description="1.5× rewards on school supplies", action_types=["PURCHASE"]),
             Campaign(id=rid("cmp"), partner_id=partner.id, environment="sandbox", name="Holiday double rewards",
@@ -202,6 +202,9 @@ def _build(seed: int, now: float) -> dict:
                     sim.record_request(partner.id, environment, key.id, "POST", "/v1/partner/actions/submit",
                                        201, elapsed_ms, at=at)
                     key.last_used_at = max(key.last_used_at or 0, at)
+
+        # "Back to school" ran (and earned) while its actions were replayed; it has been over for 50 days.
+        campaigns[0].status = "completed"
 
         # The real allocations: the main pool comfortable, the promotions pool below its threshold.
         main.allocated = main.consumed + 95_000 + rng.randrange(0, 5_000)

@@ -179,6 +179,17 @@ def test_the_campaigns_page_lists_campaigns_and_shows_any_campaigns_analytics(ap
     assert f"Tokens {expected['totals']['tokens']:,}" in " ".join(text_of(detail).split())
 
 
+def test_a_completed_campaign_shows_what_it_earned_while_it_ran(signed_in):
+    listing = page(signed_in.get("/campaigns"))
+    row = next(tr for tr in listing.select("tbody tr") if tr.select_one("a").get_text(strip=True) == "Back to school")
+    assert row.select_one(".badge").get_text(strip=True) == "completed"
+    detail = signed_in.get(row.select_one("a")["href"])
+    analytics = page(detail).select_one("#analytics")
+    tokens = analytics.select_one(".tile-value").get_text(strip=True)
+    assert int(tokens.replace(",", "")) > 0
+    assert "No activity" not in analytics.get_text() and analytics.select_one("#chart-campaign-detail") is not None
+
+
 def test_the_overview_shows_each_pools_runway(app, signed_in):
     shown = card(signed_in.get("/"), "runway")
     pools = partner_api_for(app, signed_in).get("/v1/partner/token-pools").data["data"]
