@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -14,6 +15,7 @@ from bs4 import BeautifulSoup
 
 from tests.conftest import form_values, page, text_of
 from tests.webhooks.helpers import csrf, receiver_of, register_portal_receiver, stored_events, webhook_id_of
+from webapp.sir import errors
 
 
 @pytest.fixture
@@ -215,3 +217,54 @@ def test_without_javascript_a_recovery_advances_one_step_per_click(signed_in, si
     assert clicked.status_code == 302 and clicked.headers["Location"] == started.headers["Location"]
     assert f"10 of {count} retried" in text_of(signed_in.get(clicked.headers["Location"]))
     assert len(of_hook(simulator, legacy, status="pending")) == 10
+
+
+def exported(response):
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_the_deliveries_export_writes_a_formula_from_upstream_as_text(signed_in, simulator, legacy):
+    hostile = sorted(of_hook(simulator, legacy), key=lambda d: d.id)[:5]
+    texts = ['=HYPERLINK("https://evil.example","open")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\t=1+1"]
+    for delivery, text in zip(hostile, texts):
+        delivery.event_type, delivery.error = text, "\r" + text
+    rows = {r["delivery_id"]: r for r in exported(signed_in.get(f"/webhooks/{legacy}/deliveries.csv"))}
+    for delivery, text in zip(hostile, texts):
+        assert rows[delivery.id]["event_type"] == "'" + text
+        assert rows[delivery.id]["error"] == "'\r" + text
+
+
+def test_the_deliveries_export_streams_its_rows_with_the_download_headers(signed_in, simulator, legacy):
+    response = signed_in.get(f"/webhooks/{legacy}/deliveries.csv?status=failed")
+    assert response.is_streamed and "Content-Length" not in response.headers
+    assert response.mimetype == "text/csv" and response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"] == f"attachment; filename=deliveries-{legacy}-failed.csv"
+    failed = of_hook(simulator, legacy, status="failed")
+    rows = exported(response)
+    assert len(rows) == len(failed) and {r["delivery_id"] for r in rows} == {d.id for d in failed}
+    for row in rows:
+        delivery = simulator.deliveries[row["delivery_id"]]
+        assert (row["event_id"], row["event_type"], row["status"], row["attempts"], row["response_status"]) == \
+            (delivery.event_id, delivery.event_type, "failed", str(delivery.attempts), str(delivery.response_status))
+
+
+def test_a_refused_export_is_a_page_that_says_so_not_a_broken_download(signed_in, simulator, legacy):
+    simulator.add_fault(method="GET", path=f"/v1/partner/webhooks/{legacy}/deliveries", status=503, count=1)
+    response = signed_in.get(f"/webhooks/{legacy}/deliveries.csv")
+    assert response.status_code == 502 and response.mimetype == "text/html"
+    assert "attachment" not in response.headers.get("Content-Disposition", "")
+
+
+def test_the_deliveries_export_reads_its_later_pages_only_while_it_streams(signed_in, simulator, legacy):
+    seeded = of_hook(simulator, legacy)
+    for n in range(250 - len(seeded)):  # three pages of 100
+        copy = replace(seeded[n % len(seeded)], id=f"dlv_copy_{n:04d}", created_at=seeded[0].created_at - n)
+        simulator.deliveries[copy.id] = copy
+        simulator.deliveries_by_hook[legacy].append(copy)
+
+    response = signed_in.get(f"/webhooks/{legacy}/deliveries.csv")  # sent: its headers, and the first page read
+    simulator.add_fault(method="GET", path=f"/v1/partner/webhooks/{legacy}/deliveries", status=503)
+    with pytest.raises(errors.SirError):  # the second page is asked for only now, and ends the download unfinished
+        response.get_data()
+    simulator.clear_faults()
+    assert len(exported(signed_in.get(f"/webhooks/{legacy}/deliveries.csv"))) == 250

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from flask import Response, flash, request, url_for
+from flask import flash, request, url_for
 from werkzeug.utils import secure_filename
 
 from ...actor import current_actor
+from ...csv_export import csv_response
 from ...errors import in_place
 from ...sir import errors
 from ...sir.times import to_local_input
 from ...upstream import partner_api
 from ...web import go, render_htmx_template
 from .. import bp
-from ..deliveries import deliveries_csv as export_csv, retry_delivery, send_test_event
+from ..deliveries import CSV_COLUMNS, delivery_rows, retry_delivery, send_test_event
 from ..filters import DELIVERY_EVENT_TYPES, DELIVERY_STATUSES, DeliveryFilter
 from ..forms import RecoverForm
 from ..registration import delivers_to_portal
@@ -76,8 +77,6 @@ def deliveries_csv(webhook_id):
     """The deliveries the list shows with the same filters, every page, without payloads or response bodies."""
     hook = webhook_or_404(webhook_id)
     chosen = DeliveryFilter.from_args(request.args)
-    response = Response(export_csv(partner_api(), hook, chosen), mimetype="text/csv")
+    rows = delivery_rows(partner_api(), hook, chosen)
     name = "-".join(["deliveries", hook.id] + [v for v in chosen.args().values()])
-    response.headers["Content-Disposition"] = f'attachment; filename="{secure_filename(name)}.csv"'
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    return csv_response(f"{secure_filename(name)}.csv", CSV_COLUMNS, rows)
