@@ -74,13 +74,14 @@ def return_path() -> str | None:
     return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""), None)
 
 
-def take_revealed(token: str):
+def take_revealed(token: str, kind: str):
     """The secrets kept for the once-only page `token` names: (row, payload) the first time, (row, None)
-    after it was shown; 404 for a token that is not this partner's. Use it in a `@shown_once` view."""
+    after it was shown; 404 for a token that is not this partner's, or of another `kind` ("key", "webhook"):
+    a webhook's token at the keys' URL is not found there and stays unspent. Use it in a `@shown_once` view."""
     from .store import reveal
     from .upstream import vault
 
-    revealed, shown = reveal.take(vault(), token, g.partner["id"])
+    revealed, shown = reveal.take(vault(), token, g.partner["id"], kind)
     if revealed is None:
         abort(404)
     return revealed, shown

@@ -320,3 +320,23 @@ def test_a_head_request_does_not_use_up_the_one_showing(signed_in):
     created, _ = create_key(signed_in, name="Checked by a proxy")
     assert signed_in.head(created.headers["Location"]).status_code == 200
     assert page(signed_in.get(created.headers["Location"])).select_one("#secret-key") is not None
+
+
+def test_a_webhooks_reveal_token_at_the_keys_url_is_not_found_and_stays_unspent(app, signed_in):
+    from tests.webhooks.helpers import register
+
+    registered = register(signed_in, url="https://hooks.acme.example/sir", event_types=["action.completed"])
+    webhook_page = registered.headers["Location"]
+    token = webhook_page.rsplit("/", 1)[1]
+    crossed = signed_in.get(f"/keys/secrets/{token}")
+    assert crossed.status_code == 404 and "Traceback" not in crossed.get_data(as_text=True)
+    shown = signed_in.get(webhook_page)  # its own page still shows the secret, once
+    assert shown.status_code == 200 and "whsec_" in page(shown).select_one("#webhook-secret").get_text()
+
+
+def test_a_keys_reveal_token_at_the_webhooks_url_is_not_found_and_stays_unspent(app, signed_in):
+    created, _ = create_key(signed_in, name="Typed token")
+    token = created.headers["Location"].rsplit("/", 1)[1]
+    crossed = signed_in.get(f"/webhooks/secret/{token}")
+    assert crossed.status_code == 404 and "Traceback" not in crossed.get_data(as_text=True)
+    assert page(signed_in.get(created.headers["Location"])).select_one("#secret-key") is not None

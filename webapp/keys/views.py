@@ -90,7 +90,7 @@ def new():
 @shown_once
 def secrets(token):
     """The one page that shows a new key's secrets: never cached, and gone once rendered."""
-    revealed, shown = take_revealed(token)
+    revealed, shown = take_revealed(token, "key")
     return render_template("keys/secrets.html", shown=shown, revealed=revealed,
                            portal_key_id=_portal_key_ids().get(shown["environment"]) if shown else None)
 
