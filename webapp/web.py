@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hmac
+import secrets
 from urllib.parse import urlsplit
 
-from flask import abort, g, make_response, redirect, render_template, request
+from flask import abort, g, make_response, redirect, render_template, request, session
 
 
 def is_htmx_partial_request() -> bool:
@@ -85,6 +87,28 @@ def take_revealed(token: str, kind: str):
     if revealed is None:
         abort(404)
     return revealed, shown
+
+
+def once_link(name: str) -> str:
+    """The random, unguessable path segment of the one page that may show the secret `name` names, kept in the
+    admin's own session. Only a view answering a POST (CSRF-checked, so from the portal's own page) hands it out,
+    in the redirect it answers with; a cross-site link cannot know it, so it cannot use the one showing up. The
+    same link until it is used: a double click leads both answers to one page."""
+    links = dict(session.get("once_links") or {})
+    link = links.setdefault(name, secrets.token_urlsafe(24))
+    session["once_links"] = links
+    return link
+
+
+def use_once_link(name: str, link: str) -> bool:
+    """True once, for the link `once_link(name)` handed out in this session; a wrong or used one changes nothing."""
+    links = dict(session.get("once_links") or {})
+    expected = links.get(name)
+    if expected is None or not hmac.compare_digest(expected.encode(), link.encode()):
+        return False
+    del links[name]
+    session["once_links"] = links
+    return True
 
 
 def get_for_partner(find, item_id):
