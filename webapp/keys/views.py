@@ -153,7 +153,7 @@ def set_expiry(key_id):
     key = _key_or_404(key_id)
     form = ExpiryForm()
     clearing = request.form.get("clear") == "1"
-    if refusal := changes.refusal(current_actor(), vault(), key, "expiry"):
+    if refusal := changes.refusal(current_actor(), vault(), key, "no_expiry" if clearing else "expiry"):
         return _key_page(key, status=409, expiry_form=form, refusal=refusal)
     if not clearing and not form.validate_on_submit():  # CSRFProtect has already checked every POST
         return _key_page(key, status=422, expiry_form=form)
