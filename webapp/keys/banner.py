@@ -74,7 +74,7 @@ def expiring_key_banners() -> list[Banner]:
         return banners
     now = datetime.now(timezone.utc)
     rolled = rotations.latest_by_old_key(g.partner["id"])
-    portal_keys = {row.key_id for env in ENVIRONMENTS if (row := vault().record_for(g.partner["id"], env))}
+    portal_keys = {row.key_id for env in ENVIRONMENTS if (row := vault().record_for(g.partner["id"], env))} if flags else set()
     for key in flags:
         if key["id"] in rolled:
             continue  # being replaced, or replaced already
