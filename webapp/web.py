@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hmac
+import secrets
 from urllib.parse import urlsplit
 
-from flask import abort, g, make_response, redirect, render_template, request
+from flask import abort, g, make_response, redirect, render_template, request, session
 
 
 def is_htmx_partial_request() -> bool:
@@ -74,16 +76,39 @@ def return_path() -> str | None:
     return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""), None)
 
 
-def take_revealed(token: str):
+def take_revealed(token: str, kind: str):
     """The secrets kept for the once-only page `token` names: (row, payload) the first time, (row, None)
-    after it was shown; 404 for a token that is not this partner's. Use it in a `@shown_once` view."""
+    after it was shown; 404 for a token that is not this partner's, or of another `kind` ("key", "webhook"):
+    a webhook's token at the keys' URL is not found there and stays unspent. Use it in a `@shown_once` view."""
     from .store import reveal
     from .upstream import vault
 
-    revealed, shown = reveal.take(vault(), token, g.partner["id"])
+    revealed, shown = reveal.take(vault(), token, g.partner["id"], kind)
     if revealed is None:
         abort(404)
     return revealed, shown
+
+
+def once_link(name: str) -> str:
+    """The random, unguessable path segment of the one page that may show the secret `name` names, kept in the
+    admin's own session. Only a view answering a POST (CSRF-checked, so from the portal's own page) hands it out,
+    in the redirect it answers with; a cross-site link cannot know it, so it cannot use the one showing up. The
+    same link until it is used: a double click leads both answers to one page."""
+    links = dict(session.get("once_links") or {})
+    link = links.setdefault(name, secrets.token_urlsafe(24))
+    session["once_links"] = links
+    return link
+
+
+def use_once_link(name: str, link: str) -> bool:
+    """True once, for the link `once_link(name)` handed out in this session; a wrong or used one changes nothing."""
+    links = dict(session.get("once_links") or {})
+    expected = links.get(name)
+    if expected is None or not hmac.compare_digest(expected.encode(), link.encode()):
+        return False
+    del links[name]
+    session["once_links"] = links
+    return True
 
 
 def get_for_partner(find, item_id):

@@ -4,6 +4,7 @@ really reach the in-process simulator, and the portal's own pages show the outco
 import pytest
 
 from tests.conftest import make_app, page, post_form, text_of
+from tests.keys.helpers import audit_rows
 
 
 @pytest.fixture
@@ -69,11 +70,46 @@ def test_a_decision_that_is_neither_is_refused_in_place(signed_in, simulator):
 
 def test_moving_the_clock_moves_the_simulators_time(signed_in, simulator):
     before = simulator.now()
-    response = post_form(signed_in, "/simulator/", "#card-demo-clock form", seconds="86400")
+    response = post_form(signed_in, "/simulator/", "#card-demo-clock form", seconds="86400", everyone="y")
     assert response.status_code == 302
     assert 86400 <= simulator.now() - before < 86400 + 60
     shown = text_of(signed_in.get(response.headers["Location"]))
     assert "moved forward by 1 day" in shown and "24.0 hours ahead of real time" in shown
+
+
+def test_the_clock_does_not_move_without_confirming_it_moves_for_every_partner(signed_in, simulator):
+    from tests.conftest import AuthActions
+
+    AuthActions(signed_in).login("acme")  # through the form, so the portal knows of the sign-in
+    before = simulator.clock_offset
+    shown = page(signed_in.get("/simulator/"))
+    reach = " ".join(shown.select_one("#card-demo-clock .clock-reach").get_text().split())
+    assert f"every partner on this portal ({len(simulator.partners)} partners)" in reach
+    assert "may end their sign-ins" in reach and "1 admin signed in during the last hour" in reach
+    refused = post_form(signed_in, "/simulator/", "#card-demo-clock form", seconds="86400")
+    assert refused.status_code == 422
+    why = " ".join(page(refused).select_one("#card-demo-clock .field-errors").get_text().split())
+    assert "The clock did not move" in why and "every partner" in why
+    assert simulator.clock_offset == before
+    assert "simulator clock moved" not in [r["what"] for r in audit_rows(signed_in)]
+
+
+def test_a_confirmed_move_is_audited_with_who_and_its_reach_and_told_to_the_other_partners(app, signed_in, simulator):
+    from tests.conftest import ACCOUNTS, AuthActions
+
+    AuthActions(signed_in).login("acme")  # both through the form, so the portal knows of both sign-ins
+    other = app.test_client()
+    AuthActions(other).sign_in_through_the_forms("globex")  # another partner, signed in on the same portal
+    before = simulator.clock_offset
+    assert post_form(signed_in, "/simulator/", "#card-demo-clock form", seconds="3600", everyone="y").status_code == 302
+    assert simulator.clock_offset - before == 3600
+    moved = next(r for r in audit_rows(signed_in) if r["what"] == "simulator clock moved")
+    assert moved["who"] == ACCOUNTS["acme"][0] and moved["target"] == "+1 hour"
+    assert f"for every partner on the simulator ({len(simulator.partners)})" in moved["detail"]
+    assert "2 admins signed in during the last hour" in moved["detail"]
+    AuthActions(other).login("globex")  # the move ended their sign-in too
+    told = next(r for r in audit_rows(other) if r["what"] == "simulator clock moved")
+    assert told["who"] == "another partner's admin" and ACCOUNTS["acme"][0] not in str(told)
 
 
 def test_against_a_real_sir_giving_there_is_no_simulator_page(tmp_path):
@@ -86,7 +122,7 @@ def test_after_moving_the_clock_signed_calls_and_deliveries_still_go_through(sig
     from tests.webhooks.helpers import register_portal_receiver, stored_events
 
     register_portal_receiver(signed_in, event_types=("token_pool_request.approved",))
-    assert post_form(signed_in, "/simulator/", "#card-demo-clock form", seconds="3600").status_code == 302
+    assert post_form(signed_in, "/simulator/", "#card-demo-clock form", seconds="3600", everyone="y").status_code == 302
     # Inside SIR Giving's five-minute window: the portal signs with the simulator's moved time.
     assert "hours ahead of real time" in text_of(signed_in.get("/simulator/"))
     chosen = pending_of(simulator, "Acme Rewards")[0]

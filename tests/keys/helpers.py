@@ -26,13 +26,13 @@ def portal_credential(app, client, environment="sandbox"):
 
 
 def audit_rows(client, **filters) -> list[dict]:
-    """The audit log as the admin reads it: one dict per row (what, target, outcome, detail)."""
+    """The audit log as the admin reads it: one dict per row (who, what, target, outcome, detail)."""
     query = "&".join(f"{k}={v}" for k, v in filters.items())
     rows = []
     for tr in page(client.get(f"/audit/?{query}")).select("#audit-entries tbody tr"):
         cells = tr.find_all("td")
         detail = cells[3].select_one("div")
-        rows.append({"what": cells[3].contents[0].strip(), "detail": detail.get_text(strip=True) if detail else "",
+        rows.append({"who": cells[1].get_text(strip=True), "what": cells[3].contents[0].strip(), "detail": detail.get_text(strip=True) if detail else "",
                      "target": cells[4].get_text(strip=True), "outcome": cells[5].get_text(strip=True)})
     return rows
 

@@ -23,7 +23,9 @@ def test_the_portal_refuses_to_cut_off_the_key_it_signs_with(acme):
     for change, said in (("deactivate", "cannot be deactivated"), ("revoke", "cannot be revoked")):
         assert said in changes.refusal(acme.actor, acme.vault, portal_key, change)
         assert changes.refusal(acme.actor, acme.vault, other, change) is None
-    assert changes.refusal(acme.actor, acme.vault, portal_key, "expiry") is None
+    assert "takes no expiry" in changes.refusal(acme.actor, acme.vault, portal_key, "expiry")  # it would cut it off later
+    assert changes.refusal(acme.actor, acme.vault, other, "expiry") is None
+    assert changes.refusal(acme.actor, acme.vault, portal_key, "no_expiry") is None  # removing one is always welcome
 
 
 def test_a_key_being_rolled_keeps_the_end_its_roll_sets(acme):

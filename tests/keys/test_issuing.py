@@ -39,15 +39,15 @@ def test_the_secrets_are_kept_encrypted_and_shown_once(acme):
     page = outcome.result["reveal"]
     key = acme.key_named("Checkout backend")
     assert db.session.get(RevealedSecret, page).key_id == key.id
-    assert reveal.take(acme.vault, page, "another_partner") == (None, None)
+    assert reveal.take(acme.vault, page, "another_partner", "key") == (None, None)
 
-    _, shown = reveal.take(acme.vault, page, acme.partner_id)
+    _, shown = reveal.take(acme.vault, page, acme.partner_id, "key")
     assert shown["id"] == key.id and shown["publicKey"] == key.public_key and shown["keyType"] == "secret"
     assert shown["secretKey"].startswith("sk_test_") and len(shown["hmacSecret"]) == 64
     assert shown["secretKey"] not in (db.session.get(RevealedSecret, page).secrets_encrypted or "")
     PartnerApi(acme.client, Credential(key.id, shown["secretKey"], shown["hmacSecret"]), "sandbox").check_credential()
 
-    row, again = reveal.take(acme.vault, page, acme.partner_id)
+    row, again = reveal.take(acme.vault, page, acme.partner_id, "key")
     assert again is None and row.shown_at is not None and row.secrets_encrypted is None
 
 
@@ -55,7 +55,7 @@ def test_use_for_the_portal_switches_the_vault_and_audits_it(acme):
     acme.give_the_portal_a_key()
     outcome = issue(acme, name="New portal key", for_portal=True)
     new_key = acme.key_named("New portal key")
-    _, shown = reveal.take(acme.vault, outcome.result["reveal"], acme.partner_id)
+    _, shown = reveal.take(acme.vault, outcome.result["reveal"], acme.partner_id, "key")
     credential = acme.vault.credential_for(acme.partner_id, "sandbox")
     assert credential == Credential(new_key.id, shown["secretKey"], shown["hmacSecret"])
     PartnerApi(acme.client, credential, "sandbox").check_credential()  # SIR Giving accepts what the portal signs with

@@ -3,7 +3,8 @@
 import pytest
 
 from tests.conftest import form_values, page, partner_api_for, text_of
-from tests.keys.helpers import assert_the_dashboard_works, audit_rows, key_named, keys_upstream, portal_credential
+from tests.keys.helpers import (assert_the_dashboard_works, audit_rows, key_named, keys_upstream, portal_credential,
+                                post_page_form)
 
 
 @pytest.fixture
@@ -320,3 +321,57 @@ def test_a_head_request_does_not_use_up_the_one_showing(signed_in):
     created, _ = create_key(signed_in, name="Checked by a proxy")
     assert signed_in.head(created.headers["Location"]).status_code == 200
     assert page(signed_in.get(created.headers["Location"])).select_one("#secret-key") is not None
+
+
+def test_a_webhooks_reveal_token_at_the_keys_url_is_not_found_and_stays_unspent(app, signed_in):
+    from tests.webhooks.helpers import register
+
+    registered = register(signed_in, url="https://hooks.acme.example/sir", event_types=["action.completed"])
+    webhook_page = registered.headers["Location"]
+    token = webhook_page.rsplit("/", 1)[1]
+    crossed = signed_in.get(f"/keys/secrets/{token}")
+    assert crossed.status_code == 404 and "Traceback" not in crossed.get_data(as_text=True)
+    shown = signed_in.get(webhook_page)  # its own page still shows the secret, once
+    assert shown.status_code == 200 and "whsec_" in page(shown).select_one("#webhook-secret").get_text()
+
+
+def test_a_keys_reveal_token_at_the_webhooks_url_is_not_found_and_stays_unspent(app, signed_in):
+    created, _ = create_key(signed_in, name="Typed token")
+    token = created.headers["Location"].rsplit("/", 1)[1]
+    crossed = signed_in.get(f"/webhooks/secret/{token}")
+    assert crossed.status_code == 404 and "Traceback" not in crossed.get_data(as_text=True)
+    assert page(signed_in.get(created.headers["Location"])).select_one("#secret-key") is not None
+
+
+def test_an_expiry_on_the_portals_own_key_is_refused_in_place_and_a_roll_is_offered(app, signed_in, simulator):
+    own = portal_credential(app, signed_in).key_id
+    shown = signed_in.get(f"/keys/{own}")
+    expiry_card = page(shown).select_one(".portal-key-expiry")
+    assert "takes no expiry" in expiry_card.get_text(" ", strip=True)
+    assert expiry_card.select_one("a")["href"] == f"/keys/{own}/roll"
+    csrf = page(shown).find("meta", attrs={"name": "csrf-token"})["content"]  # a form left open in another tab
+    refused = signed_in.post(f"/keys/{own}/expiry", data={"csrf_token": csrf, "expires_on": "2030-01-01"},
+                             headers={"HX-Request": "true"})
+    alert = page(refused).select_one("#key-actions .alert-error")
+    assert "so it takes no expiry" in alert.get_text(" ", strip=True) and "every page of the portal would fail" in alert.get_text()
+    assert alert.select_one("a")["href"] == f"/keys/{own}/roll"
+    assert page(refused).select_one("header.topbar") is None  # in place
+    assert simulator.keys[own].expires_at is None  # nothing changed upstream
+    assert "key expiry set" not in [r["what"] for r in audit_rows(signed_in)]
+    assert_the_dashboard_works(app, signed_in)
+
+
+def test_the_portals_own_key_with_an_upstream_expiry_10_days_out_warns_that_every_page_would_stop(app, signed_in, simulator):
+    own = portal_credential(app, signed_in).key_id
+    simulator.keys[own].expires_at = simulator.now() + 10 * 86400  # set on SIR Giving's side, not by the portal
+    with signed_in.session_transaction() as session_data:
+        session_data.pop("key_flags", None)  # the banner's one-minute memory of the key list
+    banner = next(b for b in page(signed_in.get("/")).select(".banner") if b.select_one(f"a[href='/keys/{own}/roll']"))
+    said = banner.get_text(" ", strip=True)
+    assert "which the portal signs with, expires in 10 days" in said and "every page of the portal stops working" in said
+    assert "banner-danger" in banner["class"]
+    flag = page(signed_in.get(f"/keys/{own}")).select_one(".key-flag")
+    assert "every page of the portal stops working" in flag.get_text(" ", strip=True)
+    assert flag.select_one("a")["href"] == f"/keys/{own}/roll"
+    removed = post_page_form(signed_in, f"/keys/{own}", "form#key-expiry", clear="1")  # removing it is allowed
+    assert "The key no longer expires" in text_of(removed) and simulator.keys[own].expires_at is None

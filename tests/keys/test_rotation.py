@@ -25,7 +25,19 @@ def start_roll(client, key_id, grace="24h"):
     data["grace"] = grace
     started = client.post(f"/keys/{key_id}/roll", data=data)
     assert started.status_code == 302, text_of(started)
-    return started.headers["Location"], data
+    return roll_page_of(started.headers["Location"]), data
+
+
+def roll_page_of(location: str) -> str:
+    """The roll's own page, from where a roll's form led: the page itself, or the one link showing its secrets."""
+    return location.split("/secrets/", 1)[0]
+
+
+def show_secrets(client, roll_url):
+    """What the admin does on a roll's page while the replacement's secrets wait: "Show the new secrets once"."""
+    shown = post_page_form(client, roll_url, "form[action$='/show']")
+    assert shown.status_code == 302 and "/secrets/" in shown.headers["Location"], text_of(shown)
+    return client.get(shown.headers["Location"])
 
 
 def confirm_stored(client, roll_url):
@@ -61,10 +73,10 @@ def test_a_whole_roll_of_the_portals_own_key_never_stops_the_dashboard(app, sign
     assert_the_dashboard_works(app, signed_in)
 
     roll_url, data = start_roll(signed_in, old.key_id, grace="24h")
-    assert signed_in.post(f"/keys/{old.key_id}/roll", data=data).headers["Location"] == roll_url
+    assert roll_page_of(signed_in.post(f"/keys/{old.key_id}/roll", data=data).headers["Location"]) == roll_url
     assert_the_dashboard_works(app, signed_in)  # the replacement exists; the portal still signs with the old key
 
-    shown = signed_in.get(roll_url)
+    shown = show_secrets(signed_in, roll_url)
     assert shown.headers["Cache-Control"].startswith("no-store")
     new_secret = page(shown).select_one("#new-secret-key").get_text()
     new_hmac = page(shown).select_one("#new-hmac-secret").get_text()
@@ -151,7 +163,7 @@ def run_until_failure(app, client, simulator, monkeypatch, step, key_id):
         fail_step(app, simulator, monkeypatch, step)
     roll_url, _ = start_roll(client, key_id)
     if step != "create":
-        assert page(client.get(roll_url)).select_one("#new-secret-key") is not None
+        assert page(show_secrets(client, roll_url)).select_one("#new-secret-key") is not None
         fail_step(app, simulator, monkeypatch, step)
         confirm_stored(client, roll_url)
     return roll_url
@@ -175,7 +187,7 @@ def test_a_failure_at_each_step_stops_in_place_and_resume_finishes_the_roll(app,
     resumed = resume(signed_in, roll_url)
     assert resumed.status_code == 302
     if step == "create":
-        assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is not None
+        assert page(show_secrets(signed_in, roll_url)).select_one("#new-secret-key") is not None
         confirm_stored(signed_in, roll_url)
     done = signed_in.get(roll_url)
     assert steps_done(done) == 5 and page(done).select_one(".roll-error") is None, text_of(done)
@@ -238,7 +250,7 @@ def test_a_lost_answer_when_creating_leaves_no_second_key(app, signed_in, simula
     resume(client, roll_url)
     actives = keys_named_like(app, client, PORTAL_KEY_PREFIX, status="active")
     assert len(actives) == 2  # the old key and exactly one replacement, whose secrets are shown once
-    assert page(client.get(roll_url)).select_one("#new-secret-key") is not None
+    assert page(show_secrets(client, roll_url)).select_one("#new-secret-key") is not None
     assert "key roll orphan revoked" in [r["what"] for r in audit_rows(client)]
 
 
@@ -266,7 +278,7 @@ def test_resuming_twice_after_a_failed_create_makes_one_replacement(app, signed_
 def test_a_double_click_on_stored_runs_each_step_once(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
     roll_url, _ = start_roll(signed_in, key["id"])
-    data = form_values(signed_in.get(roll_url), "form[action$='/stored']")
+    data = form_values(show_secrets(signed_in, roll_url), "form[action$='/stored']")
     signed_in.post(f"{roll_url}/stored", data=data)
     signed_in.post(f"{roll_url}/stored", data=data)
     whats = [r["what"] for r in audit_rows(signed_in)]
@@ -280,7 +292,7 @@ def test_a_double_click_on_stored_runs_each_step_once(app, signed_in):
 def test_the_replacements_secrets_are_shown_once_then_a_new_replacement_can_be_made(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
     roll_url, _ = start_roll(signed_in, key["id"])
-    first = signed_in.get(roll_url)
+    first = show_secrets(signed_in, roll_url)
     secret = page(first).select_one("#new-secret-key").get_text()
     assert first.headers["Cache-Control"].startswith("no-store")
     again = signed_in.get(roll_url)  # a reload, or the browser coming back later
@@ -294,7 +306,7 @@ def test_the_replacements_secrets_are_shown_once_then_a_new_replacement_can_be_m
     replacements = keys_named_like(app, signed_in, "Backend integration (")
     assert {k["id"]: k["status"] for k in replacements}[first_replacement["id"]] == "revoked"
     assert len([k for k in replacements if k["status"] == "active"]) == 1
-    shown = signed_in.get(roll_url)
+    shown = show_secrets(signed_in, roll_url)
     assert page(shown).select_one("#new-secret-key").get_text() not in ("", secret)
     assert "key roll replacement revoked" in [r["what"] for r in audit_rows(signed_in)]
 
@@ -302,7 +314,7 @@ def test_the_replacements_secrets_are_shown_once_then_a_new_replacement_can_be_m
 def test_grace_now_deactivates_the_old_key_at_once(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
     roll_url, _ = start_roll(signed_in, key["id"], grace="now")
-    signed_in.get(roll_url)
+    show_secrets(signed_in, roll_url)
     confirm_stored(signed_in, roll_url)
     assert key_named(app, signed_in, "Backend integration")["status"] == "inactive"
     done = signed_in.get(roll_url)
@@ -315,7 +327,7 @@ def test_each_grace_period_sets_the_old_keys_expiry(app, signed_in, grace, hours
 
     key = key_named(app, signed_in, "Backend integration")
     roll_url, _ = start_roll(signed_in, key["id"], grace=grace)
-    signed_in.get(roll_url)
+    show_secrets(signed_in, roll_url)
     confirm_stored(signed_in, roll_url)
     expires = datetime.fromisoformat(key_named(app, signed_in, "Backend integration")["expiresAt"].replace("Z", "+00:00"))
     assert abs((expires - datetime.now(timezone.utc)).total_seconds() - hours * 3600) < 120
@@ -330,7 +342,7 @@ def test_a_roll_never_lengthens_a_keys_life(app, signed_in):
     expires = key_named(app, signed_in, "Backend integration")["expiresAt"]
     assert expires == f"{in_two_days}T23:59:00Z"
     roll_url, _ = start_roll(signed_in, key["id"], grace="7d")
-    signed_in.get(roll_url)
+    show_secrets(signed_in, roll_url)
     confirm_stored(signed_in, roll_url)
     assert key_named(app, signed_in, "Backend integration")["expiresAt"] == expires
     assert "keeps its own, earlier expiry" in " ".join(r["detail"] for r in audit_rows(signed_in))
@@ -340,7 +352,7 @@ def test_the_grace_period_shows_old_against_new_traffic_and_ends_early_once_idle
     app.extensions["sir_client"].clock = simulator.now
     key = key_named(app, signed_in, "Backend integration")
     roll_url, _ = start_roll(signed_in, key["id"], grace="7d")
-    signed_in.get(roll_url)
+    show_secrets(signed_in, roll_url)
     confirm_stored(signed_in, roll_url)
     simulator_key = simulator.keys[key["id"]]
     PartnerApi(app.extensions["sir_client"], credential_of(simulator_key), "sandbox").get("/v1/partner/campaigns", fresh=True)
@@ -380,7 +392,7 @@ def credential_of(simulator_key):
 def test_rolling_a_publishable_key_proves_it_with_a_widget_call(app, signed_in):
     key = key_named(app, signed_in, "Checkout widget")
     roll_url, _ = start_roll(signed_in, key["id"], grace="1h")
-    shown = page(signed_in.get(roll_url))
+    shown = page(show_secrets(signed_in, roll_url))
     assert shown.select_one("#new-public-key").get_text().startswith("pk_test_") and shown.select_one("#new-secret-key") is None
     confirm_stored(signed_in, roll_url)
     assert steps_done(signed_in.get(roll_url)) == 5
@@ -397,7 +409,7 @@ def test_an_expired_key_is_rolled_without_being_revived(app, signed_in, simulato
     app.extensions["sir_client"].clock = simulator.now
     assert key_named(app, signed_in, "Legacy batch job")["status"] == "expired"
     roll_url, _ = start_roll(signed_in, key["id"], grace="24h")
-    signed_in.get(roll_url)
+    show_secrets(signed_in, roll_url)
     confirm_stored(signed_in, roll_url)
     assert key_named(app, signed_in, "Legacy batch job")["status"] == "expired"
     assert "Done: the old key is retired" in text_of(signed_in.get(roll_url))
@@ -414,8 +426,8 @@ def test_the_keys_page_offers_resume_and_cancel_for_a_stopped_roll(app, signed_i
     overview_banner = text_of(signed_in.get("/audit/"))
     assert "Rolling “Backend integration” is in progress and waiting for you." in overview_banner
     resumed = post_page_form(signed_in, "/keys/", ".roll-in-progress form[action$='/resume']")
-    assert resumed.headers["Location"] == roll_url
-    assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is not None
+    assert roll_page_of(resumed.headers["Location"]) == roll_url
+    assert page(show_secrets(signed_in, roll_url)).select_one("#new-secret-key") is not None
 
 
 def test_another_partners_roll_is_not_found(app, signed_in):
@@ -442,7 +454,7 @@ def test_a_grace_period_that_is_not_offered_is_refused_in_place(app, signed_in):
 def test_a_key_being_rolled_keeps_the_end_the_roll_set(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
     roll_url, _ = start_roll(signed_in, key["id"], grace="1h")
-    signed_in.get(roll_url)
+    show_secrets(signed_in, roll_url)
     confirm_stored(signed_in, roll_url)
     expires = key_named(app, signed_in, "Backend integration")["expiresAt"]
     shown = signed_in.get(f"/keys/{key['id']}")
@@ -459,7 +471,7 @@ def test_a_key_being_replaced_or_replaced_is_not_flagged_again(app, signed_in, s
     listing = page(signed_in.get("/keys/"))
     assert listing.select_one(".key-flag") is None
     assert "being replaced by “Legacy batch job (" in listing.select_one(f"tr#key-{legacy['id']} .key-rolled").get_text(" ", strip=True)
-    signed_in.get(roll_url)
+    show_secrets(signed_in, roll_url)
     confirm_stored(signed_in, roll_url)
     listing = page(signed_in.get("/keys/"))
     row = listing.select_one(f"tr#key-{legacy['id']}")
@@ -493,13 +505,13 @@ def test_while_another_request_creates_the_replacement_a_resume_waits_instead_of
     claimed_by_another_request(300)  # that request died long ago: this one takes over
     resume(signed_in, roll_url)
     assert len(keys_named_like(app, signed_in, "Backend integration (")) == 1
-    assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is not None
+    assert page(show_secrets(signed_in, roll_url)).select_one("#new-secret-key") is not None
 
 
 def test_a_failed_step_is_explained_once_next_to_the_steps(app, signed_in, simulator):
     key = key_named(app, signed_in, "Backend integration")
     roll_url, _ = start_roll(signed_in, key["id"])
-    signed_in.get(roll_url)
+    show_secrets(signed_in, roll_url)
     simulator.add_fault(method="GET", path="/v1/partner/users", status=503, count=1)
     confirm_stored(signed_in, roll_url)
     stopped = page(signed_in.get(roll_url))
@@ -514,7 +526,7 @@ def test_a_sign_in_that_expires_mid_roll_leads_back_to_it_after_signing_in(app, 
     app.extensions["sir_client"].clock = simulator.now
     old = portal_credential(app, signed_in)
     roll_url, _ = start_roll(signed_in, old.key_id)
-    data = form_values(signed_in.get(roll_url), "form[action$='/stored']")
+    data = form_values(show_secrets(signed_in, roll_url), "form[action$='/stored']")
     simulator.advance_clock(3700)  # the admin's JWT (one hour) lapses while the secrets are being stored
     sent_away = signed_in.post(f"{roll_url}/stored", data=data)
     from urllib.parse import parse_qs, urlsplit
@@ -534,7 +546,7 @@ def test_a_sign_in_that_expires_mid_roll_leads_back_to_it_after_signing_in(app, 
 def test_rolling_a_production_key_says_why_its_traffic_is_unknown_and_keeps_the_grace(app, signed_in):
     key = key_named(app, signed_in, "Live backend")  # the portal holds no production key of its own
     roll_url, _ = start_roll(signed_in, key["id"], grace="3d")
-    shown = page(signed_in.get(roll_url))
+    shown = page(show_secrets(signed_in, roll_url))
     assert shown.select_one("#new-secret-key").get_text().startswith("sk_live_")
     confirm_stored(signed_in, roll_url)
     grace = page(signed_in.get(roll_url))
@@ -577,6 +589,37 @@ def test_a_failure_when_ending_a_key_the_portal_does_not_sign_with_can_still_be_
 
 def test_a_head_request_does_not_use_up_the_replacements_one_showing(app, signed_in):
     key = key_named(app, signed_in, "Backend integration")
-    roll_url, _ = start_roll(signed_in, key["id"])
-    assert signed_in.head(roll_url).status_code == 200
-    assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is not None
+    data = form_values(signed_in.get(f"/keys/{key['id']}/roll"), "form#roll-key")
+    secrets_link = signed_in.post(f"/keys/{key['id']}/roll", data=data).headers["Location"]
+    assert signed_in.head(secrets_link).status_code == 200
+    assert page(signed_in.get(secrets_link)).select_one("#new-secret-key") is not None
+
+
+def test_starting_a_roll_leads_to_its_secrets_once_at_a_link_only_that_answer_carries(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    data = form_values(signed_in.get(f"/keys/{key['id']}/roll"), "form#roll-key")
+    secrets_link = signed_in.post(f"/keys/{key['id']}/roll", data=data).headers["Location"]
+    roll_url = roll_page_of(secrets_link)
+    assert secrets_link.startswith(f"{roll_url}/secrets/") and len(secrets_link) - len(roll_url) > 30
+    shown = signed_in.get(secrets_link)
+    assert shown.headers["Cache-Control"].startswith("no-store")
+    secret = page(shown).select_one("#new-secret-key").get_text()
+    again = signed_in.get(secrets_link)  # a reload
+    assert secret not in again.get_data(as_text=True) and page(again).select_one("#new-secret-key") is None
+    assert "are not shown again" in text_of(again)
+
+
+def test_a_cross_site_link_to_a_roll_does_not_use_up_the_replacements_secrets(app, signed_in):
+    key = key_named(app, signed_in, "Backend integration")
+    roll_url, _ = start_roll(signed_in, key["id"])  # the admin has not opened the page the start led to yet
+    from_elsewhere = {"Referer": "https://evil.example/", "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    for url in (roll_url, f"{roll_url}/secrets/guessed", f"{roll_url}/secrets/"):
+        followed = signed_in.get(url, headers=from_elsewhere)
+        assert followed.status_code in (200, 404) and page(followed).select_one("#new-secret-key") is None
+    waiting = page(signed_in.get(roll_url))
+    assert waiting.select_one(".secrets-waiting form[action$='/show'] button").get_text(strip=True) == "Show the new secrets once"
+    assert waiting.select_one("form[action$='/stored']") is None  # nothing to confirm before they are seen
+    shown = show_secrets(signed_in, roll_url)  # the intended path still shows them, once
+    assert page(shown).select_one("#new-secret-key").get_text().startswith("sk_test_")
+    assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is None
+    assert post_page_form(signed_in, roll_url, "form[action$='/stored']").status_code == 302

@@ -45,9 +45,9 @@ def test_a_double_submit_registers_once_and_stashes_the_secret_once(app, simulat
     assert hook.event_types == ["action.failed"] and hook.description == "CRM"
     (stash,) = stashed_for(hook.id)
     assert stash.token == first.result["reveal"] and hook.secret not in stash.secrets_encrypted
-    _, shown = reveal.take(vault, first.result["reveal"], actor.partner_id)
+    _, shown = reveal.take(vault, first.result["reveal"], actor.partner_id, "webhook")
     assert shown == {"url": hook.url, "secret": hook.secret}
-    assert reveal.take(vault, first.result["reveal"], actor.partner_id)[1] is None  # shown once
+    assert reveal.take(vault, first.result["reveal"], actor.partner_id, "webhook")[1] is None  # shown once
     assert receivers.for_webhook(actor.partner_id, hook.id) is None  # not asked to keep it
     (entry,) = audited(app, actor, "webhook_registered")
     assert entry.outcome == "success" and entry.target == f"{hook.url} ({hook.id})"

@@ -1,7 +1,7 @@
 """The simulator controls' forms: a decision on a top-up request, and a move of the clock."""
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, StringField
+from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 # What "let time pass" offers: enough to see a grace period end, a key expire, a retry fall due.
@@ -18,3 +18,8 @@ class DecisionForm(FlaskForm):
 class ClockForm(FlaskForm):
     seconds = RadioField("Move the clock forward by", choices=CLOCK_STEPS, default="3600",
                          validators=[DataRequired("Choose how far to move the clock.")])
+    # The simulator has one clock for every partner on it: a move is never made without this said and ticked.
+    everyone = BooleanField("I understand: the clock moves for every partner on this portal, and their admins' "
+                            "sign-ins end", validators=[DataRequired("The clock did not move. It moves for every "
+                                                                     "partner on this portal and ends their admins' "
+                                                                     "sign-ins: tick the box to confirm that.")])

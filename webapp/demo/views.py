@@ -5,7 +5,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from ..actor import current_actor
 from ..sir import errors
 from ..upstream import partner_api, simulator_controls as controls
-from . import bp
+from . import bp, clock
 from .forms import CLOCK_STEPS, ClockForm, DecisionForm
 
 
@@ -27,7 +27,8 @@ def index():
 
 
 def _page(decision_form: DecisionForm | None = None, clock_form: ClockForm | None = None, status: int = 200):
-    return render_template("demo/page.html", pending=pending_requests(), clock=controls().clock(),
+    now = controls().clock()
+    return render_template("demo/page.html", pending=pending_requests(), clock=now, reach=clock.reach(now),
                            decision_form=decision_form or DecisionForm(), clock_form=clock_form or ClockForm(),
                            failed_request_id=decision_form.request_id.data if decision_form and decision_form.errors else None), status
 
@@ -59,8 +60,7 @@ def move_clock():
     if not form.validate():
         return _page(clock_form=form, status=422)
     label = dict(CLOCK_STEPS)[form.seconds.data]
-    now = controls().advance_clock(int(form.seconds.data)).now
-    current_actor().audit("simulator_clock_moved", f"+{label}", detail=f"simulator time is now {now:%Y-%m-%d %H:%M} UTC")
+    clock.move(current_actor(), controls(), int(form.seconds.data), label)
     flash(f"The simulator's clock moved forward by {label}.", "success")
     return redirect(url_for("demo.index"))
 

@@ -1,4 +1,5 @@
-"""A banner on every page for keys that expire within 14 days (or have expired) and rolls left half-way.
+"""A banner on every page for keys that expire within 14 days (or have expired) and rolls left half-way; the
+key the portal signs with says that its expiry stops every page (the portal refuses to set one, SIR Giving may not).
 
 The key list is a JWT call; it is remembered in the admin's own session for a minute so the banner costs
 no call on most pages and is never shared between admins."""
@@ -12,10 +13,11 @@ from datetime import datetime, timedelta, timezone
 from flask import g, session, url_for
 
 from ..sir import errors
+from ..sir.client import ENVIRONMENTS
 from ..sir.times import parse_time, to_wire
 from ..store import rotations
 from ..templating import Banner
-from ..upstream import account_api
+from ..upstream import account_api, vault
 
 REMEMBER_SECONDS = 60
 
@@ -72,11 +74,16 @@ def expiring_key_banners() -> list[Banner]:
         return banners
     now = datetime.now(timezone.utc)
     rolled = rotations.latest_by_old_key(g.partner["id"])
+    portal_keys = {row.key_id for env in ENVIRONMENTS if (row := vault().record_for(g.partner["id"], env))} if flags else set()
     for key in flags:
         if key["id"] in rolled:
             continue  # being replaced, or replaced already
         if key["status"] == "expired":
             message = f"API key “{key['name']}” ({key['environment']}) has expired."
+            level = "danger"
+        elif key["id"] in portal_keys:
+            message = (f"API key “{key['name']}” ({key['environment']}), which the portal signs with, expires "
+                       f"{time_left(parse_time(key['expires_at']) - now)}: then every page of the portal stops working.")
             level = "danger"
         else:
             message = f"API key “{key['name']}” ({key['environment']}) expires {time_left(parse_time(key['expires_at']) - now)}."

@@ -1,6 +1,6 @@
 """Changes to one API key: rename, expiry, deactivate or reactivate, revoke. Each is one call to SIR Giving,
 audited whichever way it goes, after the portal's own refusals: it never cuts off the key it signs with,
-and a key being rolled keeps the end its roll sets."""
+nor lets it expire (a roll replaces it on a schedule instead), and a key being rolled keeps the end its roll sets."""
 
 from __future__ import annotations
 
@@ -18,13 +18,20 @@ from ..store.vault import Vault
 CUTS_OFF = {"deactivate": "deactivated", "revoke": "revoked"}
 
 
+# Said on the refusal and beside the portal's own key: an expiry is the slow way of cutting it off.
+PORTAL_KEY_EXPIRY = ("once it passed, every page of the portal would fail. Schedule a roll instead: the portal "
+                     "switches to the replacement first, and the old key stops when you choose.")
+
+
 def refusal(actor: Actor, vault: Vault, key: ApiKey, change: str) -> str | None:
-    """Why the portal will not make `change` ("deactivate", "revoke", "expiry") to `key` now, or None."""
+    """Why the portal will not make `change` ("deactivate", "revoke", "expiry", "no_expiry") to `key` now, or None."""
     if change in CUTS_OFF and is_portal_key(actor, vault, key):
         return (f"The portal signs its own calls with this key, so it cannot be {CUTS_OFF[change]} until another "
                 "credential is in place. Roll the key instead: the portal switches to the replacement before the "
                 "old key stops.")
-    if change == "expiry" and rotations.in_progress_for(actor.partner_id, key.id):
+    if change == "expiry" and is_portal_key(actor, vault, key):
+        return f"The portal signs its own calls with this key, so it takes no expiry: {PORTAL_KEY_EXPIRY}"
+    if change in ("expiry", "no_expiry") and rotations.in_progress_for(actor.partner_id, key.id):
         return "This key is being rolled: the roll sets when it stops. Finish or cancel the roll first."
     return None
 

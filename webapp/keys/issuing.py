@@ -23,7 +23,8 @@ def issue_key(actor: Actor, account: AccountApi, vault: Vault, token: str | None
 
     def create(_note) -> dict:
         created = account.create_key(name, environment, key_type)
-        page = reveal.stash(vault, actor.partner_id, created["id"], {k: created.get(k) for k in SHOWN_ONCE})
+        page = reveal.stash(vault, actor.partner_id, created["id"], {k: created.get(k) for k in SHOWN_ONCE},
+                            "key")
         target = f"{created['name']} ({created['id']})"
         actor.audit("key_created", target, environment=created["environment"], commit=False)
         if for_portal and created.get("secretKey"):

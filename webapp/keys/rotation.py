@@ -57,6 +57,11 @@ def step_done(rotation: KeyRotation, state: str) -> bool:
     return rotation.state in ORDER and ORDER.index(rotation.state) >= ORDER.index(state)
 
 
+def secrets_waiting(rotation: KeyRotation) -> bool:
+    """The replacement exists and its secrets were not shown yet."""
+    return rotation.state == "created" and rotation.new_key_id is not None and rotation.secrets_shown_at is None
+
+
 def can_cancel(rotation: KeyRotation) -> bool:
     """Cancelling revokes the replacement: allowed until the portal signs with it or the old key's end is set."""
     return rotation.in_progress and not step_done(rotation, "grace") and not (

@@ -10,12 +10,13 @@ from ..sir import errors
 from ..sir.client import ENVIRONMENTS
 from ..store import rotations, submissions
 from ..upstream import account_api, current_environment, partner_api, sir_client, vault
-from ..web import get_for_partner, go, render_htmx_template, shown_once, take_revealed
+from ..web import get_for_partner, go, once_link, render_htmx_template, shown_once, take_revealed, use_once_link
 from . import bp, changes
 from .banner import forget_key_flags
 from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RollForm
 from .issuing import PURPOSE as CREATE_KEY, issue_key
-from .rotation import GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, purpose, step_done
+from .rotation import (GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, purpose, secrets_waiting,
+                       step_done)
 
 
 def _portal_key_ids() -> dict[str, str | None]:
@@ -90,7 +91,7 @@ def new():
 @shown_once
 def secrets(token):
     """The one page that shows a new key's secrets: never cached, and gone once rendered."""
-    revealed, shown = take_revealed(token)
+    revealed, shown = take_revealed(token, "key")
     return render_template("keys/secrets.html", shown=shown, revealed=revealed,
                            portal_key_id=_portal_key_ids().get(shown["environment"]) if shown else None)
 
@@ -152,7 +153,7 @@ def set_expiry(key_id):
     key = _key_or_404(key_id)
     form = ExpiryForm()
     clearing = request.form.get("clear") == "1"
-    if refusal := changes.refusal(current_actor(), vault(), key, "expiry"):
+    if refusal := changes.refusal(current_actor(), vault(), key, "no_expiry" if clearing else "expiry"):
         return _key_page(key, status=409, expiry_form=form, refusal=refusal)
     if not clearing and not form.validate_on_submit():  # CSRFProtect has already checked every POST
         return _key_page(key, status=422, expiry_form=form)
@@ -204,8 +205,8 @@ def revoke(key_id):
 def roll_key(key_id):
     key = _key_or_404(key_id)
     existing = rotations.in_progress_for(g.partner["id"], key.id)
-    if existing:
-        return go(url_for("keys.roll", rotation_id=existing[0].id))
+    if existing:  # a second tab, or a double click on start: the same roll
+        return go(_after_post(existing[0]) if request.method == "POST" else url_for("keys.roll", rotation_id=existing[0].id))
     if key.status == "revoked":
         flash("A revoked key cannot be rolled; create a new key instead.", "warning")
         return go(url_for("keys.index"))
@@ -222,11 +223,19 @@ def roll_key(key_id):
         flash("That form was already used; here is a fresh one.", "warning")
         return go(url_for("keys.roll_key", key_id=key.id))
     rotation_id = (outcome.result or {}).get("rotation")  # none yet: a resend while the first is still starting
-    return go(url_for("keys.roll", rotation_id=rotation_id) if rotation_id else url_for("keys.show", key_id=key.id))
+    return go(_after_post(_rotation_or_404(rotation_id)) if rotation_id else url_for("keys.show", key_id=key.id))
 
 
 def _rotation_or_404(rotation_id):
     return get_for_partner(rotations.of_partner, rotation_id)
+
+
+def _after_post(row) -> str:
+    """Where a roll's form leads: while the replacement's secrets wait to be shown, to the one page that shows
+    them, by a link only this answer to a POST carries; otherwise to the roll's page."""
+    if secrets_waiting(row):
+        return url_for("keys.roll_secrets", rotation_id=row.id, link=once_link(f"roll:{row.id}:{row.new_key_id}"))
+    return url_for("keys.roll", rotation_id=row.id)
 
 
 def _roll_context(row, rotator):
@@ -237,12 +246,29 @@ def _roll_context(row, rotator):
 
 
 @bp.get("/rolls/<int:rotation_id>")
-@shown_once
 def roll(rotation_id):
-    """A roll's progress. The replacement's secrets appear on the first view after it is made, and never again."""
+    """A roll's progress. It never shows the replacement's secrets: a GET is what a link from another site makes,
+    and it must not use up their one showing. While they wait, it offers a button that shows them."""
     row = _rotation_or_404(rotation_id)
     rotator = _rotator()
-    return render_template("keys/roll.html", secrets=rotator.reveal(row), **_roll_context(row, rotator))
+    return render_template("keys/roll.html", secrets=None, **_roll_context(row, rotator))
+
+
+@bp.post("/rolls/<int:rotation_id>/show")
+def roll_show(rotation_id):
+    """"Show the new secrets once": from the roll's own page, to the one page that shows them."""
+    return go(_after_post(_rotation_or_404(rotation_id)))
+
+
+@bp.get("/rolls/<int:rotation_id>/secrets/<link>")
+@shown_once
+def roll_secrets(rotation_id, link):
+    """The replacement's secrets, once, at the link a POST of this roll handed out in this session; a wrong or
+    used link shows the roll's page and uses nothing up."""
+    row = _rotation_or_404(rotation_id)
+    rotator = _rotator()
+    shown = rotator.reveal(row) if use_once_link(f"roll:{row.id}:{row.new_key_id}", link) else None
+    return render_template("keys/roll.html", secrets=shown, **_roll_context(row, rotator))
 
 
 @bp.get("/rolls/<int:rotation_id>/traffic")
@@ -254,7 +280,8 @@ def roll_traffic(rotation_id):
 
 
 def _roll_action(rotation_id, action):
-    """Run one of the roll's actions (`action(rotator, row)`) and go back to its page, which shows the outcome."""
+    """Run one of the roll's actions (`action(rotator, row)`) and go back to its page, which shows the outcome
+    (or to the page that shows a replacement's secrets, when the action made one)."""
     row = _rotation_or_404(rotation_id)
     here = url_for("keys.roll", rotation_id=row.id)
     try:
@@ -265,7 +292,7 @@ def _roll_action(rotation_id, action):
     except errors.Unauthorized:
         return _sign_in_again(here, "Every step of the roll so far is saved; resume it once signed in.")
     forget_key_flags()
-    return go(here)
+    return go(_after_post(row))
 
 
 @bp.post("/rolls/<int:rotation_id>/stored")

@@ -18,6 +18,7 @@ from .client import SirClient
 class SimulatorClock:
     now: datetime
     offset_seconds: float  # how far the simulator's time is ahead of real time
+    partner_ids: tuple[str, ...] = ()  # every partner on the simulator: its one clock is theirs too
 
 
 class SimulatorControls:
@@ -30,7 +31,9 @@ class SimulatorControls:
 
     def clock(self) -> SimulatorClock:
         state = self._call("GET", "/state")
-        return SimulatorClock(datetime.fromtimestamp(state["now"], timezone.utc), float(state.get("clockOffsetSeconds") or 0))
+        partner_ids = tuple(p["id"] for p in state.get("partners") or () if isinstance(p, dict) and p.get("id"))
+        return SimulatorClock(datetime.fromtimestamp(state["now"], timezone.utc), float(state.get("clockOffsetSeconds") or 0),
+                              partner_ids)
 
     def decide_allocation_request(self, request_id: str, approve: bool, note: str | None = None) -> dict:
         verb = "approve" if approve else "reject"

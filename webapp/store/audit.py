@@ -58,3 +58,14 @@ def entries_for_export(partner_id: str, limit: int, **filters):
 def actions_for(partner_id: str) -> list[str]:
     return list(db.session.scalars(
         select(AuditEntry.action).filter(AuditEntry.partner_id == partner_id).distinct().order_by(AuditEntry.action)))
+
+
+def signed_in_since(since: datetime) -> int:
+    """How many admins, of any partner, signed in since `since` and did not sign out after: who is probably
+    signed in now. Only a count leaves here; nothing of another partner's log is shown."""
+    rows = db.session.execute(
+        select(AuditEntry.actor, AuditEntry.action)
+        .filter(AuditEntry.action.in_(("sign_in", "sign_out")), AuditEntry.outcome == "success", AuditEntry.at >= since)
+        .order_by(AuditEntry.at, AuditEntry.id))
+    latest = {actor: action for actor, action in rows}
+    return sum(1 for action in latest.values() if action == "sign_in")

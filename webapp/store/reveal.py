@@ -1,5 +1,9 @@
 """Secrets shown once: a new key's or webhook's secrets, kept encrypted between the request that created
-them and the one page that shows them, and emptied as that page is rendered."""
+them and the one page that shows them, and emptied as that page is rendered.
+
+Tokens are typed: a key's start with "key." and a webhook's with "webhook." (a dot is not in the url-safe
+alphabet, so no random tail can fake it). Each page takes only its own kind, so a token pasted at the other
+kind's URL is not found there and its secrets stay unspent for their own page."""
 
 from __future__ import annotations
 
@@ -11,18 +15,25 @@ from .db import db
 from .models import RevealedSecret
 
 
-def stash(vault, partner_id: str, subject_id: str, payload: dict) -> str:
+KINDS = ("key", "webhook")
+
+
+def stash(vault, partner_id: str, subject_id: str, payload: dict, kind: str) -> str:
     """Keep `payload` encrypted until it is shown; returns the token of the page that shows it. Not committed:
     it commits with the caller's other changes."""
-    token = secrets.token_urlsafe(24)
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind of secret: {kind!r}")
+    token = f"{kind}.{secrets.token_urlsafe(24)}"
     db.session.add(RevealedSecret(token=token, partner_id=partner_id, key_id=subject_id,
                                   secrets_encrypted=vault.encrypt(json.dumps(payload))))
     return token
 
 
-def take(vault, token: str, partner_id: str) -> tuple[RevealedSecret | None, dict | None]:
+def take(vault, token: str, partner_id: str, kind: str) -> tuple[RevealedSecret | None, dict | None]:
     """The stashed secrets, once: (row, payload) the first time, (row, None) after, (None, None) for a token
-    that is not this partner's."""
+    that is not this partner's or not of this `kind` (then nothing is spent)."""
+    if kind not in KINDS or not token.startswith(f"{kind}."):
+        return None, None
     row = db.session.get(RevealedSecret, token)
     if row is None or row.partner_id != partner_id:
         return None, None

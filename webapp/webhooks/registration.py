@@ -60,7 +60,8 @@ def register_endpoint(actor: Actor, api: PartnerApi, vault: Vault, submission: s
         if wanted.to_portal or wanted.keep_secret:
             receivers.add(actor.partner_id, actor.environment, created["id"], url, receiver_token,
                           vault.encrypt(created["secret"]), commit=False)
-        reveal_token = reveal.stash(vault, actor.partner_id, created["id"], {"url": url, "secret": created["secret"]})
+        reveal_token = reveal.stash(vault, actor.partner_id, created["id"], {"url": url, "secret": created["secret"]},
+                                    "webhook")
         actor.audit("webhook_registered", f"{url} ({created['id']})", commit=False,
                     detail="delivered to the portal's receiver" if wanted.to_portal else None)
         return {"reveal": reveal_token}

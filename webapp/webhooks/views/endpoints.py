@@ -86,7 +86,7 @@ def new():
 @shown_once
 def secret(token):
     """The one page that shows a new endpoint's signing secret: never cached, and gone once rendered."""
-    revealed, shown = take_revealed(token)
+    revealed, shown = take_revealed(token, "webhook")
     receiver = receivers.for_webhook(g.partner["id"], revealed.key_id)
     return render_template("webhooks/secret.html", shown=shown, revealed=revealed, receiver=receiver,
                            portal_receiver=delivers_to_portal(receiver))
