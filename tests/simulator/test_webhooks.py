@@ -232,8 +232,8 @@ def test_the_secret_is_shown_once_and_each_webhook_has_its_own(acme):
     assert first["secret"] not in json.dumps(deliveries) and first["secret"] not in json.dumps(listed)
 
 
-def test_the_default_deliverer_really_posts_and_a_section_5_receiver_accepts_it():
-    """Over a real socket: the default deliverer POSTs to the registered URL; a plain http.server receiver that
+def test_a_simulator_told_to_deliver_anywhere_really_posts_and_a_section_5_receiver_accepts_it():
+    """Over a real socket: a simulator told to deliver anywhere POSTs to the registered URL; a plain http.server receiver that
     knows only section 5 verifies the raw bytes it read."""
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -251,7 +251,8 @@ def test_the_default_deliverer_really_posts_and_a_section_5_receiver_accepts_it(
 
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    app = simulator.create_app({"DELIVERY_MODE": "manual"})  # the default DELIVER: a real HTTP POST
+    # The standalone simulator's way on loopback: a real HTTP POST, to localhost too.
+    app = simulator.create_app({"DELIVERY_MODE": "manual", "DELIVER_TO": "anywhere"})
     sim = app.extensions["sir_simulator"]
     try:
         acme = Partner(app.test_client(), sim, "admin@acme.example")
