@@ -30,6 +30,10 @@ class RegisterWebhookForm(FlaskForm):
     def validate_use_portal_receiver(self, field):
         if not field.data:
             return
+        if self.receiver_base is None:
+            raise ValidationError("This portal was reached at an address it does not know, so it cannot tell SIR "
+                                  "Giving where to deliver. Set PORTAL_PUBLIC_URL to the portal's public address "
+                                  "(or add this host to TRUSTED_HOSTS), or give your own endpoint's URL.")
         parts = urlsplit(self.receiver_base)
         if parts.scheme != "https" and not (self.environment == "sandbox" and parts.hostname in LOOPBACK):
             raise ValidationError(f"SIR Giving delivers {self.environment} events only to HTTPS addresses, and this "
