@@ -90,7 +90,7 @@ class PublicAddressesOnly:
             raise ConnectionError(f"could not resolve host {host}")
         for address in addresses:
             if not is_public(address):
-                said = address if address == host else f"{host} resolves to {address}, which"
+                said = address if address == host else f"{address} ({host})"
                 raise DeliveryRefused(f"refused: {said} is not a public address")
         return addresses[0]
 

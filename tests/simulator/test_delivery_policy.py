@@ -85,10 +85,8 @@ def test_a_public_address_is_allowed_and_the_delivery_connects_to_the_address_th
     ("https://[::ffff:127.0.0.1]/", "refused: ::ffff:127.0.0.1 is not a public address"),
     ("https://[fe80::1]/", "refused: fe80::1 is not a public address"),
     ("https://[fd00::5]/", "refused: fd00::5 is not a public address"),
-    ("https://db.partner.example.com/", "refused: db.partner.example.com resolves to 10.0.0.5, which is not a public "
-                                        "address"),
-    ("https://split.partner.example.com/", "refused: split.partner.example.com resolves to 127.0.0.1, which is not "
-                                           "a public address"),
+    ("https://db.partner.example.com/", "refused: 10.0.0.5 (db.partner.example.com) is not a public address"),
+    ("https://split.partner.example.com/", "refused: 127.0.0.1 (split.partner.example.com) is not a public address"),
 ])
 def test_it_refuses_every_address_that_is_not_public_and_sends_nothing(url, reason):
     policy = PublicAddressesOnly(resolver({"db.partner.example.com": ["10.0.0.5"],
@@ -104,7 +102,7 @@ def test_each_delivery_resolves_again_so_a_name_that_turns_to_loopback_later_is_
     policy = PublicAddressesOnly(lambda host, port: next(answers),
                                  post=lambda url, address, *rest: sent.append(address) or (204, ""))
     policy("https://rebind.partner.example.com/sir", {}, b"{}", 5)
-    with pytest.raises(DeliveryRefused, match="rebind.partner.example.com resolves to 127.0.0.1"):
+    with pytest.raises(DeliveryRefused, match=r"127\.0\.0\.1 \(rebind.partner.example.com\)"):
         policy("https://rebind.partner.example.com/sir", {}, b"{}", 5)
     assert sent == [PUBLIC]
 

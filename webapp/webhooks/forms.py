@@ -48,6 +48,10 @@ class RegisterWebhookForm(FlaskForm):
         parts = urlsplit(field.data.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError("Enter a full URL, like https://your-app.example.com/webhooks/sir.")
+        if parts.username is not None or parts.password is not None:
+            # SIR Giving refuses them, and a password in a URL ends up in logs and on every page that lists it.
+            raise ValidationError("Leave the user name and password out of the URL: SIR Giving does not accept "
+                                  "them. Your endpoint checks each delivery's X-SIR-Signature instead.")
         if parts.scheme != "https" and not (self.environment == "sandbox" and parts.hostname in LOOPBACK):
             raise ValidationError("Use HTTPS: events carry reward data and a signature that must not travel in the "
                                   "clear. Plain http is accepted only for localhost in the sandbox.")
