@@ -35,8 +35,11 @@ def test_registering_the_portal_receiver_from_an_untrusted_host_registers_nothin
     app, client = signed_in_app(tmp_path, TRUSTED)
     simulator = app.extensions["simulator_app"].extensions["sir_simulator"]
     before = dict(simulator.webhooks)
-    data = {"use_portal_receiver": "y", "event_types": ["action.completed"]}
-    refused = client.post("/webhooks/new", data=data, headers={"Host": "evil.example"})
+    form = page(client.get("/webhooks/new")).select("form#register-webhook input[type=hidden]")
+    data = {i["name"]: i.get("value", "") for i in form}
+    data.update(use_portal_receiver="y", event_types=["action.completed"])
+    evil = "https://evil.example"
+    refused = client.post("/webhooks/new", data=data, base_url=evil, headers={"Referer": evil + "/webhooks/new"})
     assert refused.status_code == 400
     assert simulator.webhooks == before and receivers(app) == []
 

@@ -5,9 +5,7 @@ name or reaches the internet."""
 
 from __future__ import annotations
 
-import socket
 import threading
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -15,52 +13,15 @@ import pytest
 import simulator
 from simulator.__main__ import parse_args
 from simulator.delivery import DeliveryRefused, PublicAddressesOnly, post_pinned
+from tests.addresses import listener, resolver
 from tests.conftest import release_simulator
 from tests.simulator.conftest import Partner
 
 PUBLIC = "93.184.216.34"
 
 
-def resolver(names: dict[str, list[str]]):
-    """A resolver that knows `names`; a literal address resolves to itself; anything else does not resolve."""
-
-    def resolve(host: str, port: int) -> list[str]:
-        if host in names:
-            return names[host]
-        try:
-            socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
-            return [host]
-        except OSError:
-            raise socket.gaierror(f"unknown name {host}") from None
-
-    return resolve
-
-
 def never_sent(*args):
     raise AssertionError("a refused delivery must not be sent")
-
-
-@contextmanager
-def listener():
-    """A TCP listener on 127.0.0.1: `accepted()` says whether anything connected (without waiting: a connection
-    made is in the backlog before the sender returns)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.setblocking(False)
-
-    def accepted() -> bool:
-        try:
-            connection, _ = server.accept()
-        except BlockingIOError:
-            return False
-        connection.close()
-        return True
-
-    try:
-        yield server.getsockname()[1], accepted
-    finally:
-        server.close()
 
 
 def test_a_public_address_is_allowed_and_the_delivery_connects_to_the_address_that_was_checked():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import AuthActions, make_app, page, text_of
-from tests.simulator.test_delivery_policy import listener, resolver
+from tests.addresses import listener, resolver
 from tests.webhooks.helpers import csrf, receiver_of, register, register_portal_receiver, stored_events
 
 DNS = {"internal.partner.example.com": ["127.0.0.1"], "portal.acme.example": ["10.0.0.7"]}
