@@ -1,10 +1,13 @@
 """For tests about where webhooks may go: a resolver that says what names resolve to (so no test looks a name up),
-and a listener on 127.0.0.1 that tells whether anything connected to it."""
+a listener on 127.0.0.1 that tells whether anything connected to it, and a plain HTTP receiver there that keeps
+what it was sent."""
 
 from __future__ import annotations
 
 import socket
+import threading
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 
 def resolver(names: dict[str, list[str]]):
@@ -43,3 +46,28 @@ def listener():
         yield server.getsockname()[1], accepted
     finally:
         server.close()
+
+
+@contextmanager
+def http_receiver():
+    """A plain http.server on 127.0.0.1 answering 204: yields (port, received), each POST kept as (path, headers,
+    raw body)."""
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, dict(self.headers.items()), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_port, received
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,15 +5,12 @@ name or reaches the internet."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
 import pytest
 
 import simulator
 from simulator.__main__ import parse_args
 from simulator.delivery import DeliveryRefused, PublicAddressesOnly, post_pinned
-from tests.addresses import listener, resolver
+from tests.addresses import http_receiver, listener, resolver
 from tests.conftest import release_simulator
 from tests.simulator.conftest import Partner
 
@@ -69,27 +66,12 @@ def test_each_delivery_resolves_again_so_a_name_that_turns_to_loopback_later_is_
 
 
 def test_the_pinned_post_connects_to_the_checked_address_and_sends_the_urls_host():
-    received = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
-            received.append((self.path, self.headers["Host"], self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with http_receiver() as (port, received):
         # The name resolves nowhere: the connection can only have gone to the address given.
-        url = f"http://hooks.partner.invalid:{server.server_port}/sir"
+        url = f"http://hooks.partner.invalid:{port}/sir"
         assert post_pinned(url, "127.0.0.1", {"Content-Type": "application/json"}, b"{}", 5) == (204, "")
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert received == [("/sir", f"hooks.partner.invalid:{server.server_port}", b"{}")]
+    [(path, headers, body)] = received
+    assert (path, headers["Host"], body) == ("/sir", f"hooks.partner.invalid:{port}", b"{}")
 
 
 def test_a_refused_delivery_is_recorded_as_failed_with_the_reason_and_nothing_arrives():
