@@ -14,7 +14,8 @@ from .state import DomainError, Simulator
 MAX_BODY_BYTES = 1024 * 1024
 
 DEFAULTS = {"SEED": 42, "STATE_PATH": None, "STATE_KEY": None, "LATENCY_MS": 0, "JITTER_MS": 0, "ERROR_RATE": 0.0, "RATE_LIMIT": None,
-            "DELIVERY_MODE": "thread", "DELIVER": None, "DELIVER_TO": "public", "RESOLVE": None}
+            "DELIVERY_MODE": "thread", "DELIVER": None,
+            "DELIVER_TO": "public", "RESOLVE": None}
 
 
 def create_app(config: dict | None = None) -> Flask:

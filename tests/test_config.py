@@ -69,7 +69,8 @@ def test_production_refuses_generated_secrets_and_plain_http(tmp_path):
 
 def test_production_refuses_a_secret_key_shorter_than_32_bytes(tmp_path):
     base = {"INSTANCE_PATH": str(tmp_path), "PORTAL_ENV": "production", "SIR_API_URL": "https://devapi.sirgiving.org",
-            "PORTAL_PUBLIC_URL": "https://portal.acme.example", "VAULT_KEY": "zcVJtj3KYW0Wn6A3cjZ0lV7aZCDtY2mm2nKNbuiQmg0="}
+            "PORTAL_PUBLIC_URL": "https://portal.acme.example",
+            "VAULT_KEY": "zcVJtj3KYW0Wn6A3cjZ0lV7aZCDtY2mm2nKNbuiQmg0="}
     for short in ("hunter", "x" * 31):
         with pytest.raises(ConfigError, match="SECRET_KEY: .*32 bytes"):
             Settings.from_env({**base, "SECRET_KEY": short})

@@ -234,8 +234,8 @@ def test_the_secret_is_shown_once_and_each_webhook_has_its_own(acme):
 
 
 def test_a_simulator_told_to_deliver_anywhere_really_posts_and_a_section_5_receiver_accepts_it():
-    """Over a real socket: a simulator told to deliver anywhere POSTs to the registered URL; a plain http.server receiver that
-    knows only section 5 verifies the raw bytes it read."""
+    """Over a real socket: a simulator told to deliver anywhere POSTs to the registered URL; a plain http.server
+    receiver that knows only section 5 verifies the raw bytes it read."""
     # The standalone simulator's way on loopback: a real HTTP POST, to localhost too.
     app = simulator.create_app({"DELIVERY_MODE": "manual", "DELIVER_TO": "anywhere"})
     sim = app.extensions["sir_simulator"]
