@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ REAL_SANDBOX_URL = "https://devapi.sirgiving.org"
 REAL_PRODUCTION_URL = "https://api.sirgiving.org"
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# The Host headers a development portal answers with no TRUSTED_HOSTS set: the addresses of the quickstart.
+DEVELOPMENT_HOSTS = ["localhost", "127.0.0.1"]
 # Session cookies and CSRF tokens are signed with SECRET_KEY: in production it must be long enough that
 # guessing it is out of reach (e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`).
 MIN_SECRET_KEY_BYTES = 32
@@ -81,6 +84,25 @@ def _url(environ, name):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{name}: expected an http(s) URL, got {raw!r}")
     return raw.rstrip("/")
+
+
+# A host name or IPv4 address as Werkzeug matches a Host header against TRUSTED_HOSTS (the port is ignored; a
+# leading dot takes every subdomain too). IPv6 literals cannot be matched there, so they are not offered.
+_TRUSTED_HOST = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*", re.ASCII)
+
+
+def _hosts(environ, name) -> list[str] | None:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    hosts = [h.strip().lower() for h in raw.split(",") if h.strip()]
+    for host in hosts:
+        if not _TRUSTED_HOST.fullmatch(host):
+            raise ConfigError(f"{name}: expected comma-separated host names without scheme or port "
+                              f"(portal.example.com, .example.com for its subdomains), got {host!r}")
+    if not hosts:
+        raise ConfigError(f"{name}: expected at least one host name, got {raw!r}")
+    return hosts
 
 
 def private_folder(path: Path) -> None:
@@ -158,6 +180,7 @@ class Settings:
     workers: int
     public_url: str | None = None
     trusted_proxies: int = 0
+    trusted_hosts: list[str] | None = None
     simulator_state_key: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -237,6 +260,20 @@ class Settings:
             except (ValueError, TypeError):
                 raise ConfigError("SIMULATOR_STATE_KEY: not a Fernet key (32 url-safe base64 bytes)") from None
 
+        # Webhook receiver URLs are built from PORTAL_PUBLIC_URL, else from the request's Host header. A Host
+        # header is the client's to write, so production names the address outright, and every request must
+        # come to a host the portal knows (TRUSTED_HOSTS; Flask answers 400 to any other).
+        public_url = _url(environ, "PORTAL_PUBLIC_URL")
+        if production and not public_url:
+            raise ConfigError("PORTAL_PUBLIC_URL: required in production: the portal's address as SIR Giving "
+                              "reaches it (https://portal.example.com), so no webhook address is built from a "
+                              "request's Host header")
+        trusted_hosts = _hosts(environ, "TRUSTED_HOSTS")
+        if trusted_hosts is None:
+            trusted_hosts = [] if production else list(DEVELOPMENT_HOSTS)
+            if public_url and urlsplit(public_url).hostname not in trusted_hosts:
+                trusted_hosts.append(urlsplit(public_url).hostname)
+
         workers = _int(environ, "WEB_CONCURRENCY", 1, 1, 256)
         settings = cls(
             instance_path=instance,
@@ -258,7 +295,8 @@ class Settings:
             login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
             receiver_rate_limit=environ.get("RECEIVER_RATE_LIMIT", "600 per minute"),
             workers=workers,
-            public_url=_url(environ, "PORTAL_PUBLIC_URL"),
+            public_url=public_url,
+            trusted_hosts=trusted_hosts,
             # How many reverse proxies in front of the portal set X-Forwarded-*: without them counted, every
             # client behind a proxy has the proxy's address (and they share one sign-in budget).
             trusted_proxies=_int(environ, "TRUSTED_PROXIES", 0, 0, 10),

@@ -1,5 +1,9 @@
 """`python -m simulator --host 127.0.0.1 --port 4010 [--latency-ms N] [--jitter-ms N] [--error-rate F]
-[--rate-limit N] [--seed N] [--state PATH]`: the simulator as a standalone server.
+[--rate-limit N] [--seed N] [--state PATH] [--deliver-to public|anywhere]`: the simulator as a standalone server.
+
+Webhook deliveries go anywhere (localhost included: a portal on this machine is the usual receiver) while the
+simulator listens on loopback only; listening on another address, it delivers to public addresses only, since
+anyone who reaches it could otherwise make it post into this machine's network. `--deliver-to` says it outright.
 
 With --state, set SIMULATOR_STATE_KEY (a Fernet key) to keep the journal's secrets encrypted on disk."""
 
@@ -8,6 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+from .api.webhooks import is_loopback
+from .delivery import DELIVER_TO
 
 
 def parse_args(argv=None):
@@ -20,6 +27,9 @@ def parse_args(argv=None):
     parser.add_argument("--rate-limit", type=int, default=None, help="requests a minute per key, then 429")
     parser.add_argument("--seed", type=int, default=42, help="seed of the demo data (same seed, same data)")
     parser.add_argument("--state", default=None, help="file that keeps what is created at run time across restarts")
+    parser.add_argument("--deliver-to", choices=DELIVER_TO, default=None,
+                        help="where webhooks may be delivered: 'anywhere' (localhost included; the default when "
+                             "listening on loopback) or 'public' addresses only (the default otherwise)")
     args = parser.parse_args(argv)
     if not 0 <= args.error_rate <= 1:
         parser.error("--error-rate must be between 0 and 1")
@@ -30,6 +40,8 @@ def parse_args(argv=None):
         parser.error("--rate-limit must be at least 1 request a minute")
     if not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535")
+    if args.deliver_to is None:
+        args.deliver_to = "anywhere" if is_loopback(args.host) else "public"
     args.state_key = os.environ.get("SIMULATOR_STATE_KEY") or None
     if args.state_key:
         from cryptography.fernet import Fernet
@@ -48,8 +60,10 @@ def main(argv=None) -> int:
 
     args = parse_args(argv)
     app = create_app({"SEED": args.seed, "STATE_PATH": args.state, "STATE_KEY": args.state_key, "LATENCY_MS": args.latency_ms,
-                      "JITTER_MS": args.jitter_ms, "ERROR_RATE": args.error_rate, "RATE_LIMIT": args.rate_limit})
-    print(f"SIR Giving simulator on http://{args.host}:{args.port} (seed {args.seed}); docs at /partner-api",
+                      "JITTER_MS": args.jitter_ms, "ERROR_RATE": args.error_rate, "RATE_LIMIT": args.rate_limit,
+                      "DELIVER_TO": args.deliver_to})
+    print(f"SIR Giving simulator on http://{args.host}:{args.port} (seed {args.seed}; webhooks delivered to "
+          f"{'any address' if args.deliver_to == 'anywhere' else 'public addresses only'}); docs at /partner-api",
           file=sys.stderr, flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
     return 0

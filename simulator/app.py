@@ -7,14 +7,15 @@ import time
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from .delivery import Deliverer
+from .delivery import Deliverer, sender_for
 from .faults import Traffic, TrafficMiddleware
 from .state import DomainError, Simulator
 
 MAX_BODY_BYTES = 1024 * 1024
 
 DEFAULTS = {"SEED": 42, "STATE_PATH": None, "STATE_KEY": None, "LATENCY_MS": 0, "JITTER_MS": 0, "ERROR_RATE": 0.0, "RATE_LIMIT": None,
-            "DELIVERY_MODE": "thread", "DELIVER": None}
+            "DELIVERY_MODE": "thread", "DELIVER": None,
+            "DELIVER_TO": "public", "RESOLVE": None}
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -26,7 +27,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     sim = Simulator(seed=settings["SEED"], state_path=settings["STATE_PATH"], state_key=settings["STATE_KEY"])
     sim.traffic = Traffic(settings["LATENCY_MS"], settings["JITTER_MS"], settings["ERROR_RATE"], settings["RATE_LIMIT"])
-    sim.deliverer = Deliverer(sim, settings["DELIVER"], settings["DELIVERY_MODE"])
+    # Public addresses only unless told otherwise: a simulator that posts to whatever URL it is given, from
+    # inside someone's network, is a way in (`python -m simulator --deliver-to anywhere` for local work).
+    deliver = settings["DELIVER"] or sender_for(settings["DELIVER_TO"], settings["RESOLVE"])
+    sim.deliverer = Deliverer(sim, deliver, settings["DELIVERY_MODE"])
     app.extensions["sir_simulator"] = sim
 
     from .api.routing import bp as api_bp

@@ -42,6 +42,11 @@ def test_a_secret_can_come_from_a_file(tmp_path):
     ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE"),
     ({"TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES"),
     ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
+    ({"TRUSTED_HOSTS": "https://portal.acme.example"}, "TRUSTED_HOSTS"),
+    ({"TRUSTED_HOSTS": "portal.acme.example:8443"}, "TRUSTED_HOSTS"),
+    ({"TRUSTED_HOSTS": "portal.acme.example, evil example"}, "TRUSTED_HOSTS"),
+    ({"TRUSTED_HOSTS": " , "}, "TRUSTED_HOSTS"),
+    ({"PORTAL_PUBLIC_URL": "portal.acme.example"}, "PORTAL_PUBLIC_URL"),
 ])
 def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
     with pytest.raises(ConfigError, match=name):
@@ -57,12 +62,14 @@ def test_production_refuses_generated_secrets_and_plain_http(tmp_path):
         Settings.from_env({**base, **secrets})
     with pytest.raises(ConfigError, match="plain http"):
         Settings.from_env({**base, **secrets, "SIR_API_URL": "http://sir.internal.example"})
-    loopback = Settings.from_env({**base, **secrets, "SIR_API_URL": "http://127.0.0.1:4010"})
+    loopback = Settings.from_env({**base, **secrets, "SIR_API_URL": "http://127.0.0.1:4010",
+                                  "PORTAL_PUBLIC_URL": "https://portal.acme.example"})
     assert loopback.production and loopback.sandbox_url == "http://127.0.0.1:4010"
 
 
 def test_production_refuses_a_secret_key_shorter_than_32_bytes(tmp_path):
     base = {"INSTANCE_PATH": str(tmp_path), "PORTAL_ENV": "production", "SIR_API_URL": "https://devapi.sirgiving.org",
+            "PORTAL_PUBLIC_URL": "https://portal.acme.example",
             "VAULT_KEY": "zcVJtj3KYW0Wn6A3cjZ0lV7aZCDtY2mm2nKNbuiQmg0="}
     for short in ("hunter", "x" * 31):
         with pytest.raises(ConfigError, match="SECRET_KEY: .*32 bytes"):
@@ -70,6 +77,26 @@ def test_production_refuses_a_secret_key_shorter_than_32_bytes(tmp_path):
     assert Settings.from_env({**base, "SECRET_KEY": "k" * 32}).secret_key == "k" * 32
     # Outside production a short key still starts (a developer's own choice), as before.
     assert Settings.from_env({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "hunter"}).secret_key == "hunter"
+
+
+def test_production_without_portal_public_url_fails_at_start_up_and_names_it(tmp_path):
+    base = {"INSTANCE_PATH": str(tmp_path), "PORTAL_ENV": "production", "SIR_API_URL": "https://devapi.sirgiving.org",
+            "SECRET_KEY": "s" * 40, "VAULT_KEY": "zcVJtj3KYW0Wn6A3cjZ0lV7aZCDtY2mm2nKNbuiQmg0="}
+    with pytest.raises(ConfigError, match="^PORTAL_PUBLIC_URL: required in production"):
+        Settings.from_env(base)
+    with pytest.raises(ConfigError, match="^PORTAL_PUBLIC_URL"):
+        Settings.from_env({**base, "TRUSTED_HOSTS": "portal.acme.example"})  # trusted hosts alone are not enough
+    settings = Settings.from_env({**base, "PORTAL_PUBLIC_URL": "https://portal.acme.example"})
+    assert settings.trusted_hosts == ["portal.acme.example"]  # production's default: that address's host alone
+
+
+def test_trusted_hosts_default_to_the_quickstart_addresses_and_portal_public_url(tmp_path):
+    base = {"INSTANCE_PATH": str(tmp_path)}
+    assert Settings.from_env(base).trusted_hosts == ["localhost", "127.0.0.1"]
+    assert Settings.from_env({**base, "PORTAL_PUBLIC_URL": "https://Portal.Acme.example/"}).trusted_hosts == [
+        "localhost", "127.0.0.1", "portal.acme.example"]
+    assert Settings.from_env({**base, "TRUSTED_HOSTS": "Portal.Acme.example, .acme.example"}).trusted_hosts == [
+        "portal.acme.example", ".acme.example"]
 
 
 def test_trusted_proxies_is_a_count_that_defaults_to_none(tmp_path):

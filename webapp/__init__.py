@@ -47,6 +47,7 @@ def init_config(app: Flask, settings: Settings) -> None:
         MAX_CONTENT_LENGTH=1024 * 1024 + 1024,  # the receiver refuses over 1 MiB itself, with a clear reply
         WTF_CSRF_HEADERS=["X-CSRFToken"],
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        TRUSTED_HOSTS=settings.trusted_hosts,  # a request to any other Host is answered 400
     )
     if settings.embedded_simulator:
         app.logger.info("SIR upstream: the embedded simulator (no SIR_API_URL set)")

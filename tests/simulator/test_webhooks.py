@@ -13,6 +13,7 @@ import time
 import pytest
 import simulator
 
+from tests.addresses import http_receiver
 from tests.simulator.conftest import Partner
 
 BACKOFF = [30, 120, 600, 3600, 21_600]
@@ -232,30 +233,15 @@ def test_the_secret_is_shown_once_and_each_webhook_has_its_own(acme):
     assert first["secret"] not in json.dumps(deliveries) and first["secret"] not in json.dumps(listed)
 
 
-def test_the_default_deliverer_really_posts_and_a_section_5_receiver_accepts_it():
-    """Over a real socket: the default deliverer POSTs to the registered URL; a plain http.server receiver that
-    knows only section 5 verifies the raw bytes it read."""
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    received = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, dict(self.headers.items()), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    app = simulator.create_app({"DELIVERY_MODE": "manual"})  # the default DELIVER: a real HTTP POST
+def test_a_simulator_told_to_deliver_anywhere_really_posts_and_a_section_5_receiver_accepts_it():
+    """Over a real socket: a simulator told to deliver anywhere POSTs to the registered URL; a plain http.server
+    receiver that knows only section 5 verifies the raw bytes it read."""
+    # The standalone simulator's way on loopback: a real HTTP POST, to localhost too.
+    app = simulator.create_app({"DELIVERY_MODE": "manual", "DELIVER_TO": "anywhere"})
     sim = app.extensions["sir_simulator"]
-    try:
+    with http_receiver() as (port, received):
         acme = Partner(app.test_client(), sim, "admin@acme.example")
-        url = f"http://127.0.0.1:{server.server_port}/hooks/sir"
+        url = f"http://127.0.0.1:{port}/hooks/sir"
         hook = acme.signed("POST", "/v1/partner/webhooks", {"url": url, "eventTypes": ["action.completed"]}).json
         action = acme.signed("POST", "/v1/partner/actions/submit", {
             "idempotencyKey": "wire-1", "actionType": "VOLUNTEER", "stakeholders": [{"partnerUserId": "user_0009"}]}).json
@@ -268,9 +254,6 @@ def test_the_default_deliverer_really_posts_and_a_section_5_receiver_accepts_it(
         delivery = acme.signed("GET", f"/v1/partner/webhooks/{hook['id']}/deliveries").json["data"][0]
         assert delivery["status"] == "succeeded" and delivery["responseStatus"] == 204
         assert delivery["payload"] == event
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_campaign_whose_end_comes_is_completed_everywhere_and_says_so_once(acme, sim, receiver):

@@ -30,6 +30,10 @@ class RegisterWebhookForm(FlaskForm):
     def validate_use_portal_receiver(self, field):
         if not field.data:
             return
+        if self.receiver_base is None:
+            raise ValidationError("This portal was reached at an address it does not know, so it cannot tell SIR "
+                                  "Giving where to deliver. Set PORTAL_PUBLIC_URL to the portal's public address "
+                                  "(or add this host to TRUSTED_HOSTS), or give your own endpoint's URL.")
         parts = urlsplit(self.receiver_base)
         if parts.scheme != "https" and not (self.environment == "sandbox" and parts.hostname in LOOPBACK):
             raise ValidationError(f"SIR Giving delivers {self.environment} events only to HTTPS addresses, and this "
@@ -44,6 +48,10 @@ class RegisterWebhookForm(FlaskForm):
         parts = urlsplit(field.data.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError("Enter a full URL, like https://your-app.example.com/webhooks/sir.")
+        if parts.username is not None or parts.password is not None:
+            # SIR Giving refuses them, and a password in a URL ends up in logs and on every page that lists it.
+            raise ValidationError("Leave the user name and password out of the URL: SIR Giving does not accept "
+                                  "them. Your endpoint checks each delivery's X-SIR-Signature instead.")
         if parts.scheme != "https" and not (self.environment == "sandbox" and parts.hostname in LOOPBACK):
             raise ValidationError("Use HTTPS: events carry reward data and a signature that must not travel in the "
                                   "clear. Plain http is accepted only for localhost in the sandbox.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, flash, g, render_template, request, url_for
+from werkzeug.wsgi import host_is_trusted
 
 from ...actor import current_actor
 from ...errors import in_place
@@ -31,9 +32,16 @@ def index():
                            receivers=kept, portal=portal, failing=failing)
 
 
-def _receiver_base() -> str:
-    """The portal's address as SIR Giving reaches it: PORTAL_PUBLIC_URL, or the address the admin uses."""
-    return (current_app.config["SETTINGS"].public_url or request.host_url).rstrip("/")
+def _receiver_base() -> str | None:
+    """The portal's address as SIR Giving reaches it: PORTAL_PUBLIC_URL, or the address the admin uses when its
+    host is one of TRUSTED_HOSTS (Flask refuses other hosts already; this keeps a receiver URL from ever
+    carrying one); None when there is no such address."""
+    settings = current_app.config["SETTINGS"]
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if not host_is_trusted(request.host, settings.trusted_hosts):
+        return None
+    return request.host_url.rstrip("/")
 
 
 def _receiver_address(token: str) -> str:
