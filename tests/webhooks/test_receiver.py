@@ -179,7 +179,7 @@ def test_an_acknowledged_event_is_already_committed(inbox):
 
 @pytest.mark.slow
 def test_a_thousand_deliveries_with_duplicates_and_forgeries_are_stored_exactly_once(tmp_path):
-    app = make_app(tmp_path, {"RECEIVER_RATE_LIMIT": "100000 per minute"})
+    app = make_app(tmp_path, {"RECEIVER_RATE_LIMIT": "100000 per minute", "RECEIVER_REFUSAL_LIMIT": "100000 per minute"})
     client = app.test_client()
     AuthActions(client).sign_in("acme")
     register_portal_receiver(client)
