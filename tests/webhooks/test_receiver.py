@@ -202,6 +202,15 @@ def test_a_thousand_deliveries_with_duplicates_and_forgeries_are_stored_exactly_
     assert all(json.loads(e.raw_body)["data"]["n"] != -1 for e in stored)
 
 
+def inbox_with(tmp_path, environ: dict):
+    """An app built with `environ`, Acme signed in with a receiver: (app, receiver row, its secret)."""
+    app = make_app(tmp_path, environ)
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    register_portal_receiver(client)
+    return (app, *receiver_of(app))
+
+
 def sender(app, address: str):
     """A test client whose requests come from `address`."""
     client = app.test_client()
@@ -210,11 +219,7 @@ def sender(app, address: str):
 
 
 def test_a_flood_of_forgeries_gets_429s_and_genuine_deliveries_are_still_stored(tmp_path):
-    app = make_app(tmp_path, {"RECEIVER_REFUSAL_LIMIT": "5 per minute"})
-    client = app.test_client()
-    AuthActions(client).sign_in("acme")
-    register_portal_receiver(client)
-    receiver, secret = receiver_of(app)
+    app, receiver, secret = inbox_with(tmp_path, {"RECEIVER_REFUSAL_LIMIT": "5 per minute"})
     forger = sender(app, "198.51.100.7")
     forged = [post_event(forger, receiver.token, "whsec_forger", envelope(f"evt_forged_{n}")) for n in range(20)]
     assert [r.status_code for r in forged] == [401] * 5 + [429] * 15
@@ -227,11 +232,7 @@ def test_a_flood_of_forgeries_gets_429s_and_genuine_deliveries_are_still_stored(
 
 
 def test_genuine_deliveries_are_limited_per_receiver_and_forgeries_do_not_spend_that_budget(tmp_path):
-    app = make_app(tmp_path, {"RECEIVER_RATE_LIMIT": "3 per minute"})
-    client = app.test_client()
-    AuthActions(client).sign_in("acme")
-    register_portal_receiver(client)
-    receiver, secret = receiver_of(app)
+    app, receiver, secret = inbox_with(tmp_path, {"RECEIVER_RATE_LIMIT": "3 per minute"})
     sir_giving, forger = sender(app, "203.0.113.50"), sender(app, "198.51.100.7")
     answers = []
     for n in range(4):
