@@ -276,7 +276,7 @@ class Settings:
             simulator_seed=_int(environ, "SIMULATOR_SEED", 42, 0, 2**31 - 1),
             simulator_latency_ms=_int(environ, "SIMULATOR_LATENCY_MS", 0, 0, 60_000),
             simulator_state_key=simulator_state_key,
-            login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+            login_rate_limit=_rate_limit(environ, "LOGIN_RATE_LIMIT", "10 per minute"),
             # Genuine deliveries per receiver: high, so SIR Giving's retry backlog after an outage is taken at once.
             receiver_rate_limit=_rate_limit(environ, "RECEIVER_RATE_LIMIT", "6000 per minute"),
             # Refused deliveries (forged, unknown address) per sending address: a forger's flood gets 429s.

@@ -42,6 +42,11 @@ def test_a_secret_can_come_from_a_file(tmp_path):
     ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE"),
     ({"TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES"),
     ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
+    ({"LOGIN_RATE_LIMIT": "ten"}, "LOGIN_RATE_LIMIT"),
+    ({"RECEIVER_RATE_LIMIT": "lots"}, "RECEIVER_RATE_LIMIT"),
+    ({"RECEIVER_REFUSAL_LIMIT": "60 a minute"}, "RECEIVER_REFUSAL_LIMIT"),
+    ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ({"METRICS_TOKEN_FILE": "/nonexistent/token"}, "METRICS_TOKEN_FILE"),
 ])
 def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
     with pytest.raises(ConfigError, match=name):
