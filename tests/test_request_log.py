@@ -102,3 +102,18 @@ def test_text_stays_the_default_format(app, client, capsys):
     response = client.get("/login")
     (line,) = [line for line in capsys.readouterr().err.splitlines() if "portal.requests" in line]
     assert f"[{response.headers['X-Request-ID']}] GET /login 200 in " in line
+
+
+def test_a_password_typed_in_the_email_field_stays_out_of_the_log_when_sign_in_is_rate_limited(tmp_path, capsys):
+    """The per-email ceiling (ten times LOGIN_RATE_LIMIT, from any address) is keyed by what was typed as the email."""
+    app = make_app(tmp_path, {"LOG_FORMAT": "json", "LOGIN_RATE_LIMIT": "1 per minute"})
+    capsys.readouterr()
+    answers = []
+    for n in range(11):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n + 1}"
+        answers.append(AuthActions(client).login("Hunter2-typed-in-the-wrong-field", password="x").status_code)
+    assert answers[-1] == 429
+    captured = capsys.readouterr().err
+    assert [line["status"] for line in request_lines(captured) if line["method"] == "POST"] == answers
+    assert "hunter2" not in captured.lower()

@@ -67,6 +67,9 @@ def configure(log_format: str) -> logging.Handler:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     if root.getEffectiveLevel() > logging.INFO:
         root.setLevel(logging.INFO)
+    # Flask-Limiter's breach line names the limit's key: for sign-in, the email typed, which is sometimes a
+    # password typed in the wrong field. A 429 is in the request line and the metrics already.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     return handler
 
 
