@@ -6,7 +6,10 @@ and after, and asserts what moved.
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from config import ConfigError
 
 from tests.conftest import AuthActions, make_app
 from tests.webhooks.helpers import envelope, post_event, receiver_of, register_portal_receiver
@@ -118,3 +121,9 @@ def test_with_a_token_the_metrics_need_it_from_anywhere(tmp_path):
     assert refused[0].headers["WWW-Authenticate"].startswith("Bearer")
     allowed = client.get("/metrics", environ_base=elsewhere, headers={"Authorization": "Bearer s3cret-scrape-token"})
     assert allowed.status_code == 200 and "portal_upstream_calls" in allowed.get_data(as_text=True)
+
+
+def test_a_multiprocess_folder_that_cannot_be_written_stops_the_start_with_its_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
+        make_app(tmp_path)

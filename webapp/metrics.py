@@ -19,6 +19,8 @@ import time
 from flask import Flask, Response, abort, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
+from config import ConfigError
+
 from .sir.client import CallRecord
 
 UPSTREAM_CALLS = Counter(
@@ -65,6 +67,10 @@ def route_of_request() -> str:
 
 def init_app(app: Flask) -> None:
     token = app.config["SETTINGS"].metrics_token
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+        # prometheus_client would fail at the first count, in the middle of a request
+        raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR: {folder} is not a folder the portal can write to")
 
     @app.after_request
     def time_request(response):
