@@ -15,3 +15,22 @@ def on_starting(server):
             "workers. Either run one worker with threads (gunicorn -w 1 --threads 8 wsgi:app), or start "
             "`python -m simulator --port 4010` and set SIR_API_URL=http://127.0.0.1:4010."
         )
+
+
+def when_ready(server):
+    """Metrics under several workers (PROMETHEUS_MULTIPROC_DIR): each run starts with an empty folder, as
+    prometheus_client asks, so counters of an earlier run are not added to this one's."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """A worker that is gone stops counting in the live gauges; its counters stay in the sums."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

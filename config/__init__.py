@@ -76,6 +76,24 @@ def _float(environ, name, default, low, high):
     return value
 
 
+def _rate_limit(environ, name, default):
+    from limits import parse_many
+
+    raw = environ.get(name) or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a rate limit such as '600 per minute', got {raw!r}") from None
+    return raw
+
+
+def _choice(environ, name, default, choices):
+    raw = environ.get(name) or default
+    if raw not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _url(environ, name):
     raw = environ.get(name)
     if not raw:
@@ -182,6 +200,9 @@ class Settings:
     trusted_proxies: int = 0
     trusted_hosts: list[str] | None = None
     simulator_state_key: str | None = None
+    receiver_refusal_limit: str = "60 per minute"
+    log_format: str = "text"
+    metrics_token: str | None = None
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -292,8 +313,13 @@ class Settings:
             simulator_seed=_int(environ, "SIMULATOR_SEED", 42, 0, 2**31 - 1),
             simulator_latency_ms=_int(environ, "SIMULATOR_LATENCY_MS", 0, 0, 60_000),
             simulator_state_key=simulator_state_key,
-            login_rate_limit=environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
-            receiver_rate_limit=environ.get("RECEIVER_RATE_LIMIT", "600 per minute"),
+            login_rate_limit=_rate_limit(environ, "LOGIN_RATE_LIMIT", "10 per minute"),
+            # Genuine deliveries per receiver: high, so SIR Giving's retry backlog after an outage is taken at once.
+            receiver_rate_limit=_rate_limit(environ, "RECEIVER_RATE_LIMIT", "6000 per minute"),
+            # Refused deliveries (forged, unknown address) per sending address: a forger's flood gets 429s.
+            receiver_refusal_limit=_rate_limit(environ, "RECEIVER_REFUSAL_LIMIT", "60 per minute"),
+            log_format=_choice(environ, "LOG_FORMAT", "text", ("text", "json")),
+            metrics_token=env_secret("METRICS_TOKEN", environ),
             workers=workers,
             public_url=public_url,
             trusted_hosts=trusted_hosts,

@@ -81,6 +81,8 @@ class TrafficMiddleware:
         self.wsgi_app, self.sim, self.traffic = wsgi_app, sim, traffic
 
     def __call__(self, environ, start_response):
+        if environ.get("HTTP_X_REQUEST_ID"):
+            self.sim.request_ids.append(environ["HTTP_X_REQUEST_ID"][:200])
         path = environ.get("PATH_INFO", "")
         if not path.startswith("/v1/partner"):
             return self.wsgi_app(environ, start_response)

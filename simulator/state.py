@@ -156,6 +156,8 @@ class Simulator(ControlsMixin):
         self.lock = threading.RLock()
         self.clock_offset = 0.0
         self.delivery_wakeup = threading.Event()
+        # X-Request-ID of the latest requests, as SIR Giving's own logs keep them: a caller's id is traceable.
+        self.request_ids: deque[str] = deque(maxlen=1000)
         self._op = self._frozen_by = None
         self.reset(load=True)
 

@@ -47,6 +47,11 @@ def test_a_secret_can_come_from_a_file(tmp_path):
     ({"TRUSTED_HOSTS": "portal.acme.example, evil example"}, "TRUSTED_HOSTS"),
     ({"TRUSTED_HOSTS": " , "}, "TRUSTED_HOSTS"),
     ({"PORTAL_PUBLIC_URL": "portal.acme.example"}, "PORTAL_PUBLIC_URL"),
+    ({"LOGIN_RATE_LIMIT": "ten"}, "LOGIN_RATE_LIMIT"),
+    ({"RECEIVER_RATE_LIMIT": "lots"}, "RECEIVER_RATE_LIMIT"),
+    ({"RECEIVER_REFUSAL_LIMIT": "60 a minute"}, "RECEIVER_REFUSAL_LIMIT"),
+    ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ({"METRICS_TOKEN_FILE": "/nonexistent/token"}, "METRICS_TOKEN_FILE"),
 ])
 def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
     with pytest.raises(ConfigError, match=name):

@@ -18,6 +18,7 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
                 template_folder="../templates", static_folder="../static")
     init_config(app, settings)
     init_proxies(app)
+    init_observability(app)  # first: the request id and clock are set before any other hook may answer
     init_store(app)
     init_sessions(app)
     init_csrf(app)
@@ -25,7 +26,6 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
     init_sir(app, simulator_config or {})
     init_templates(app)
     init_security_headers(app)
-    init_timing(app)
     init_errors(app)
     init_blueprints(app)
     init_cli(app)
@@ -110,6 +110,7 @@ def init_limiter(app: Flask) -> None:
 
 
 def init_sir(app: Flask, simulator_config: dict) -> None:
+    from .metrics import observe_call
     from .sir.cache import make_cached_session
     from .sir.client import SirClient
     from .sir.transport import WSGITransport
@@ -133,7 +134,7 @@ def init_sir(app: Flask, simulator_config: dict) -> None:
     app.extensions["sir_client"] = SirClient(
         sandbox_url=settings.sandbox_url, production_url=settings.production_url, cached_session=cached,
         generations=generations, transport=transport, connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout, clock=clock)
+        read_timeout=settings.read_timeout, clock=clock, observe=observe_call)
     app.extensions["vault"] = Vault(settings.vault_keys)
 
 
@@ -149,10 +150,13 @@ def init_security_headers(app: Flask) -> None:
     security.init_app(app)
 
 
-def init_timing(app: Flask) -> None:
-    from . import timing
+def init_observability(app: Flask) -> None:
+    """The request's log line and id, Server-Timing, and the metrics with their `/metrics` endpoint."""
+    from . import metrics, request_log, timing
 
+    request_log.init_app(app)
     timing.init_app(app)
+    metrics.init_app(app)
 
 
 def init_errors(app: Flask) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask, flash, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 
+from .metrics import route_of_request
 from .sir import errors as sir_errors
 from .web import go, is_htmx_partial_request, return_path
 
@@ -27,7 +28,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
-        app.logger.error("unhandled error on %s", request.path, exc_info=getattr(error, "original_exception", error))
+        # The route, not the path: a receiver's path is its secret address.
+        app.logger.error("unhandled error on %s %s", request.method, route_of_request(),
+                         exc_info=getattr(error, "original_exception", error))
         if is_htmx_partial_request():
             return render_template("errors/_inline.html", title="Something went wrong",
                                    message="The portal hit an unexpected error; nothing was changed.",

@@ -5,6 +5,9 @@ campaign, the campaign for its prefetched analytics. With a plain bounded Thread
 starve: when every worker holds a task that waits for a task still in the queue, nothing runs again, and
 every later overview hangs. Here a result asked for before its task has started is computed by the thread
 that asks (the queued task is cancelled), so a wait is only ever on a task that is already running.
+
+A task carries its submitter's request id, so the calls it makes send it to SIR Giving too. (Only that:
+a copy of the whole context would hand the request's Flask context, and its database session, to a thread.)
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
+
+from .sir.client import REQUEST_ID
 
 WORKERS = 16
 
@@ -46,7 +51,16 @@ class WorkerPool:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
     def submit(self, call: Callable[..., Any], *args, **kwargs) -> Task:
-        return Task(self._executor.submit(call, *args, **kwargs), call, args, kwargs)
+        return Task(self._executor.submit(_with_request_id, REQUEST_ID.get(), call, *args, **kwargs),
+                    call, args, kwargs)
+
+
+def _with_request_id(request_id, call, *args, **kwargs):
+    token = REQUEST_ID.set(request_id)
+    try:
+        return call(*args, **kwargs)
+    finally:
+        REQUEST_ID.reset(token)
 
 
 POOL = WorkerPool()

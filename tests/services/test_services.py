@@ -75,6 +75,23 @@ def test_login_rate_limits_are_shared_through_redis(tmp_path, schema_url):
     assert refused.status_code == 429
 
 
+def test_receiver_limits_are_counted_in_redis_after_the_signature(tmp_path, schema_url):
+    from tests.webhooks.helpers import envelope, post_event, receiver_of, register_portal_receiver, stored_events
+
+    app = make_app(tmp_path, {"DATABASE_URL": schema_url, "REDIS_URL": REDIS_URL, "RECEIVER_REFUSAL_LIMIT": "3 per minute"})
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    register_portal_receiver(client)
+    receiver, secret = receiver_of(app)
+    forger, sir_giving = app.test_client(), app.test_client()
+    # An address of its own per run: the counts live in the shared Redis for a minute.
+    forger.environ_base["REMOTE_ADDR"] = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+    codes = [post_event(forger, receiver.token, "whsec_forger", envelope(f"evt_forged_{n}")).status_code for n in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    assert post_event(sir_giving, receiver.token, secret, envelope("evt_genuine")).status_code == 200
+    assert [e.event_id for e in stored_events(app)] == ["evt_genuine"]
+
+
 @pytest.mark.slow
 def test_workers_starting_together_create_the_schema_once(tmp_path, schema_url):
     """Two processes building the app at the same moment on an empty PostgreSQL schema both start."""

@@ -11,12 +11,16 @@ A plain library (no Flask): a script or a worker can use it too.
 - Signed GETs go through the HTTP cache (`cache.py`); when SIR Giving fails in a way that may pass (timeout,
   unreachable, 5xx, 429, unreadable reply) and an older answer is cached, that answer is returned marked
   stale, with the error it stands in for.
+- Every call is described once, as a `CallRecord`: to the request's own recorder (Server-Timing) and to the
+  client's `observe` hook (the portal's metrics). Every request carries the current request id (`REQUEST_ID`)
+  as `X-Request-ID`; SIR Giving's signature covers timestamp, method, path and body, not other headers.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -30,6 +34,8 @@ from .signing import signature_headers
 
 RETRY_AFTER_CAP_SECONDS = 2.0
 USER_AGENT = "PartnerOpsPortal/1.0"
+# The id of the portal request a call is made for, sent as X-Request-ID so both sides' logs can be joined.
+REQUEST_ID: ContextVar[str | None] = ContextVar("sir_request_id", default=None)
 
 ENVIRONMENTS = ("sandbox", "production")
 
@@ -69,6 +75,21 @@ class CallRecord:
     from_cache: bool
     stale: bool
     status: int | None
+    cacheable: bool = False  # went through the HTTP cache (signed GETs)
+    failure: str | None = None  # "timeout" or "unreachable" when no status came back
+
+    @property
+    def family(self) -> str:
+        return family_of(self.path)
+
+    @property
+    def cache_result(self) -> str:
+        """hit, miss or stale for a cacheable call; none for JWT calls and writes."""
+        if self.stale:
+            return "stale"
+        if self.from_cache:
+            return "hit"
+        return "miss" if self.cacheable else "none"
 
 
 @dataclass
@@ -87,12 +108,13 @@ class SirClient:
                  cached_session: requests.Session | None = None, generations: Generations | None = None,
                  transport: requests.adapters.BaseAdapter | None = None, connect_timeout: float = 3.05,
                  read_timeout: float = 10.0, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, observe: Callable[[CallRecord], None] | None = None):
         self.base_urls = {"sandbox": sandbox_url.rstrip("/"), "production": production_url.rstrip("/")}
         self.auth_url = (auth_url or sandbox_url).rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.clock = clock
         self.sleep = sleep
+        self.observe = observe  # sees every call (metrics), whoever made it
         self._generations = generations  # the cache's per-key, per-family counters: see invalidate()
         self.plain = requests.Session()  # JWT calls and writes: never cached
         self.cached = cached_session or self.plain
@@ -107,21 +129,25 @@ class SirClient:
     def _send(self, session: requests.Session, prepared: requests.PreparedRequest, *, retry: bool,
               record: Callable[[CallRecord], None] | None, path: str, fresh: bool = False) -> requests.Response:
         attempts = 2 if retry else 1
+        cacheable = session is not self.plain
+        request_id = REQUEST_ID.get()
+        if request_id:
+            prepared.headers["X-Request-ID"] = request_id
         for attempt in range(attempts):
             started = time.perf_counter()
             try:
-                extra = {"force_refresh": True} if fresh and session is not self.plain else {}
+                extra = {"force_refresh": True} if fresh and cacheable else {}
                 response = session.send(prepared, timeout=self.timeout, allow_redirects=False, **extra)
             except requests.Timeout:
-                self._record(record, prepared, path, started, None, False)
+                self._record(record, prepared, path, started, None, False, cacheable, "timeout")
                 raise errors.UpstreamTimeout(status=None, path=path) from None
             except requests.ConnectionError:
-                self._record(record, prepared, path, started, None, False)
+                self._record(record, prepared, path, started, None, False, cacheable, "unreachable")
                 if attempt + 1 < attempts:
                     continue
                 raise errors.Unreachable(status=None, path=path) from None
             from_cache = bool(getattr(response, "from_cache", False))
-            self._record(record, prepared, path, started, response.status_code, from_cache)
+            self._record(record, prepared, path, started, response.status_code, from_cache, cacheable)
             if response.status_code == 429 and attempt + 1 < attempts:
                 wait = _retry_after(response)
                 if wait is not None and wait <= RETRY_AFTER_CAP_SECONDS:
@@ -130,10 +156,15 @@ class SirClient:
             return response
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
 
-    @staticmethod
-    def _record(record, prepared, path, started, status, from_cache):
+    def _record(self, record, prepared, path, started, status, from_cache, cacheable, failure=None):
+        self._emit(record, CallRecord(prepared.method, path, (time.perf_counter() - started) * 1000, from_cache,
+                                      False, status, cacheable, failure))
+
+    def _emit(self, record, call: CallRecord) -> None:
         if record is not None:
-            record(CallRecord(prepared.method, path, (time.perf_counter() - started) * 1000, from_cache, False, status))
+            record(call)
+        if self.observe is not None:
+            self.observe(call)
 
     @staticmethod
     def _parse(response: requests.Response, path: str) -> Any:
@@ -214,8 +245,7 @@ class SirClient:
                 stale = self._stale_answer(prepared, path)
                 if stale is not None:
                     stale.error = error
-                    if record is not None:
-                        record(CallRecord(method, path, 0.0, True, True, stale.status))
+                    self._emit(record, CallRecord(method, path, 0.0, True, True, stale.status, True))
                     return stale
             raise
         if method != "GET":

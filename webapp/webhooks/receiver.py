@@ -3,7 +3,12 @@
 It reads the raw body, refuses anything over 1 MiB, verifies `X-SIR-Signature` per section 5 in constant
 time and refuses timestamps more than 300 s away, then stores the event once (the event id is the
 idempotency key: a redelivery is acknowledged, not stored twice) and commits before answering 2xx, so an
-acknowledged event is never lost. No CSRF (the signature is the check); rate limited per address.
+acknowledged event is never lost. No CSRF (the signature is the check).
+
+Rate limits are counted after the signature is checked, so forged traffic cannot spend a genuine sender's
+budget: a refused delivery counts against its source address (`RECEIVER_REFUSAL_LIMIT`: past it, that
+address's refusals are 429s), a verified one against its receiver (`RECEIVER_RATE_LIMIT`, high enough to take
+SIR Giving's retry backlog after an outage at once). A verified delivery is never refused for what others sent.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import json
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..limits import limiter
+from .. import metrics
+from ..limits import take
+from ..request_log import note_partner
 from ..sir import webhooks as verification
 from ..sir.times import parse_time
 from ..store import events, receivers
@@ -24,26 +31,27 @@ from .registration import delivers_to_portal
 receiver_bp = Blueprint("receiver", __name__)
 
 
-def _limit():
-    return current_app.config["SETTINGS"].receiver_rate_limit
-
-
-def _per_receiver():
-    """Rate limits count per receiver address: a flood at one path leaves the others alone."""
-    return "receiver:" + (request.view_args or {}).get("token", "")
-
-
 def _refuse(status: int, reason: str, message: str):
+    metrics.delivery("refused", reason)
     response = jsonify({"received": False, "reason": reason, "message": message})
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@receiver_bp.errorhandler(429)
-def _slow_down(error):
-    response = _refuse(429, "rate_limited", "Too many deliveries to this address; retry later.")
-    response.headers["Retry-After"] = "60"
+def _refused_from_address(status: int, reason: str, message: str):
+    """A delivery refused before it verified: counted against its source address, a 429 once past the limit."""
+    wait = take(current_app.config["SETTINGS"].receiver_refusal_limit, "receiver-refusals", request.remote_addr or "")
+    if wait is not None:
+        return _slow_down(wait, "receiver refusals per address",
+                          "Too many refused deliveries from this address; retry later.")
+    return _refuse(status, reason, message)
+
+
+def _slow_down(wait: int, limit: str, message: str):
+    metrics.rate_limited(limit)
+    response = _refuse(429, "rate_limited", message)
+    response.headers["Retry-After"] = str(wait)
     return response
 
 
@@ -74,18 +82,21 @@ def _envelope(body: bytes) -> tuple[str, str, dict] | None:
 
 
 @receiver_bp.post("/hooks/<token>")
-@limiter.limit(_limit, key_func=_per_receiver)
 def receive(token):
     endpoint = receivers.at_address(token)
     if not delivers_to_portal(endpoint):  # a kept secret alone is no receiver: its endpoint is the partner's
-        return _refuse(404, "unknown_endpoint", "No receiver at this address.")
+        return _refused_from_address(404, "unknown_endpoint", "No receiver at this address.")
+    note_partner(endpoint.partner_id)
     body = _read_body()
     if body is None:
-        return _refuse(413, "too_large", "The body is larger than 1 MiB.")
+        return _refused_from_address(413, "too_large", "The body is larger than 1 MiB.")
     timestamp, signature = request.headers.get("X-SIR-Timestamp"), request.headers.get("X-SIR-Signature")
     refused = _unverified(endpoint, timestamp, signature, body)
     if refused is not None:
         return refused
+    wait = take(current_app.config["SETTINGS"].receiver_rate_limit, "receiver-deliveries", str(endpoint.id))
+    if wait is not None:  # SIR Giving retries it later
+        return _slow_down(wait, "receiver deliveries per endpoint", "Too many deliveries to this address; retry later.")
     envelope = _envelope(body)
     if envelope is None:
         return _refuse(400, "malformed", "The body is not a SIR Giving event envelope: JSON with a string id, "
@@ -95,7 +106,9 @@ def receive(token):
                              receiver_id=endpoint.id, event_id=event_id, event_type=event_type,
                              raw_body=body.decode("utf-8", "replace"), created_at=parse_time(event.get("createdAt"), lenient=True),
                              signature_timestamp=timestamp, signature=signature[:128]):
+        metrics.delivery("duplicate")
         return _accepted({"received": True, "duplicate": True})
+    metrics.delivery("stored")
     _after_event(endpoint, event_type)
     return _accepted({"received": True})
 
@@ -110,7 +123,7 @@ def _unverified(endpoint: ReceiverEndpoint, timestamp: str | None, signature: st
     # SIR Giving's time as the portal keeps it: real time, or the embedded simulator's clock if it was moved.
     verdict = verification.verify(secret, timestamp, signature, body, now=current_app.extensions["sir_client"].clock())
     if not verdict.ok:
-        return _refuse(413 if verdict.reason == "too_large" else 401, verdict.reason, verdict.message)
+        return _refused_from_address(413 if verdict.reason == "too_large" else 401, verdict.reason, verdict.message)
     return None
 
 
