@@ -81,6 +81,7 @@ def init_store(app: Flask) -> None:
 
 
 def init_sessions(app: Flask) -> None:
+    from .outages import refuse_without_session
     from .sessions import session_interface
     from .store import db
     from .store.db import schema_lock
@@ -91,6 +92,9 @@ def init_sessions(app: Flask) -> None:
         if not settings.redis_url:
             with app.app_context():
                 db.create_all()
+    # First of the before-request hooks: a session the store could not open is a 503 naming the store, before
+    # the CSRF check or the sign-in check misread it as an expired form or a signed-out admin.
+    app.before_request(refuse_without_session)
 
 
 def init_csrf(app: Flask) -> None:
@@ -103,8 +107,16 @@ def init_limiter(app: Flask) -> None:
     from .limits import limiter
 
     settings = app.config["SETTINGS"]
+    from .sessions import REDIS_TIMEOUT_SECONDS
+
     app.config.update(RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
-                      RATELIMIT_HEADERS_ENABLED=True, RATELIMIT_KEY_PREFIX="portal")
+                      RATELIMIT_HEADERS_ENABLED=True, RATELIMIT_KEY_PREFIX="portal",
+                      # While Redis is away each worker counts in its own memory: limits stay on (per worker)
+                      # and pages keep being served; Flask-Limiter goes back to Redis once it answers again.
+                      RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True)
+    if settings.redis_url:
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                                                   "socket_timeout": REDIS_TIMEOUT_SECONDS}
     limiter.init_app(app)
 
 
@@ -123,8 +135,12 @@ def init_sir(app: Flask, simulator_config: dict) -> None:
         app.extensions["simulator_app"] = simulator_app
         transport, clock = WSGITransport(simulator_app), simulator_time(simulator_app)
     if settings.redis_url:
+        from .outages import note
+        from .sessions import REDIS_TIMEOUT_SECONDS
+
         cached, generations = make_cached_session("redis", redis_url=settings.redis_url,
-                                                  default_ttl=settings.cache_ttl_seconds)
+                                                  default_ttl=settings.cache_ttl_seconds,
+                                                  redis_timeout=REDIS_TIMEOUT_SECONDS, on_error=note)
     else:
         private_file(settings.instance_path / "http_cache.sqlite3")
         cached, generations = make_cached_session("sqlite", sqlite_path=settings.instance_path / "http_cache.sqlite3",
@@ -155,9 +171,10 @@ def init_timing(app: Flask) -> None:
 
 
 def init_errors(app: Flask) -> None:
-    from . import errors
+    from . import errors, outages
 
     errors.init_app(app)
+    outages.init_app(app)
 
 
 def init_blueprints(app: Flask) -> None:

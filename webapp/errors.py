@@ -27,6 +27,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
+        from . import outages
+
+        # A dependency that failed outside a view (saving the session, a template's banner): the named 503.
+        if (dependency := outages.note(getattr(error, "original_exception", None) or error)) is not None:
+            return outages.outage_response(dependency)
         app.logger.error("unhandled error on %s", request.path, exc_info=getattr(error, "original_exception", error))
         if is_htmx_partial_request():
             return render_template("errors/_inline.html", title="Something went wrong",

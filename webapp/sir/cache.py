@@ -10,6 +10,8 @@
   family is missed from then on, for that key only. Generations live in the same backend as the cache,
   so all workers see them. `SirClient.invalidate` is the one way in: nothing outside `webapp/sir` knows
   about fingerprints or generations.
+- With Redis as the backend, a Redis error is a miss (reads) or a skipped write: while Redis is away every call
+  goes to SIR Giving, and `on_error` (the portal logs the outage once per interval) is told.
 """
 
 from __future__ import annotations
@@ -48,17 +50,24 @@ def key_fingerprint(partner_key: str) -> str:
     return hashlib.sha256(b"sir-cache:" + partner_key.encode()).hexdigest()[:32]
 
 
+UNKNOWN_GENERATION = "unknown"  # its store is unreachable: a key that matches no cached entry, so a miss
+
+
 class Generations:
     """Per (key fingerprint, family) counters; a bump makes that family's cached entries unreachable."""
 
-    def __init__(self, store):
+    def __init__(self, store, tolerated: tuple[type[BaseException], ...] = (), on_error=None):
         self.store = store
+        self.tolerated, self.on_error = tolerated, on_error
 
     def current(self, fingerprint: str, family: str) -> str:
         try:
             return str(self.store[f"{fingerprint}:{family}"])
         except KeyError:
             return "0"
+        except self.tolerated as error:
+            _tell(self.on_error, error)
+            return UNKNOWN_GENERATION
 
     def bump(self, fingerprint: str, family: str) -> None:
         name = f"{fingerprint}:{family}"
@@ -68,15 +77,52 @@ class Generations:
             self.store[name] = 1
 
 
+def _tell(on_error, error: BaseException) -> None:
+    if on_error is not None:
+        on_error(error)
+
+
+def _tolerant_redis_cache():
+    from redis.exceptions import RedisError
+    from requests_cache.backends.redis import RedisCache
+
+    class TolerantRedisCache(RedisCache):
+        """A Redis error reading is a miss, writing a skipped write: the answer from SIR Giving is still served."""
+
+        def __init__(self, *args, on_error=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.on_error = on_error
+
+        def get_response(self, key, default=None):
+            try:
+                return super().get_response(key, default)
+            except RedisError as error:
+                _tell(self.on_error, error)
+                return default
+
+        def save_response(self, response, cache_key=None, expires=None):
+            try:
+                super().save_response(response, cache_key, expires)
+            except RedisError as error:
+                _tell(self.on_error, error)
+
+    return TolerantRedisCache
+
+
 def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_url: str | None = None,
-                        default_ttl: int = DEFAULT_TTL) -> tuple[requests_cache.CachedSession, Generations]:
+                        default_ttl: int = DEFAULT_TTL, redis_timeout: float = 2.0,
+                        on_error=None) -> tuple[requests_cache.CachedSession, Generations]:
+    """`on_error(error)` hears of each Redis error the cache turned into a miss."""
     if backend == "redis":
         from redis import Redis
-        from requests_cache.backends.redis import RedisCache, RedisDict
+        from redis.exceptions import RedisError
+        from requests_cache.backends.redis import RedisDict
 
-        connection = Redis.from_url(redis_url)
-        cache_backend = RedisCache(namespace="portal-http", connection=connection, ttl_offset=int(KEEP_FOR_STALE.total_seconds()))
-        generations = Generations(RedisDict(namespace="portal-http", collection_name="generations", connection=connection))
+        connection = Redis.from_url(redis_url, socket_connect_timeout=redis_timeout, socket_timeout=redis_timeout)
+        cache_backend = _tolerant_redis_cache()(namespace="portal-http", connection=connection, on_error=on_error,
+                                                ttl_offset=int(KEEP_FOR_STALE.total_seconds()))
+        generations = Generations(RedisDict(namespace="portal-http", collection_name="generations", connection=connection),
+                                  tolerated=(RedisError,), on_error=on_error)
     elif backend == "memory":
         cache_backend = "memory"
         generations = Generations({})
