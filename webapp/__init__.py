@@ -121,7 +121,7 @@ def init_limiter(app: Flask) -> None:
 
 
 def init_sir(app: Flask, simulator_config: dict) -> None:
-    from .sir.cache import make_cached_session
+    from .sir.cache import make_cached_session, make_copies
     from .sir.client import SirClient
     from .sir.transport import WSGITransport
     from .store.vault import Vault
@@ -141,14 +141,16 @@ def init_sir(app: Flask, simulator_config: dict) -> None:
         cached, generations = make_cached_session("redis", redis_url=settings.redis_url,
                                                   default_ttl=settings.cache_ttl_seconds,
                                                   redis_timeout=REDIS_TIMEOUT_SECONDS, on_error=note)
+        copies = make_copies("redis", redis_url=settings.redis_url, redis_timeout=REDIS_TIMEOUT_SECONDS, on_error=note)
     else:
         private_file(settings.instance_path / "http_cache.sqlite3")
         cached, generations = make_cached_session("sqlite", sqlite_path=settings.instance_path / "http_cache.sqlite3",
                                                   default_ttl=settings.cache_ttl_seconds)
+        copies = make_copies("sqlite", sqlite_path=settings.instance_path / "http_cache.sqlite3")
     app.extensions["sir_client"] = SirClient(
         sandbox_url=settings.sandbox_url, production_url=settings.production_url, cached_session=cached,
         generations=generations, transport=transport, connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout, clock=clock)
+        read_timeout=settings.read_timeout, clock=clock, copies=copies)
     app.extensions["vault"] = Vault(settings.vault_keys)
 
 

@@ -155,3 +155,72 @@ def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_
         cache_control=False,
     )
     return session, generations
+
+
+COPY_SECONDS = 600  # how long a JWT read's copy may stand in for SIR Giving (client.jwt_read)
+
+
+class ReplyCopies:
+    """The last answer to a JWT read, per token and URL, for `COPY_SECONDS`: what a page shows, marked stale,
+    when SIR Giving fails twice. Named by a hash of the token (a bearer credential is never stored), so a copy
+    is only ever shown to the sign-in it was fetched for. The key list and key records carry no secret values.
+
+    `store` is a Redis client (entries expire on their own), or a dict-like (entries are checked for age on
+    reading and overwritten on the next read). A store error is a miss, told to `on_error`."""
+
+    def __init__(self, store, tolerated: tuple[type[BaseException], ...] = (), on_error=None,
+                 seconds: int = COPY_SECONDS, clock=None):
+        import time
+
+        self.store, self.tolerated, self.on_error, self.seconds = store, tolerated, on_error, seconds
+        self.clock = clock or time.time
+        self._redis = hasattr(store, "set") and hasattr(store, "expire")
+
+    @staticmethod
+    def _name(token: str, url: str) -> str:
+        return "portal-copy:" + hashlib.sha256(f"jwt-copy:{token}\n{url}".encode()).hexdigest()
+
+    def put(self, token: str, url: str, data) -> None:
+        import json
+
+        entry = json.dumps({"at": self.clock(), "data": data})
+        try:
+            if self._redis:
+                self.store.set(self._name(token, url), entry, ex=self.seconds)
+            else:
+                self.store[self._name(token, url)] = entry
+        except self.tolerated as error:
+            _tell(self.on_error, error)
+
+    def get(self, token: str, url: str):
+        """(data, fetched_at) of the copy, or None when there is none young enough."""
+        import json
+        from datetime import datetime, timezone
+
+        try:
+            entry = self.store.get(self._name(token, url))
+        except self.tolerated as error:
+            _tell(self.on_error, error)
+            return None
+        if entry is None:
+            return None
+        entry = json.loads(entry)
+        if self.clock() - entry["at"] > self.seconds:
+            return None
+        return entry["data"], datetime.fromtimestamp(entry["at"], timezone.utc)
+
+
+def make_copies(backend: str, *, sqlite_path: Path | None = None, redis_url: str | None = None,
+                redis_timeout: float = 2.0, on_error=None) -> ReplyCopies:
+    """The copies for `SirClient(copies=...)`, in the same backend as the HTTP cache."""
+    if backend == "redis":
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        connection = Redis.from_url(redis_url, socket_connect_timeout=redis_timeout, socket_timeout=redis_timeout)
+        return ReplyCopies(connection, tolerated=(RedisError,), on_error=on_error)
+    if backend == "memory":
+        return ReplyCopies({})
+    import sqlite3
+
+    return ReplyCopies(SQLiteDict(str(sqlite_path), table_name="copies", wal=True), tolerated=(sqlite3.Error,))
