@@ -1,0 +1,91 @@
+"""Redis stopped under a running portal (a redis-server of the test's own): pages and sign-in answer 503 naming
+sign-in storage, SIR Giving's deliveries are still stored, one log line says so; Redis back, the portal works
+again without a restart."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from tests.conftest import AuthActions, page, text_of
+from tests.webhooks.helpers import envelope, post_event, receiver_of, register_portal_receiver, stored_events
+from webapp.outages import OUTAGE_LOG
+
+NAMED = "Sign-in storage (Redis) is unreachable; you will need to sign in again once it is back."
+PAGES = ["/", "/keys/", "/token-pools/", "/webhooks/", "/audit/"]
+
+
+@pytest.fixture(scope="module")
+def portal(own_redis, module_app_factory):
+    """A portal whose sessions, HTTP cache and rate limits are in this module's Redis; signed in as Acme, with
+    an endpoint delivered to the portal's own receiver. (app, admin's client, receiver token, its secret)."""
+    app = module_app_factory({"REDIS_URL": own_redis.url, "RECEIVER_RATE_LIMIT": "1000 per minute"})
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    register_portal_receiver(client)
+    row, secret = receiver_of(app)
+    return app, client, row.token, secret
+
+
+@pytest.fixture
+def redis_down(own_redis):
+    """Redis is stopped for the test, and started again (empty: it keeps nothing) after it."""
+    own_redis.stop()
+    OUTAGE_LOG.reset()
+    yield own_redis
+    if own_redis.process is None:
+        own_redis.start()
+
+
+def outage_message(response) -> str:
+    shown = page(response).select_one(".outage-message")
+    return shown.get_text(" ", strip=True) if shown else ""
+
+
+def test_with_redis_stopped_every_page_answers_503_naming_sign_in_storage(portal, redis_down, caplog):
+    app, client, _, _ = portal
+    with caplog.at_level(logging.WARNING):
+        for path in PAGES:
+            response = client.get(path)
+            assert response.status_code == 503, (path, text_of(response)[:300])
+            assert response.headers["Retry-After"].isdigit()
+            assert outage_message(response) == NAMED, path
+            # A way back: the same page again, once Redis answers.
+            assert page(response).find("a", string="Try again")["href"] == path
+        card = client.get("/token-pools/", headers={"HX-Request": "true"})  # an htmx fragment says it in place
+        assert card.status_code == 503 and NAMED in text_of(card)
+    outage_lines = [r for r in caplog.records if "unreachable" in r.getMessage() and r.name == "webapp.outages"]
+    assert len(outage_lines) == 1, [r.getMessage() for r in outage_lines]  # once per outage per minute
+    assert not [r for r in caplog.records if r.exc_info], "no traceback per request"
+
+
+def test_with_redis_stopped_sign_in_answers_503_naming_sign_in_storage(portal, redis_down):
+    app, _, _, _ = portal
+    response = AuthActions(app.test_client()).login("acme")
+    assert response.status_code == 503
+    assert outage_message(response) == NAMED
+
+
+def test_with_redis_stopped_the_receiver_still_stores_a_genuine_delivery(portal, redis_down):
+    app, _, token, secret = portal
+    before = len(stored_events(app))
+    event = envelope(event_id="evt_redis_down", event_type="action.completed", tokensDistributed=5)
+    response = post_event(app.test_client(), token, secret, event)
+    assert response.status_code == 200 and response.json == {"received": True}
+    stored = stored_events(app)
+    assert len(stored) == before + 1 and stored[-1].event_id == "evt_redis_down"
+    assert json.loads(stored[-1].raw_body) == event
+
+
+def test_when_redis_is_back_pages_work_again_without_a_restart(portal, redis_down):
+    app, client, _, _ = portal
+    assert client.get("/").status_code == 503
+    redis_down.start()  # empty: without persistence every session is gone
+    signed_out = client.get("/keys/")
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    assert AuthActions(client).login("acme").status_code == 302  # the real sign-in form, through Redis again
+    for path in PAGES:
+        assert client.get(path).status_code == 200, path
