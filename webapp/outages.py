@@ -183,8 +183,3 @@ def init_app(app: Flask) -> None:
 
     for kind in (RedisError, exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError):
         app.register_error_handler(kind, unreachable)
-
-    @app.teardown_request
-    def roll_back_after_an_outage(error=None):
-        if current_outage() == DATABASE:
-            rollback()

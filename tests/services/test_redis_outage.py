@@ -22,7 +22,8 @@ PAGES = ["/", "/keys/", "/token-pools/", "/webhooks/", "/audit/"]
 def portal(own_redis, module_app_factory):
     """A portal whose sessions, HTTP cache and rate limits are in this module's Redis; signed in as Acme, with
     an endpoint delivered to the portal's own receiver. (app, admin's client, receiver token, its secret)."""
-    app = module_app_factory({"REDIS_URL": own_redis.url, "RECEIVER_RATE_LIMIT": "1000 per minute"})
+    app = module_app_factory({"REDIS_URL": own_redis.url, "RECEIVER_RATE_LIMIT": "1000 per minute",
+                              "LOGIN_RATE_LIMIT": "3 per minute"})
     client = app.test_client()
     AuthActions(client).sign_in("acme")
     register_portal_receiver(client)
@@ -78,6 +79,14 @@ def test_with_redis_stopped_the_receiver_still_stores_a_genuine_delivery(portal,
     stored = stored_events(app)
     assert len(stored) == before + 1 and stored[-1].event_id == "evt_redis_down"
     assert json.loads(stored[-1].raw_body) == event
+
+
+def test_with_redis_stopped_sign_in_limits_still_count_in_memory(portal, redis_down):
+    app, _, _, _ = portal
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.77"  # an address of its own: a budget of its own
+    statuses = [AuthActions(client).login("acme", password="wrong").status_code for _ in range(4)]
+    assert statuses == [422, 422, 422, 429]
 
 
 def test_when_redis_is_back_pages_work_again_without_a_restart(portal, redis_down):
