@@ -35,6 +35,11 @@ MESSAGES = {
                "Nothing was changed."),
 }
 
+RECEIVER_MESSAGES = {
+    REDIS: "Redis is unreachable; nothing was stored, retry later.",
+    DATABASE: "The database is unreachable; nothing was stored, retry later.",
+}
+
 # Endpoints that work without a session: SIR Giving's deliveries need only the database, static files nothing.
 SESSIONLESS_ENDPOINTS = {"static", "receiver.receive", "healthz", "readyz", "metrics"}
 
@@ -92,7 +97,8 @@ class _OutageLog:
             self._last[dependency] = now
         name = "Redis" if dependency == REDIS else "the database"
         more = f" ({held} more since the last line)" if held else ""
-        logger.error("%s is unreachable: %s: %s; answering 503 while it is down%s", name, type(error).__name__,
+        logger.error("%s is unreachable: %s: %s; what needs it answers 503 until it is back%s", name,
+                     type(error).__name__,
                      str(error).splitlines()[0][:200] if str(error) else "", more)
 
     def reset(self) -> None:
@@ -142,7 +148,7 @@ def outage_response(dependency: str):
 
     title, message = MESSAGES[dependency]
     if request.blueprint == "receiver":
-        response = jsonify({"error": message.split(";")[0].rstrip(".") + "; retry later.", "received": False,
+        response = jsonify({"error": RECEIVER_MESSAGES[dependency], "received": False,
                             "reason": f"{dependency}_unavailable"})
         response.headers["Cache-Control"] = "no-store"
     elif is_htmx_partial_request():

@@ -32,7 +32,8 @@ def wait_until(condition, timeout: float = 10.0, what: str = "condition") -> Non
         time.sleep(0.02)
 
 
-def _answers(port: int) -> bool:
+def answers(port: int) -> bool:
+    """Something accepts connections on the port."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return True
@@ -71,7 +72,7 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
-        wait_until(lambda: not _answers(self.port), what="redis-server to stop")
+        wait_until(lambda: not answers(self.port), what="redis-server to stop")
 
 
 class PostgresServer:
@@ -116,7 +117,7 @@ class PostgresServer:
     def stop(self) -> None:
         # `fast`: connected clients are cut off, as when a database server goes down under a running portal.
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
-        wait_until(lambda: not _answers(self.port), what="PostgreSQL to stop")
+        wait_until(lambda: not answers(self.port), what="PostgreSQL to stop")
 
     def remove(self) -> None:
         try:

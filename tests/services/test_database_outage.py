@@ -4,13 +4,13 @@ the portal recovers when the database is back, without a restart."""
 
 from __future__ import annotations
 
-import logging
 import os
 
 import pytest
 
-from tests.conftest import AuthActions, page, text_of
-from tests.webhooks.helpers import envelope, post_event, receiver_of, register_portal_receiver, stored_events
+from tests.services.conftest import assert_every_page_names_the_outage
+from tests.services.servers import answers
+from tests.webhooks.helpers import envelope, post_event, stored_events
 from webapp.outages import OUTAGE_LOG
 
 NAMED = "The database is unreachable"
@@ -18,19 +18,13 @@ PAGES = ["/", "/keys/", "/token-pools/", "/webhooks/", "/audit/"]
 
 
 @pytest.fixture(scope="module")
-def portal(own_postgres, module_app_factory):
+def portal(own_postgres, outage_portal):
     """A portal on this module's PostgreSQL (sessions in the CI's Redis when REDIS_URL is set, else in that
-    database too); signed in as Acme, with an endpoint delivered to the portal's own receiver.
-    (app, admin's client, receiver token, its secret)."""
-    environ = {"DATABASE_URL": own_postgres.url, "RECEIVER_RATE_LIMIT": "1000 per minute"}
+    database too)."""
+    environ = {"DATABASE_URL": own_postgres.url}
     if os.environ.get("REDIS_URL"):
         environ["REDIS_URL"] = os.environ["REDIS_URL"]
-    app = module_app_factory(environ)
-    client = app.test_client()
-    AuthActions(client).sign_in("acme")
-    register_portal_receiver(client)
-    row, secret = receiver_of(app)
-    return app, client, row.token, secret
+    return outage_portal(environ)
 
 
 @pytest.fixture
@@ -39,38 +33,12 @@ def database_down(own_postgres):
     own_postgres.stop()
     OUTAGE_LOG.reset()
     yield own_postgres
-    if not _answers(own_postgres):
+    if not answers(own_postgres.port):
         own_postgres.start()
 
 
-def _answers(server) -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", server.port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
-
-
-def outage_message(response) -> str:
-    shown = page(response).select_one(".outage-message")
-    return shown.get_text(" ", strip=True) if shown else ""
-
-
 def test_with_the_database_stopped_every_page_answers_503_naming_it(portal, database_down, caplog):
-    app, client, _, _ = portal
-    with caplog.at_level(logging.WARNING):
-        for path in PAGES:
-            response = client.get(path)
-            assert response.status_code == 503, (path, text_of(response)[:300])
-            assert response.headers["Retry-After"].isdigit()
-            assert outage_message(response).startswith(NAMED), path
-            assert page(response).find("a", string="Try again")["href"] == path
-    outage_lines = [r for r in caplog.records if r.name == "webapp.outages"]
-    assert len(outage_lines) == 1, [r.getMessage() for r in outage_lines]  # once per outage per minute
-    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
-    assert not [r for r in caplog.records if "PendingRollbackError" in r.getMessage()]
+    assert_every_page_names_the_outage(portal.client, PAGES, NAMED, caplog)
 
 
 def test_with_the_database_stopped_the_receiver_answers_503_json_so_sir_giving_retries(portal, database_down):

@@ -5,13 +5,12 @@ again without a restart."""
 from __future__ import annotations
 
 import json
-import logging
-import time
 
 import pytest
 
-from tests.conftest import AuthActions, page, text_of
-from tests.webhooks.helpers import envelope, post_event, receiver_of, register_portal_receiver, stored_events
+from tests.conftest import AuthActions, text_of
+from tests.services.conftest import assert_every_page_names_the_outage, outage_message
+from tests.webhooks.helpers import envelope, post_event, stored_events
 from webapp.outages import OUTAGE_LOG
 
 NAMED = "Sign-in storage (Redis) is unreachable; you will need to sign in again once it is back."
@@ -19,16 +18,9 @@ PAGES = ["/", "/keys/", "/token-pools/", "/webhooks/", "/audit/"]
 
 
 @pytest.fixture(scope="module")
-def portal(own_redis, module_app_factory):
-    """A portal whose sessions, HTTP cache and rate limits are in this module's Redis; signed in as Acme, with
-    an endpoint delivered to the portal's own receiver. (app, admin's client, receiver token, its secret)."""
-    app = module_app_factory({"REDIS_URL": own_redis.url, "RECEIVER_RATE_LIMIT": "1000 per minute",
-                              "LOGIN_RATE_LIMIT": "3 per minute"})
-    client = app.test_client()
-    AuthActions(client).sign_in("acme")
-    register_portal_receiver(client)
-    row, secret = receiver_of(app)
-    return app, client, row.token, secret
+def portal(own_redis, outage_portal):
+    """A portal whose sessions, HTTP cache and rate limits are in this module's Redis (its database: SQLite)."""
+    return outage_portal({"REDIS_URL": own_redis.url, "LOGIN_RATE_LIMIT": "3 per minute"})
 
 
 @pytest.fixture
@@ -41,26 +33,10 @@ def redis_down(own_redis):
         own_redis.start()
 
 
-def outage_message(response) -> str:
-    shown = page(response).select_one(".outage-message")
-    return shown.get_text(" ", strip=True) if shown else ""
-
-
 def test_with_redis_stopped_every_page_answers_503_naming_sign_in_storage(portal, redis_down, caplog):
-    app, client, _, _ = portal
-    with caplog.at_level(logging.WARNING):
-        for path in PAGES:
-            response = client.get(path)
-            assert response.status_code == 503, (path, text_of(response)[:300])
-            assert response.headers["Retry-After"].isdigit()
-            assert outage_message(response) == NAMED, path
-            # A way back: the same page again, once Redis answers.
-            assert page(response).find("a", string="Try again")["href"] == path
-        card = client.get("/token-pools/", headers={"HX-Request": "true"})  # an htmx fragment says it in place
-        assert card.status_code == 503 and NAMED in text_of(card)
-    outage_lines = [r for r in caplog.records if "unreachable" in r.getMessage() and r.name == "webapp.outages"]
-    assert len(outage_lines) == 1, [r.getMessage() for r in outage_lines]  # once per outage per minute
-    assert not [r for r in caplog.records if r.exc_info], "no traceback per request"
+    assert_every_page_names_the_outage(portal.client, PAGES, NAMED, caplog)
+    card = portal.client.get("/token-pools/", headers={"HX-Request": "true"})  # an htmx fragment says it in place
+    assert card.status_code == 503 and NAMED in text_of(card)
 
 
 def test_with_redis_stopped_sign_in_answers_503_naming_sign_in_storage(portal, redis_down):
