@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.conftest import AuthActions, page, release_simulator
+from tests.conftest import AuthActions, page, partner_api_for, release_simulator
 from tests.webhooks.helpers import receiver_of, register_portal_receiver
 from tests.services.servers import PostgresServer, RedisServer
 
@@ -46,6 +46,7 @@ class Portal(NamedTuple):
     client: object  # the admin's test client, signed in as Acme
     token: str  # the address of the endpoint delivered to the portal's own receiver
     secret: str  # its signing secret
+    api: object  # a PartnerApi with the portal's stored sandbox key: SIR Giving through the portal's client
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def outage_portal():
         AuthActions(client).sign_in("acme")
         register_portal_receiver(client)
         row, secret = receiver_of(app)
-        return Portal(app, client, row.token, secret)
+        return Portal(app, client, row.token, secret, partner_api_for(app, client))
 
     yield build
     for app in built:

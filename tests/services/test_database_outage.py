@@ -42,7 +42,7 @@ def test_with_the_database_stopped_every_page_answers_503_naming_it(portal, data
 
 
 def test_with_the_database_stopped_the_receiver_answers_503_json_so_sir_giving_retries(portal, database_down):
-    app, _, token, secret = portal
+    app, token, secret = portal.app, portal.token, portal.secret
     response = post_event(app.test_client(), token, secret, envelope(event_id="evt_db_down"))
     assert response.status_code == 503
     assert response.headers["Retry-After"].isdigit()
@@ -50,7 +50,7 @@ def test_with_the_database_stopped_the_receiver_answers_503_json_so_sir_giving_r
 
 
 def test_nothing_acknowledged_is_lost_and_the_portal_recovers_without_a_restart(portal, database_down):
-    app, client, token, secret = portal
+    app, client, token, secret = portal.app, portal.client, portal.token, portal.secret
     receiver = app.test_client()
     answers = {}
 
@@ -72,7 +72,7 @@ def test_nothing_acknowledged_is_lost_and_the_portal_recovers_without_a_restart(
 
 
 def test_deliveries_acknowledged_before_the_database_stops_are_there_when_it_is_back(portal, own_postgres):
-    app, _, token, secret = portal
+    app, token, secret = portal.app, portal.token, portal.secret
     receiver = app.test_client()
     acknowledged = []
     for n in range(40):

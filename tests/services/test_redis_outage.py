@@ -40,14 +40,14 @@ def test_with_redis_stopped_every_page_answers_503_naming_sign_in_storage(portal
 
 
 def test_with_redis_stopped_sign_in_answers_503_naming_sign_in_storage(portal, redis_down):
-    app, _, _, _ = portal
+    app = portal.app
     response = AuthActions(app.test_client()).login("acme")
     assert response.status_code == 503
     assert outage_message(response) == NAMED
 
 
 def test_with_redis_stopped_the_receiver_still_stores_a_genuine_delivery(portal, redis_down):
-    app, _, token, secret = portal
+    app, token, secret = portal.app, portal.token, portal.secret
     before = len(stored_events(app))
     event = envelope(event_id="evt_redis_down", event_type="action.completed", tokensDistributed=5)
     response = post_event(app.test_client(), token, secret, event)
@@ -57,8 +57,14 @@ def test_with_redis_stopped_the_receiver_still_stores_a_genuine_delivery(portal,
     assert json.loads(stored[-1].raw_body) == event
 
 
+def test_with_redis_stopped_the_http_cache_is_a_miss_and_sir_giving_answers(portal, redis_down):
+    fresh = portal.api.summary()  # its cached answer, its generation and the write after: all in Redis
+    assert fresh.reply.status == 200 and not fresh.reply.from_cache and not fresh.reply.stale
+    assert fresh.value.total_users > 0  # what SIR Giving said, parsed
+
+
 def test_with_redis_stopped_sign_in_limits_still_count_in_memory(portal, redis_down):
-    app, _, _, _ = portal
+    app = portal.app
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = "192.0.2.77"  # an address of its own: a budget of its own
     statuses = [AuthActions(client).login("acme", password="wrong").status_code for _ in range(4)]
@@ -66,7 +72,7 @@ def test_with_redis_stopped_sign_in_limits_still_count_in_memory(portal, redis_d
 
 
 def test_when_redis_is_back_pages_work_again_without_a_restart(portal, redis_down):
-    app, client, _, _ = portal
+    app, client = portal.app, portal.client
     assert client.get("/").status_code == 503
     redis_down.start()  # empty: without persistence every session is gone
     signed_out = client.get("/keys/")
