@@ -59,15 +59,17 @@ def dependency_of(error: BaseException | None) -> str | None:
     """REDIS or DATABASE when `error` says that service cannot be reached (or answer), else None.
 
     A database error that is the query's own fault (an integrity error, a programming error) is not an outage."""
-    from redis.exceptions import RedisError
+    from redis import exceptions as redis_errors
     from sqlalchemy import exc
 
+    # Redis refusing, timing out, loading its data, or a replica that cannot take writes; not a command's own error.
+    redis_down = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError)
     seen = set()
     while error is not None and id(error) not in seen:  # a wrapped cause counts too (requests-cache, Flask)
         seen.add(id(error))
         if isinstance(error, DependencyDown):
             return error.dependency
-        if isinstance(error, RedisError):
+        if isinstance(error, redis_down):
             return REDIS
         if isinstance(error, (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError)):
             return DATABASE
@@ -174,7 +176,7 @@ def refuse_without_session():
 
 
 def init_app(app: Flask) -> None:
-    from redis.exceptions import RedisError
+    from redis import exceptions as redis_errors
     from sqlalchemy import exc
 
     @app.errorhandler(DependencyDown)
@@ -183,9 +185,10 @@ def init_app(app: Flask) -> None:
 
     def unreachable(error):
         dependency = note(error)
-        if dependency is None:  # a database error that is a bug, not an outage: the 500 page, with its traceback
+        if dependency is None:  # an error that is a bug, not an outage: the 500 page, with its traceback
             raise error
         return outage_response(dependency)
 
-    for kind in (RedisError, exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError):
+    for kind in (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError,
+                 exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError):
         app.register_error_handler(kind, unreachable)
