@@ -72,7 +72,7 @@ def test_with_redis_stopped_sign_in_limits_still_count_in_memory(portal, redis_d
 
 
 def test_when_redis_is_back_pages_work_again_without_a_restart(portal, redis_down):
-    app, client = portal.app, portal.client
+    client = portal.client
     assert client.get("/").status_code == 503
     redis_down.start()  # empty: without persistence every session is gone
     signed_out = client.get("/keys/")
