@@ -97,6 +97,14 @@ def expire_every_cached_answer(app) -> None:
 SKIPPED = ("/logout", "/static/", "/login", "/healthz")
 
 
+def fetch(client, path: str):
+    """GET, read to the end and closed: a streamed download (a CSV export) finishes inside its own request."""
+    response = client.get(path)
+    response.get_data()
+    response.close()
+    return response
+
+
 def every_page(client, start: str = "/", limit: int = 60) -> list[str]:
     """The portal's pages an admin can reach by links from the overview (one per path, query strings dropped)."""
     seen, queue = [], [start]
@@ -104,7 +112,7 @@ def every_page(client, start: str = "/", limit: int = 60) -> list[str]:
         path = queue.pop(0)
         if path in seen:
             continue
-        response = client.get(path)
+        response = fetch(client, path)
         assert response.status_code == 200, (path, response.status_code, text_of(response)[:300])
         seen.append(path)
         if "text/html" not in response.content_type:
@@ -129,7 +137,7 @@ def test_one_upstream_call_in_ten_failing_gives_no_portal_5xx_on_any_page(app, s
     for _ in range(4):
         expire_every_cached_answer(app)
         for path in pages:
-            response = signed_in.get(path)
+            response = fetch(signed_in, path)
             answers.append((path, response.status_code))
             if page(response).select_one(".stale-mark") is not None:
                 stale_pages.add(path)
