@@ -38,7 +38,7 @@ def init_config(app: Flask, settings: Settings) -> None:
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
@@ -51,6 +51,18 @@ def init_config(app: Flask, settings: Settings) -> None:
     )
     if settings.embedded_simulator:
         app.logger.info("SIR upstream: the embedded simulator (no SIR_API_URL set)")
+
+
+def engine_options(database_url: str) -> dict:
+    """A connection checked before use (a restarted database is found again without a restart); PostgreSQL given
+    seconds to answer a connect, so a database host that stopped answering costs a request a 503 in seconds,
+    not the operating system's TCP timeout."""
+    from sqlalchemy.engine import make_url
+
+    options: dict = {"pool_pre_ping": True}
+    if make_url(database_url).get_backend_name() == "postgresql":
+        options["connect_args"] = {"connect_timeout": 5}
+    return options
 
 
 def init_proxies(app: Flask) -> None:
@@ -82,6 +94,7 @@ def init_store(app: Flask) -> None:
 
 
 def init_sessions(app: Flask) -> None:
+    from .outages import refuse_without_session
     from .sessions import session_interface
     from .store import db
     from .store.db import schema_lock
@@ -92,6 +105,9 @@ def init_sessions(app: Flask) -> None:
         if not settings.redis_url:
             with app.app_context():
                 db.create_all()
+    # First of the before-request hooks: a session the store could not open is a 503 naming the store, before
+    # the CSRF check or the sign-in check misread it as an expired form or a signed-out admin.
+    app.before_request(refuse_without_session)
 
 
 def init_csrf(app: Flask) -> None:
@@ -104,14 +120,22 @@ def init_limiter(app: Flask) -> None:
     from .limits import limiter
 
     settings = app.config["SETTINGS"]
+    from .sessions import REDIS_TIMEOUT_SECONDS
+
     app.config.update(RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
-                      RATELIMIT_HEADERS_ENABLED=True, RATELIMIT_KEY_PREFIX="portal")
+                      RATELIMIT_HEADERS_ENABLED=True, RATELIMIT_KEY_PREFIX="portal",
+                      # While Redis is away each worker counts in its own memory: limits stay on (per worker)
+                      # and pages keep being served; Flask-Limiter goes back to Redis once it answers again.
+                      RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True)
+    if settings.redis_url:
+        app.config["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                                                   "socket_timeout": REDIS_TIMEOUT_SECONDS}
     limiter.init_app(app)
 
 
 def init_sir(app: Flask, simulator_config: dict) -> None:
     from .metrics import observe_call
-    from .sir.cache import make_cached_session
+    from .sir.cache import make_cached_session, make_copies
     from .sir.client import SirClient
     from .sir.transport import WSGITransport
     from .store.vault import Vault
@@ -125,16 +149,22 @@ def init_sir(app: Flask, simulator_config: dict) -> None:
         app.extensions["simulator_app"] = simulator_app
         transport, clock = WSGITransport(simulator_app), simulator_time(simulator_app)
     if settings.redis_url:
+        from .outages import note
+        from .sessions import REDIS_TIMEOUT_SECONDS
+
         cached, generations = make_cached_session("redis", redis_url=settings.redis_url,
-                                                  default_ttl=settings.cache_ttl_seconds)
+                                                  default_ttl=settings.cache_ttl_seconds,
+                                                  redis_timeout=REDIS_TIMEOUT_SECONDS, on_error=note)
+        copies = make_copies("redis", redis_url=settings.redis_url, redis_timeout=REDIS_TIMEOUT_SECONDS, on_error=note)
     else:
         private_file(settings.instance_path / "http_cache.sqlite3")
         cached, generations = make_cached_session("sqlite", sqlite_path=settings.instance_path / "http_cache.sqlite3",
                                                   default_ttl=settings.cache_ttl_seconds)
+        copies = make_copies("sqlite", sqlite_path=settings.instance_path / "http_cache.sqlite3")
     app.extensions["sir_client"] = SirClient(
         sandbox_url=settings.sandbox_url, production_url=settings.production_url, cached_session=cached,
         generations=generations, transport=transport, connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout, clock=clock, observe=observe_call)
+        read_timeout=settings.read_timeout, clock=clock, observe=observe_call, copies=copies)
     app.extensions["vault"] = Vault(settings.vault_keys)
 
 
@@ -160,9 +190,10 @@ def init_observability(app: Flask) -> None:
 
 
 def init_errors(app: Flask) -> None:
-    from . import errors
+    from . import errors, outages
 
     errors.init_app(app)
+    outages.init_app(app)
 
 
 def init_blueprints(app: Flask) -> None:

@@ -28,6 +28,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error):
+        from . import outages
+
+        # A dependency that failed outside a view (saving the session, a template's banner): the named 503.
+        if (dependency := outages.note(getattr(error, "original_exception", None) or error)) is not None:
+            return outages.outage_response(dependency)
         # The route, not the path: a receiver's path is its secret address.
         app.logger.error("unhandled error on %s %s", request.method, route_of_request(),
                          exc_info=getattr(error, "original_exception", error))

@@ -6,6 +6,10 @@
   "you are signed out" message) travels in the session cookie itself, signed with SECRET_KEY as Flask's own
   cookie sessions are. Anonymous GETs of /login (a crawler, a flood) store nothing; the row is created at
   sign-in, under a fresh id, and removed when the session ends.
+
+While the store (Redis, or the database) is unreachable, a session that could not be opened is an empty one that
+writes nothing, not even a cookie: the browser keeps its cookie, and the admin is still signed in once the store is
+back (if it kept its data). `outages.refuse_without_session` answers such a request 503, naming the store.
 """
 
 from __future__ import annotations
@@ -37,7 +41,41 @@ class _PortalSessions:
                                       serializer=TaggedJSONSerializer(),
                                       signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256})
 
+    dependency = "redis"
+
+    def _unavailable(self, error):
+        from . import outages
+
+        outages.note(error)
+        session = self.session_class(sid=self._generate_sid(self.sid_length), permanent=self.permanent)
+        session.stored, session.unavailable = False, True
+        return session
+
     def open_session(self, app, request):
+        try:
+            return self._open_session(app, request)
+        except Exception as error:
+            from .outages import dependency_of
+
+            if dependency_of(error) is None:
+                raise
+            return self._unavailable(error)
+
+    def save_session(self, app, session, response):
+        if getattr(session, "unavailable", False):
+            return None  # nothing to write to, and the browser's cookie stays as it is
+        try:
+            return self._save_session(app, session, response)
+        except Exception as error:
+            from . import outages
+
+            if outages.dependency_of(error) is None:
+                raise
+            outages.note(error)
+            session.unavailable = True  # the error page's own save writes nothing either
+            raise outages.DependencyDown(outages.dependency_of(error)) from error
+
+    def _open_session(self, app, request):
         value = request.cookies.get(self.get_cookie_name(app)) or ""
         if value.startswith(ANONYMOUS):
             try:
@@ -52,7 +90,7 @@ class _PortalSessions:
         session.stored = bool(value) and session.sid == value  # the cookie named a session the store has
         return session
 
-    def save_session(self, app, session, response):
+    def _save_session(self, app, session, response):
         if is_signed_in(session):
             return super().save_session(app, session, response)
         if session.accessed:
@@ -74,7 +112,12 @@ class _PortalSessions:
 
 
 class SqlSessions(_PortalSessions, SqlAlchemySessionInterface):
-    pass
+    dependency = "database"
+    # Flask-Session tries each query three times, sleeping and logging a traceback between tries: during a
+    # database outage, a second and two tracebacks per request. One try; outages.py says what is down.
+    _retrieve_session_data = SqlAlchemySessionInterface._retrieve_session_data.__wrapped__
+    _upsert_session = SqlAlchemySessionInterface._upsert_session.__wrapped__
+    _delete_session = SqlAlchemySessionInterface._delete_session.__wrapped__
 
 
 class RedisSessions(_PortalSessions, RedisSessionInterface):
@@ -101,12 +144,21 @@ def _define_session_model_once() -> None:
     flask_session_sql.create_session_model = create_session_model_once
 
 
+REDIS_TIMEOUT_SECONDS = 2.0
+
+
+def redis_client(redis_url: str):
+    """A Redis client that gives up within seconds: a Redis host that stopped answering must cost a request a
+    short wait and a 503, not the operating system's connect timeout (minutes)."""
+    from redis import Redis
+
+    return Redis.from_url(redis_url, socket_connect_timeout=REDIS_TIMEOUT_SECONDS, socket_timeout=REDIS_TIMEOUT_SECONDS)
+
+
 def session_interface(app: Flask, db, redis_url: str | None):
     """The portal's sessions: in Redis when REDIS_URL is set, else in the database (table `portal_sessions`)."""
     if redis_url:
-        from redis import Redis
-
-        return RedisSessions(app, client=Redis.from_url(redis_url), key_prefix="portal-session:", permanent=True,
+        return RedisSessions(app, client=redis_client(redis_url), key_prefix="portal-session:", permanent=True,
                              serialization_format="json")
     _define_session_model_once()
     return SqlSessions(app, client=db, table="portal_sessions", cleanup_n_requests=500, permanent=True,

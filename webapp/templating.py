@@ -26,13 +26,17 @@ def register_banner_provider(app: Flask, provider: Callable[[], list[Banner]]) -
 
 
 def portal_banners() -> list[Banner]:
-    if g.get("partner") is None:
-        return []
+    from .outages import current_outage, note
+
+    if g.get("partner") is None or current_outage() is not None:
+        return []  # the page says what is down; a banner would only ask the same service again
     banners: list[Banner] = []
     for provider in current_app.extensions.get(BANNER_PROVIDERS_KEY, []):
         try:
             banners.extend(provider() or [])
-        except Exception:  # a banner must never break the page it sits on
+        except Exception as error:  # a banner must never break the page it sits on
+            if note(error) is not None:  # rolled back and logged once per outage
+                return []
             current_app.logger.warning("banner provider %s failed", getattr(provider, "__name__", provider),
                                        exc_info=True)
     return banners

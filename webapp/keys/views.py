@@ -39,8 +39,17 @@ def _usage_by_key() -> dict:
 
 
 def _key_or_404(key_id: str):
+    """The key as SIR Giving says now (for a change): its failure is the error page's to say."""
     try:
         return account_api().key(key_id)
+    except errors.NotFound:
+        abort(404)
+
+
+def _key_for_page(key_id: str):
+    """The key for a page that only shows it: a recent copy, marked stale, when SIR Giving fails twice."""
+    try:
+        return account_api().key_page(key_id)
     except errors.NotFound:
         abort(404)
 
@@ -51,15 +60,17 @@ def _rotator() -> Rotator:
 
 @bp.get("/")
 def index():
-    keys = account_api().keys()
+    listed = account_api().key_list()
+    keys = listed.value
     in_progress = rotations.in_progress_for(g.partner["id"])
-    _rotator().complete_finished(in_progress, {k.id: k for k in keys})
+    if not listed.reply.stale:  # a roll is finished on what SIR Giving says now, never on a copy
+        _rotator().complete_finished(in_progress, {k.id: k for k in keys})
     now = datetime.now(timezone.utc)
     rolled = rotations.latest_by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
     flagged = [k for k in keys if k.needs_attention(now) and k.id not in rolled]
     return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(),
                            rotations=[r for r in in_progress if r.in_progress], flagged=flagged, now=now, rolled=rolled,
-                           can_cancel=can_cancel, state_labels=STATE_LABELS)
+                           can_cancel=can_cancel, state_labels=STATE_LABELS, keys_reply=listed.reply)
 
 
 # -- create, with secrets shown once ---------------------------------------------------------------
@@ -98,7 +109,7 @@ def secrets(token):
 
 # -- one key: details, impact, changes --------------------------------------------------------------
 
-def _key_page(key, status=200, **forms):
+def _key_page(key, status=200, reply=None, **forms):
     portal_keys = _portal_key_ids()
     usage = _usage_by_key().get(key.id)
     context = dict(key=key, is_portal_key=portal_keys.get(key.environment) == key.id, usage=usage,
@@ -107,13 +118,15 @@ def _key_page(key, status=200, **forms):
                    rename_form=forms.get("rename_form") or RenameForm(name=key.name),
                    expiry_form=forms.get("expiry_form") or ExpiryForm(expires_on=key.expires_at.strftime("%Y-%m-%d") if key.expires_at else ""),
                    revoke_form=forms.get("revoke_form") or ConfirmNameForm(key.name, formdata=None),
-                   active_form=ActiveForm(), message=forms.get("message"), refusal=forms.get("refusal"))
+                   active_form=ActiveForm(), message=forms.get("message"), refusal=forms.get("refusal"),
+                   key_reply=reply)
     return render_htmx_template("keys/show.html", "keys/_actions.html", status=status, **context)
 
 
 @bp.get("/<key_id>")
 def show(key_id):
-    return _key_page(_key_or_404(key_id))
+    shown = _key_for_page(key_id)
+    return _key_page(shown.value, reply=shown.reply)
 
 
 def _sign_in_again(back_to: str, what: str = "Nothing was changed."):
@@ -203,7 +216,8 @@ def revoke(key_id):
 
 @bp.route("/<key_id>/roll", methods=["GET", "POST"])
 def roll_key(key_id):
-    key = _key_or_404(key_id)
+    shown = _key_for_page(key_id) if request.method == "GET" else None  # the roll itself starts on the key now
+    key = shown.value if shown else _key_or_404(key_id)
     existing = rotations.in_progress_for(g.partner["id"], key.id)
     if existing:  # a second tab, or a double click on start: the same roll
         return go(_after_post(existing[0]) if request.method == "POST" else url_for("keys.roll", rotation_id=existing[0].id))
@@ -217,6 +231,7 @@ def roll_key(key_id):
         return render_htmx_template("keys/roll_key.html", "keys/_roll_form.html", key=key, form=form,
                                     usage=_usage_by_key().get(key.id),
                                     is_portal_key=_portal_key_ids().get(key.environment) == key.id,
+                                    key_reply=shown.reply if shown else None,
                                     status=200 if request.method == "GET" else 422)
     outcome = _rotator().start(key, form.grace.data, form.submission.data)
     if outcome.state == "expired":

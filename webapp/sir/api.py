@@ -194,13 +194,24 @@ class AccountApi:
 
     # -- typed key management ------------------------------------------------------------------------
 
+    def key_list(self) -> Parsed:
+        """Every key, for a page: retried once, or a recent copy marked stale (`reply.stale`, `reply.error`)."""
+        reply = self.client.jwt_read("/v1/partner/keys", self.token, params={"limit": 100}, record=self.record)
+        records = reply.data["data"] if isinstance(reply.data, dict) and "data" in reply.data else reply.data
+        return Parsed([models.ApiKey.parse(k) for k in records], reply)
+
+    def key_page(self, key_id: str) -> Parsed:
+        """One key, for a page: retried once, or a recent copy marked stale."""
+        reply = self.client.jwt_read(f"/v1/partner/keys/{key_id}", self.token, record=self.record)
+        return Parsed(models.ApiKey.parse(reply.data), reply)
+
     def keys(self) -> list[models.ApiKey]:
-        payload = self.call("GET", "/v1/partner/keys", params={"limit": 100})
-        records = payload["data"] if isinstance(payload, dict) and "data" in payload else payload
-        return [models.ApiKey.parse(k) for k in records]
+        """Every key as SIR Giving says now (for decisions: never a stale copy)."""
+        return _current(self.key_list())
 
     def key(self, key_id: str) -> models.ApiKey:
-        return models.ApiKey.parse(self.call("GET", f"/v1/partner/keys/{key_id}"))
+        """One key as SIR Giving says now (for decisions: never a stale copy)."""
+        return _current(self.key_page(key_id))
 
     def update_key(self, key_id: str, **changes) -> models.ApiKey:
         """PATCH with camelCase fields: name, isActive, expiresAt (ISO time or None)."""
@@ -208,3 +219,9 @@ class AccountApi:
 
     def revoke_key(self, key_id: str) -> models.ApiKey:
         return models.ApiKey.parse(self.call("DELETE", f"/v1/partner/keys/{key_id}"))
+
+
+def _current(parsed: Parsed):
+    if parsed.reply.stale:
+        raise parsed.reply.error
+    return parsed.value

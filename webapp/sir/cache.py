@@ -10,6 +10,8 @@
   family is missed from then on, for that key only. Generations live in the same backend as the cache,
   so all workers see them. `SirClient.invalidate` is the one way in: nothing outside `webapp/sir` knows
   about fingerprints or generations.
+- With Redis as the backend, a Redis error is a miss (reads) or a skipped write: while Redis is away every call
+  goes to SIR Giving, and `on_error` (the portal logs the outage once per interval) is told.
 """
 
 from __future__ import annotations
@@ -48,17 +50,24 @@ def key_fingerprint(partner_key: str) -> str:
     return hashlib.sha256(b"sir-cache:" + partner_key.encode()).hexdigest()[:32]
 
 
+UNKNOWN_GENERATION = "unknown"  # its store is unreachable: a key that matches no cached entry, so a miss
+
+
 class Generations:
     """Per (key fingerprint, family) counters; a bump makes that family's cached entries unreachable."""
 
-    def __init__(self, store):
+    def __init__(self, store, tolerated: tuple[type[BaseException], ...] = (), on_error=None):
         self.store = store
+        self.tolerated, self.on_error = tolerated, on_error
 
     def current(self, fingerprint: str, family: str) -> str:
         try:
             return str(self.store[f"{fingerprint}:{family}"])
         except KeyError:
             return "0"
+        except self.tolerated as error:
+            _tell(self.on_error, error)
+            return UNKNOWN_GENERATION
 
     def bump(self, fingerprint: str, family: str) -> None:
         name = f"{fingerprint}:{family}"
@@ -68,15 +77,52 @@ class Generations:
             self.store[name] = 1
 
 
+def _tell(on_error, error: BaseException) -> None:
+    if on_error is not None:
+        on_error(error)
+
+
+def _tolerant_redis_cache():
+    from redis.exceptions import RedisError
+    from requests_cache.backends.redis import RedisCache
+
+    class TolerantRedisCache(RedisCache):
+        """A Redis error reading is a miss, writing a skipped write: the answer from SIR Giving is still served."""
+
+        def __init__(self, *args, on_error=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.on_error = on_error
+
+        def get_response(self, key, default=None):
+            try:
+                return super().get_response(key, default)
+            except RedisError as error:
+                _tell(self.on_error, error)
+                return default
+
+        def save_response(self, response, cache_key=None, expires=None):
+            try:
+                super().save_response(response, cache_key, expires)
+            except RedisError as error:
+                _tell(self.on_error, error)
+
+    return TolerantRedisCache
+
+
 def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_url: str | None = None,
-                        default_ttl: int = DEFAULT_TTL) -> tuple[requests_cache.CachedSession, Generations]:
+                        default_ttl: int = DEFAULT_TTL, redis_timeout: float = 2.0,
+                        on_error=None) -> tuple[requests_cache.CachedSession, Generations]:
+    """`on_error(error)` hears of each Redis error the cache turned into a miss."""
     if backend == "redis":
         from redis import Redis
-        from requests_cache.backends.redis import RedisCache, RedisDict
+        from redis.exceptions import RedisError
+        from requests_cache.backends.redis import RedisDict
 
-        connection = Redis.from_url(redis_url)
-        cache_backend = RedisCache(namespace="portal-http", connection=connection, ttl_offset=int(KEEP_FOR_STALE.total_seconds()))
-        generations = Generations(RedisDict(namespace="portal-http", collection_name="generations", connection=connection))
+        connection = Redis.from_url(redis_url, socket_connect_timeout=redis_timeout, socket_timeout=redis_timeout)
+        cache_backend = _tolerant_redis_cache()(namespace="portal-http", connection=connection, on_error=on_error,
+                                                ttl_offset=int(KEEP_FOR_STALE.total_seconds()))
+        generations = Generations(RedisDict(namespace="portal-http", collection_name="generations", connection=connection),
+                                  tolerated=(RedisError,), on_error=on_error)
     elif backend == "memory":
         cache_backend = "memory"
         generations = Generations({})
@@ -109,3 +155,72 @@ def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_
         cache_control=False,
     )
     return session, generations
+
+
+COPY_SECONDS = 600  # how long a JWT read's copy may stand in for SIR Giving (client.jwt_read)
+
+
+class ReplyCopies:
+    """The last answer to a JWT read, per token and URL, for `COPY_SECONDS`: what a page shows, marked stale,
+    when SIR Giving fails twice. Named by a hash of the token (a bearer credential is never stored), so a copy
+    is only ever shown to the sign-in it was fetched for. The key list and key records carry no secret values.
+
+    `store` is a Redis client (entries expire on their own), or a dict-like (entries are checked for age on
+    reading and overwritten on the next read). A store error is a miss, told to `on_error`."""
+
+    def __init__(self, store, tolerated: tuple[type[BaseException], ...] = (), on_error=None,
+                 seconds: int = COPY_SECONDS, clock=None):
+        import time
+
+        self.store, self.tolerated, self.on_error, self.seconds = store, tolerated, on_error, seconds
+        self.clock = clock or time.time
+        self._redis = hasattr(store, "set") and hasattr(store, "expire")
+
+    @staticmethod
+    def _name(token: str, url: str) -> str:
+        return "portal-copy:" + hashlib.sha256(f"jwt-copy:{token}\n{url}".encode()).hexdigest()
+
+    def put(self, token: str, url: str, data) -> None:
+        import json
+
+        entry = json.dumps({"at": self.clock(), "data": data})
+        try:
+            if self._redis:
+                self.store.set(self._name(token, url), entry, ex=self.seconds)
+            else:
+                self.store[self._name(token, url)] = entry
+        except self.tolerated as error:
+            _tell(self.on_error, error)
+
+    def get(self, token: str, url: str):
+        """(data, fetched_at) of the copy, or None when there is none young enough."""
+        import json
+        from datetime import datetime, timezone
+
+        try:
+            entry = self.store.get(self._name(token, url))
+        except self.tolerated as error:
+            _tell(self.on_error, error)
+            return None
+        if entry is None:
+            return None
+        entry = json.loads(entry)
+        if self.clock() - entry["at"] > self.seconds:
+            return None
+        return entry["data"], datetime.fromtimestamp(entry["at"], timezone.utc)
+
+
+def make_copies(backend: str, *, sqlite_path: Path | None = None, redis_url: str | None = None,
+                redis_timeout: float = 2.0, on_error=None) -> ReplyCopies:
+    """The copies for `SirClient(copies=...)`, in the same backend as the HTTP cache."""
+    if backend == "redis":
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        connection = Redis.from_url(redis_url, socket_connect_timeout=redis_timeout, socket_timeout=redis_timeout)
+        return ReplyCopies(connection, tolerated=(RedisError,), on_error=on_error)
+    if backend == "memory":
+        return ReplyCopies({})
+    import sqlite3
+
+    return ReplyCopies(SQLiteDict(str(sqlite_path), table_name="copies", wal=True), tolerated=(sqlite3.Error,))

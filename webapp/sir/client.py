@@ -14,6 +14,10 @@ A plain library (no Flask): a script or a worker can use it too.
 - Every call is described once, as a `CallRecord`: to the request's own recorder (Server-Timing) and to the
   client's `observe` hook (the portal's metrics). Every request carries the current request id (`REQUEST_ID`)
   as `X-Request-ID`; SIR Giving's signature covers timestamp, method, path and body, not other headers.
+- JWT calls are never cached (the answer is one admin's). A page's JWT read (`jwt_read`: the key list, a key) is
+  retried once when SIR Giving fails in a way that may pass, and each answer is kept briefly (`copies`, keyed by
+  a hash of the token and URL) so that, when both tries fail, the page shows that copy marked stale instead of
+  an error page.
 """
 
 from __future__ import annotations
@@ -108,7 +112,8 @@ class SirClient:
                  cached_session: requests.Session | None = None, generations: Generations | None = None,
                  transport: requests.adapters.BaseAdapter | None = None, connect_timeout: float = 3.05,
                  read_timeout: float = 10.0, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep, observe: Callable[[CallRecord], None] | None = None):
+                 sleep: Callable[[float], None] = time.sleep, observe: Callable[[CallRecord], None] | None = None,
+                 copies=None):
         self.base_urls = {"sandbox": sandbox_url.rstrip("/"), "production": production_url.rstrip("/")}
         self.auth_url = (auth_url or sandbox_url).rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
@@ -116,6 +121,7 @@ class SirClient:
         self.sleep = sleep
         self.observe = observe  # sees every call (metrics), whoever made it
         self._generations = generations  # the cache's per-key, per-family counters: see invalidate()
+        self._copies = copies  # recent JWT reads, for jwt_read's stale fallback (cache.ReplyCopies)
         self.plain = requests.Session()  # JWT calls and writes: never cached
         self.cached = cached_session or self.plain
         for session in {id(self.plain): self.plain, id(self.cached): self.cached}.values():
@@ -194,6 +200,32 @@ class SirClient:
         prepared = self.plain.prepare_request(requests.Request(method, url, headers=headers, data=body))
         response = self._send(self.plain, prepared, retry=method == "GET", record=record, path=path)
         return self._parse(response, path)
+
+    def jwt_read(self, path: str, token: str, params: dict | None = None, record=None) -> Reply:
+        """A JWT GET that a page shows: tried twice when SIR Giving fails in a way that may pass (5xx, timeout,
+        429, dropped, unreadable); then the copy of the last answer to this token, if it is young enough, marked
+        stale with the error it stands in for; else that error."""
+        url = self.auth_url + path + (f"?{urlencode(params)}" if params else "")
+        error: errors.SirError | None = None
+        for _ in range(2):
+            started = time.perf_counter()
+            try:
+                data = self.jwt_call("GET", path, token, params=params, record=record)
+            except errors.SirError as failure:
+                if not failure.retryable:
+                    raise
+                error = failure
+                continue
+            if self._copies is not None:
+                self._copies.put(token, url, data)
+            return Reply(data=data, status=200, elapsed_ms=(time.perf_counter() - started) * 1000)
+        kept = self._copies.get(token, url) if self._copies is not None else None
+        if kept is None:
+            raise error
+        data, fetched_at = kept
+        if record is not None:
+            record(CallRecord("GET", path, 0.0, True, True, 200))
+        return Reply(data=data, status=200, from_cache=True, stale=True, fetched_at=fetched_at, error=error)
 
     def login(self, email: str, password: str) -> dict:
         return self.jwt_call("POST", "/v1/partner/auth/login", json_body={"email": email, "password": password})

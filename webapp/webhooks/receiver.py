@@ -147,5 +147,9 @@ def _after_event(endpoint: ReceiverEndpoint, event_type: str) -> None:
         credential = current_app.extensions["vault"].credential_for(endpoint.partner_id, endpoint.environment)
         if credential is not None:
             current_app.extensions["sir_client"].invalidate(credential, family)
-    except Exception:  # the event is stored; a stale cache for a few seconds is not worth a redelivery
+    except Exception as error:  # the event is stored; a stale cache for a few seconds is not worth a redelivery
+        from ..outages import note
+
+        if note(error) is not None:  # Redis away: said once per outage, not once per delivery
+            return
         current_app.logger.warning("could not refresh cached pages after a %s event", event_type, exc_info=True)
