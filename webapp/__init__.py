@@ -180,9 +180,9 @@ def init_blueprints(app: Flask) -> None:
 
         app.register_blueprint(demo_bp)
 
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
+    from . import health
+
+    health.init_app(app)  # /healthz and /readyz
 
 
 def init_cli(app: Flask) -> None:
