@@ -67,7 +67,7 @@ def init_proxies(app: Flask) -> None:
 def init_store(app: Flask) -> None:
     from sqlalchemy.engine import make_url
 
-    from .store import db
+    from .store import db, schema
     from .store.db import schema_lock
 
     database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -77,8 +77,9 @@ def init_store(app: Flask) -> None:
         # Flask-SQLAlchemy reads it.
         private_file(Path(app.instance_path) / database.database)
     db.init_app(app)
+    schema.init_app(app)
     with schema_lock(app), app.app_context():
-        db.create_all()
+        schema.upgrade()
 
 
 def init_sessions(app: Flask) -> None:
@@ -87,11 +88,8 @@ def init_sessions(app: Flask) -> None:
     from .store.db import schema_lock
 
     settings = app.config["SETTINGS"]
-    with schema_lock(app):  # the SQL backend creates its table as it starts: one worker at a time
+    with schema_lock(app):  # the SQL backend checks its table (migrated with the rest) as it starts
         app.session_interface = session_interface(app, db, settings.redis_url)
-        if not settings.redis_url:
-            with app.app_context():
-                db.create_all()
 
 
 def init_csrf(app: Flask) -> None:
