@@ -23,6 +23,7 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
     init_csrf(app)
     init_limiter(app)
     init_sir(app, simulator_config or {})
+    init_housekeeping(app)
     init_templates(app)
     init_security_headers(app)
     init_timing(app)
@@ -71,15 +72,29 @@ def init_store(app: Flask) -> None:
     from .store.db import schema_lock
 
     database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if (database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:")
-            and not database.query.get("uri")):
+    sqlite_file = (database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:")
+                   and not database.query.get("uri"))
+    if sqlite_file:
         # The vault, the audit log and the sessions. A relative path is the instance folder's, as
         # Flask-SQLAlchemy reads it.
         private_file(Path(app.instance_path) / database.database)
     db.init_app(app)
+    if sqlite_file:
+        from sqlalchemy import event
+
+        from .store.db import write_ahead_log
+
+        with app.app_context():
+            event.listen(db.engine, "connect", write_ahead_log)
     schema.init_app(app)
     with schema_lock(app), app.app_context():
         schema.upgrade()
+
+
+def init_housekeeping(app: Flask) -> None:
+    from . import housekeeping
+
+    housekeeping.init_app(app)
 
 
 def init_sessions(app: Flask) -> None:

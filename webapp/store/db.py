@@ -34,6 +34,16 @@ def schema_lock(app):
                 connection.commit()
 
 
+def write_ahead_log(dbapi_connection, _record) -> None:
+    """SQLite (the embedded default) in WAL mode: readers (a page, the receiver, the simulator's threads)
+    no longer wait for a writer. synchronous=NORMAL syncs the log at checkpoints rather than at every commit:
+    a power cut may lose the last commits, never corrupt the file."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def commit():
     db.session.commit()
 
