@@ -44,6 +44,14 @@ def write_ahead_log(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def ping() -> None:
+    """One round trip to the database (readiness): raises what the driver raises when it cannot."""
+    from sqlalchemy import text
+
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
 def commit():
     db.session.commit()
 
