@@ -20,6 +20,7 @@ from flask import current_app
 
 from .sir import errors
 from .sir.errors import SirError
+from .sir.times import parse_time
 from .store import submissions
 from .store.db import rollback
 
@@ -47,6 +48,16 @@ def look_first(error: SirError) -> dict | None:
 def may_have_acted(note) -> bool:
     """An earlier try of this form may have reached SIR Giving: its answer was lost, or it never finished."""
     return bool(note) and bool(note.get("timed_out") or note.get("interrupted"))
+
+
+# SIR Giving's clock and the portal's may disagree a little: look this far before the form was issued.
+CLOCK_SLACK = timedelta(minutes=1)
+
+
+def form_issued_since(token: str) -> datetime:
+    """The earliest time (SIR Giving's clock, give or take) a record made for this form can carry: what an
+    earlier try made is looked for from here."""
+    return parse_time(submissions.issued_at(token)) - CLOCK_SLACK  # as UTC: SQLite keeps no zone
 
 
 # SIR Giving calls an action makes at most (look upstream, send, look again after a lost answer, revoke

@@ -7,26 +7,21 @@ key whose secrets nobody will ever see: the next try revokes it before making an
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from ..actor import Actor
-from ..once import Outcome, look_first, may_have_acted, run_once
+from ..once import Outcome, form_issued_since, look_first, may_have_acted, run_once
 from ..sir.api import AccountApi
 from ..sir.client import Credential
-from ..sir.times import parse_time
-from ..store import reveal, submissions
+from ..store import reveal
 from ..store.vault import Vault
 
 PURPOSE = "create-key"  # the one-time form token's purpose
 SHOWN_ONCE = ("publicKey", "secretKey", "hmacSecret", "name", "environment", "keyType", "id")
-# SIR Giving's clock and the portal's may disagree a little: look this far before the form was issued.
-CLOCK_SLACK = timedelta(minutes=1)
 
 
 def revoke_orphans(actor: Actor, account: AccountApi, token: str, name: str, environment: str, key_type: str) -> None:
     """Revoke the active keys an earlier try of this form made without its answer arriving: same name,
     environment and type, made since the form was issued. Their secrets were only in the lost answer."""
-    since = parse_time(submissions.issued_at(token)) - CLOCK_SLACK  # as UTC: SQLite keeps no zone
+    since = form_issued_since(token)
     for key in account.keys():
         if (key.name == name and key.environment == environment and key.key_type == key_type
                 and key.status == "active" and key.created_at is not None and key.created_at >= since):

@@ -11,20 +11,17 @@ next submission looks upstream, sends if nothing is there, and otherwise says it
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 from ..actor import Actor
-from ..once import LOST_ANSWERS, Outcome, abandoned_before, look_first, may_have_acted, run_once
+from ..once import (LOST_ANSWERS, Outcome, abandoned_before, form_issued_since, look_first, may_have_acted,
+                    run_once)
 from ..sir import errors
 from ..sir.api import PartnerApi
 from ..sir.models import AllocationRequest, TokenPool
-from ..sir.times import parse_time
 from ..store import submissions
 from .runway import Runway, suggested_top_up
 
 PURPOSE = "top-up"
-# SIR Giving's clock and the portal's may disagree a little: look this far before the form was issued.
-CLOCK_SLACK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -105,7 +102,7 @@ def _recorded_upstream(api: PartnerApi, top_up: TopUp, token: str) -> Allocation
         pending = api.allocation_requests(status="pending", pool_id=top_up.pool_id, limit=100, fresh=True).value.items
     except errors.SirError:
         return None
-    since = parse_time(submissions.issued_at(token)) - CLOCK_SLACK  # as UTC: SQLite keeps no zone
+    since = form_issued_since(token)
     return next((r for r in pending if r.amount == top_up.amount and r.reason == top_up.reason
                  and r.created_at and r.created_at >= since), None)
 
