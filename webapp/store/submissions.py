@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
-
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, false, or_, update
 
