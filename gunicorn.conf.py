@@ -2,9 +2,23 @@
 than one worker needs a standalone simulator (or real SIR Giving) behind SIR_API_URL."""
 
 import os
+from pathlib import Path
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+
+# gunicorn's control socket (for `gunicornc`) defaults to one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl):
+# a second portal on the host would take over the first one's. Each instance gets its own, in its instance
+# folder (which only the portal's user may enter), unless GUNICORN_CONTROL_SOCKET names one. A Unix socket's
+# path has at most 107 bytes: with a deep INSTANCE_PATH, name a shorter one.
+instance_path = Path(os.environ.get("INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or str(instance_path / "gunicorn.ctl")
+
+# On SIGTERM (a deploy, `systemctl stop`) workers finish the requests they hold for this long, then are
+# killed: longer than a page's slowest SIR Giving call (SIR_CONNECT_TIMEOUT + SIR_READ_TIMEOUT, 13 s by
+# default), so no admin's request is cut off mid-call. The reverse proxy's own timeout should be longer still.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 
 
 def on_starting(server):

@@ -203,6 +203,8 @@ class Settings:
     receiver_refusal_limit: str = "60 per minute"
     log_format: str = "text"
     metrics_token: str | None = None
+    event_retention_days: int = 30
+    reveal_expiry_minutes: int = 30
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -326,6 +328,10 @@ class Settings:
             # How many reverse proxies in front of the portal set X-Forwarded-*: without them counted, every
             # client behind a proxy has the proxy's address (and they share one sign-in budget).
             trusted_proxies=_int(environ, "TRUSTED_PROXIES", 0, 0, 10),
+            # Housekeeping (`flask prune`, and a bounded round at start-up): received events older than this
+            # are deleted; a new secret whose once-only page was never opened is erased after this long.
+            event_retention_days=_int(environ, "EVENT_RETENTION_DAYS", 30, 1, 3650),
+            reveal_expiry_minutes=_int(environ, "SECRET_REVEAL_MINUTES", 30, 1, 24 * 60),
         )
         if embedded and workers > 1:
             raise ConfigError(

@@ -5,8 +5,8 @@ signed and really verified. Webhook delivery is manual in tests (`simulator.deli
 decides when events arrive.
 
 An app costs ~0.1 s: the seeded simulator state is built once per process and each app gets its own copy
-(simulator/seed.py), templates compile once per process (webapp/templating.py), SQLite skips the disk
-sync, and a finished test's simulator state is dropped at teardown. `auth.sign_in` signs in without the
+(simulator/seed.py), templates compile once per process (webapp/templating.py), SQLite syncs the disk only
+at WAL checkpoints, and a finished test's simulator state is dropped at teardown. `auth.sign_in` signs in without the
 forms (~15 ms); `auth.sign_in_through_the_forms` is the admin's way, for the tests about sign-in itself.
 """
 
@@ -33,13 +33,14 @@ PASSWORD = "sandbox-demo"
 
 @event.listens_for(Engine, "connect")
 def _sqlite_without_fsync(dbapi_connection, connection_record):
-    """The portal's SQLite files in tests: written to the OS but never fsynced (the disk's fsync costs
-    ~9 ms, and a test commits dozens of times). Nothing here outlives the process, so durability is not
-    what these tests check; PostgreSQL (the service tests) is untouched."""
+    """SQLite files in tests: written to the OS but not fsynced at every commit (the disk's fsync costs ~9 ms,
+    and a test commits dozens of times). Nothing here outlives the process, so durability is not what these
+    tests check; PostgreSQL (the service tests) is untouched. The portal's own database then sets what it
+    runs with everywhere (webapp/store/db.py: WAL, synchronous=NORMAL, which syncs only at checkpoints): the
+    journal mode is left to it, since leaving WAL needs the file to itself and a restarted app would wait."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA synchronous=OFF")
-        cursor.execute("PRAGMA journal_mode=MEMORY")
         cursor.close()
 
 

@@ -126,6 +126,34 @@ def test_gunicorn_with_several_workers_and_the_embedded_simulator_refuses_to_sta
     conf.on_starting(SimpleNamespace(cfg=SimpleNamespace(workers=4)))
 
 
+def load_gunicorn_conf():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", Path(__file__).resolve().parents[1] / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    return conf
+
+
+def test_each_instance_has_its_own_gunicorn_control_socket_in_its_instance_folder(tmp_path, monkeypatch):
+    from gunicorn.config import Config
+
+    monkeypatch.delenv("GUNICORN_CONTROL_SOCKET", raising=False)
+    sockets = []
+    for name in ("one", "two"):
+        monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / name))
+        sockets.append(load_gunicorn_conf().control_socket)
+    assert sockets == [str(tmp_path / "one" / "gunicorn.ctl"), str(tmp_path / "two" / "gunicorn.ctl")]
+    monkeypatch.setenv("GUNICORN_CONTROL_SOCKET", "/run/portal-a.ctl")
+    conf = load_gunicorn_conf()
+    assert conf.control_socket == "/run/portal-a.ctl"
+    gunicorn = Config()  # gunicorn knows every setting the file sets, with a value it accepts
+    for setting in ("control_socket", "graceful_timeout", "timeout", "bind", "threads"):
+        gunicorn.set(setting, getattr(conf, setting))
+    assert gunicorn.graceful_timeout >= 13  # longer than one SIR Giving call at the default timeouts
+
+
 def test_a_restarted_portal_still_has_a_working_credential(tmp_path):
     from tests.conftest import AuthActions, make_app
 

@@ -24,6 +24,7 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
     init_csrf(app)
     init_limiter(app)
     init_sir(app, simulator_config or {})
+    init_housekeeping(app)
     init_templates(app)
     init_security_headers(app)
     init_errors(app)
@@ -79,18 +80,33 @@ def init_proxies(app: Flask) -> None:
 def init_store(app: Flask) -> None:
     from sqlalchemy.engine import make_url
 
-    from .store import db
+    from .store import db, schema
     from .store.db import schema_lock
 
     database = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if (database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:")
-            and not database.query.get("uri")):
+    sqlite_file = (database.get_backend_name() == "sqlite" and database.database not in (None, "", ":memory:")
+                   and not database.query.get("uri"))
+    if sqlite_file:
         # The vault, the audit log and the sessions. A relative path is the instance folder's, as
         # Flask-SQLAlchemy reads it.
         private_file(Path(app.instance_path) / database.database)
     db.init_app(app)
+    if sqlite_file:
+        from sqlalchemy import event
+
+        from .store.db import write_ahead_log
+
+        with app.app_context():
+            event.listen(db.engine, "connect", write_ahead_log)
+    schema.init_app(app)
     with schema_lock(app), app.app_context():
-        db.create_all()
+        schema.upgrade()
+
+
+def init_housekeeping(app: Flask) -> None:
+    from . import housekeeping
+
+    housekeeping.init_app(app)
 
 
 def init_sessions(app: Flask) -> None:
@@ -100,11 +116,8 @@ def init_sessions(app: Flask) -> None:
     from .store.db import schema_lock
 
     settings = app.config["SETTINGS"]
-    with schema_lock(app):  # the SQL backend creates its table as it starts: one worker at a time
+    with schema_lock(app):  # the SQL backend checks its table (migrated with the rest) as it starts
         app.session_interface = session_interface(app, db, settings.redis_url)
-        if not settings.redis_url:
-            with app.app_context():
-                db.create_all()
     # First of the before-request hooks: a session the store could not open is a 503 naming the store, before
     # the CSRF check or the sign-in check misread it as an expired form or a signed-out admin.
     app.before_request(refuse_without_session)
@@ -215,9 +228,9 @@ def init_blueprints(app: Flask) -> None:
 
         app.register_blueprint(demo_bp)
 
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
+    from . import health
+
+    health.init_app(app)  # /healthz and /readyz
 
 
 def init_cli(app: Flask) -> None:

@@ -1,4 +1,6 @@
-"""Command-line tasks: `flask vault rotate` re-encrypts every stored secret with the newest VAULT_KEY."""
+"""Command-line tasks: `flask vault rotate` re-encrypts every stored secret with the newest VAULT_KEY, `flask
+vault check` proves the configured keys decrypt them all;
+`flask prune` deletes what the portal no longer needs (webapp/housekeeping.py)."""
 
 from __future__ import annotations
 
@@ -16,3 +18,26 @@ def init_app(app: Flask) -> None:
         """Re-encrypt every stored secret with the first key of VAULT_KEY (then drop the old key)."""
         count = current_app.extensions["vault"].rewrap_all()
         click.echo(f"Re-encrypted {count} credential(s) with the newest VAULT_KEY.")
+
+    @vault_group.command("check")
+    def check():
+        """Prove the configured VAULT_KEY decrypts every stored secret (exit 1 naming each one it cannot)."""
+        checked, older, failing = current_app.extensions["vault"].check()
+        if failing:
+            for where in failing:
+                click.echo(f"cannot decrypt: {where}", err=True)
+            raise click.ClickException(
+                f"{len(failing)} of {checked} stored secret(s) cannot be decrypted with the configured VAULT_KEY: "
+                "restore the key they were encrypted with (add it after the newest), then run `vault rotate`.")
+        click.echo(f"All {checked} stored secret(s) decrypt with the configured VAULT_KEY.")
+        if older:
+            click.echo(f"{older} of them are still encrypted with an older key: run `flask --app wsgi vault rotate` "
+                       "before dropping it.")
+
+    @app.cli.command("prune")
+    def prune():
+        """Delete old form tokens, unseen new secrets, long-expired cached answers and old received events."""
+        from .housekeeping import prune_all
+
+        counts = prune_all(current_app)
+        click.echo("Pruned: " + ", ".join(f"{count} {kind}" for kind, count in counts.items()) + ".")

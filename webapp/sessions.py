@@ -24,6 +24,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 # A stored session's cookie is a bare id (url-safe base64, no dot); an anonymous one starts with this.
 ANONYMOUS = "anon."
+# The SQL backend's table (part of the migrated schema: webapp/store/schema.py).
+SESSION_TABLE = "portal_sessions"
 
 
 def is_signed_in(session) -> bool:
@@ -124,7 +126,7 @@ class RedisSessions(_PortalSessions, RedisSessionInterface):
     pass
 
 
-def _define_session_model_once() -> None:
+def define_session_model_once() -> None:
     """Flask-Session declares its session model on the shared `db` each time an app is built; a second app
     in the same process (tests, two workers in one interpreter) would redeclare the table. Keep the first."""
     import flask_session.sqlalchemy.sqlalchemy as flask_session_sql
@@ -160,6 +162,6 @@ def session_interface(app: Flask, db, redis_url: str | None):
     if redis_url:
         return RedisSessions(app, client=redis_client(redis_url), key_prefix="portal-session:", permanent=True,
                              serialization_format="json")
-    _define_session_model_once()
-    return SqlSessions(app, client=db, table="portal_sessions", cleanup_n_requests=500, permanent=True,
+    define_session_model_once()
+    return SqlSessions(app, client=db, table=SESSION_TABLE, cleanup_n_requests=500, permanent=True,
                        serialization_format="json")

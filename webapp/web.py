@@ -7,7 +7,7 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-from flask import abort, g, make_response, redirect, render_template, request, session
+from flask import abort, current_app, g, make_response, redirect, render_template, request, session
 
 
 def is_htmx_partial_request() -> bool:
@@ -80,10 +80,13 @@ def take_revealed(token: str, kind: str):
     """The secrets kept for the once-only page `token` names: (row, payload) the first time, (row, None)
     after it was shown; 404 for a token that is not this partner's, or of another `kind` ("key", "webhook"):
     a webhook's token at the keys' URL is not found there and stays unspent. Use it in a `@shown_once` view."""
+    from datetime import timedelta
+
     from .store import reveal
     from .upstream import vault
 
-    revealed, shown = reveal.take(vault(), token, g.partner["id"], kind)
+    max_age = timedelta(minutes=current_app.config["SETTINGS"].reveal_expiry_minutes)
+    revealed, shown = reveal.take(vault(), token, g.partner["id"], kind, max_age)
     if revealed is None:
         abort(404)
     return revealed, shown

@@ -92,3 +92,48 @@ def test_a_form_that_is_not_this_partners_or_was_never_issued_makes_nothing(app,
     assert issue(acme, theirs).state == "expired"
     assert issue(acme, "not-a-token").state == "expired"
     assert len(acme.account.keys()) == before
+
+
+def left_running(app, token, stale: bool = True) -> None:
+    """The claim a portal killed mid-call leaves behind: "running", never finished nor released."""
+    from datetime import datetime, timedelta, timezone
+
+    from webapp.once import CALLS_PER_ACTION
+    from webapp.store.models import FormSubmission
+
+    timeout = CALLS_PER_ACTION * sum(app.extensions["sir_client"].timeout)
+    row = db.session.get(FormSubmission, token)
+    row.state = "running"
+    row.updated_at = datetime.now(timezone.utc) - timedelta(seconds=timeout + 1 if stale else timeout - 5)
+    db.session.commit()
+
+
+def test_a_create_left_running_by_a_killed_portal_is_made_again_after_the_timeout(app, acme):
+    token = submissions.issue(acme.partner_id, PURPOSE)
+    left_running(app, token)
+    outcome = issue(acme, token, name="Never answered")
+    assert outcome.state == "done"
+    [key] = [k for k in acme.account.keys() if k.name == "Never answered"]
+    _, shown = reveal.take(acme.vault, outcome.result["reveal"], acme.partner_id, "key")
+    assert shown["id"] == key.id and key.status == "active"
+
+
+def test_a_key_the_killed_portal_made_is_revoked_and_replaced_since_its_secrets_were_lost(app, acme):
+    token = submissions.issue(acme.partner_id, PURPOSE)
+    orphan = acme.account.create_key("Lost in transit", "sandbox", "secret")  # the killed portal's call arrived
+    left_running(app, token)
+    outcome = issue(acme, token, name="Lost in transit")
+    assert outcome.state == "done"
+    keys = {k.id: k for k in acme.account.keys() if k.name == "Lost in transit"}
+    assert keys[orphan["id"]].status == "revoked"
+    _, shown = reveal.take(acme.vault, outcome.result["reveal"], acme.partner_id, "key")
+    assert shown["id"] != orphan["id"] and keys[shown["id"]].status == "active"
+    assert ("key_orphan_revoked", "success", f"Lost in transit ({orphan['id']})",
+            "its secrets were lost with an unanswered call") in audit_log(acme.partner_id)
+
+
+def test_a_create_still_within_the_timeout_is_left_to_the_request_that_holds_it(app, acme):
+    token = submissions.issue(acme.partner_id, PURPOSE)
+    left_running(app, token, stale=False)
+    assert issue(acme, token, name="Still running").state == "already"
+    assert [k for k in acme.account.keys() if k.name == "Still running"] == []

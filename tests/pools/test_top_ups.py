@@ -77,7 +77,8 @@ def test_a_timeout_whose_request_was_recorded_is_found_and_not_sent_twice(acme, 
         time.sleep(0.05)
     [recorded] = upstream(simulator, pool.id, 31000)
     found = top_ups.request_top_up(actor, api, token, TopUp(pool.id, 31000, REASON))
-    assert found.state == "done" and found.result == {"requestId": recorded.id}
+    # The earlier try sent it: the page says "already sent" and shows that request.
+    assert found.state == "already" and found.result == {"requestId": recorded.id}
     assert len(upstream(simulator, pool.id, 31000)) == 1
     assert audited(actor, "success") == [
         ("success", f"{pool.name} ({pool.id})", f"31,000 tokens: {REASON} (confirmed after a timeout)")]
@@ -127,6 +128,66 @@ def test_an_identical_request_from_before_the_form_is_not_taken_for_this_one(acm
     sent = top_ups.request_top_up(actor, api, token, TopUp(pool.id, 18000, REASON))
     assert sent.state == "done" and sent.result["requestId"] != earlier.id
     assert len(upstream(simulator, pool.id, 18000)) == 2
+
+
+def left_running(actor, token, seconds_ago: float) -> None:
+    """The claim a portal killed mid-call leaves behind: "running", never finished nor released."""
+    from datetime import datetime, timedelta, timezone
+
+    from webapp.store.models import FormSubmission
+
+    row = db.session.get(FormSubmission, token)
+    row.state, row.updated_at = "running", datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)
+    db.session.commit()
+
+
+def call_timeout_seconds(app) -> float:
+    from webapp.once import CALLS_PER_ACTION
+
+    return CALLS_PER_ACTION * sum(app.extensions["sir_client"].timeout)
+
+
+def test_a_claim_left_running_by_a_killed_portal_is_resent_after_the_timeout_when_sir_giving_has_nothing(
+        app, acme, simulator):
+    actor, api = acme
+    pool = low_pool(simulator, actor)
+    token = top_ups.new_token(actor)
+    left_running(actor, token, seconds_ago=call_timeout_seconds(app) + 1)
+    assert top_ups.earlier_submission(actor, token).state == "issued"  # the form may be sent again
+    sent = top_ups.request_top_up(actor, api, token, TopUp(pool.id, 21000, REASON))
+    [request] = upstream(simulator, pool.id, 21000)
+    assert sent.state == "done" and sent.result == {"requestId": request.id}
+    assert top_ups.earlier_submission(actor, token).state == "done"
+    assert audited(actor) == [("success", f"{pool.name} ({pool.id})", f"21,000 tokens: {REASON}")]
+
+
+def test_a_claim_left_running_whose_request_reached_sir_giving_is_reported_already_sent_with_it(
+        app, acme, simulator):
+    actor, api = acme
+    pool = low_pool(simulator, actor)
+    token = top_ups.new_token(actor)
+    # The killed portal's call had reached SIR Giving, which recorded the request.
+    recorded = simulator.request_allocation(actor.partner_id, "sandbox", pool.id, 22000, REASON)
+    left_running(actor, token, seconds_ago=call_timeout_seconds(app) + 1)
+    found = top_ups.request_top_up(actor, api, token, TopUp(pool.id, 22000, REASON))
+    assert found.state == "already" and found.result == {"requestId": recorded.id}
+    assert len(upstream(simulator, pool.id, 22000)) == 1
+    assert audited(actor) == [
+        ("success", f"{pool.name} ({pool.id})", f"22,000 tokens: {REASON} (confirmed after an interrupted try)")]
+    again = top_ups.request_top_up(actor, api, token, TopUp(pool.id, 22000, REASON))
+    assert again.state == "already" and again.result == {"requestId": recorded.id}
+
+
+def test_a_claim_still_within_the_timeout_is_left_to_the_request_that_holds_it(app, acme, simulator):
+    actor, api = acme
+    pool = low_pool(simulator, actor)
+    token = top_ups.new_token(actor)
+    left_running(actor, token, seconds_ago=call_timeout_seconds(app) - 5)
+    served = simulator.requests_served()
+    waiting = top_ups.request_top_up(actor, api, token, TopUp(pool.id, 23000, REASON))
+    assert waiting.state == "already" and waiting.result is None
+    assert simulator.requests_served() == served and upstream(simulator, pool.id, 23000) == []
+    assert top_ups.earlier_submission(actor, token).state == "running"
 
 
 def test_a_refusal_is_audited_and_the_same_form_may_be_sent_again(acme, simulator):

@@ -53,3 +53,43 @@ def test_the_vault_key_can_be_rotated(tmp_path):
 def test_a_credential_never_shows_its_secrets_in_repr():
     text = repr(Credential("k", SECRET, HMAC))
     assert SECRET not in text and HMAC not in text
+
+
+def vault_check(app):
+    return app.test_cli_runner().invoke(args=["vault", "check"])
+
+
+def test_vault_check_proves_the_configured_keys_decrypt_every_stored_secret(tmp_path):
+    from webapp.store import reveal
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    app = make_app(tmp_path, {"VAULT_KEY": old})
+    with app.app_context():
+        vault = app.extensions["vault"]
+        vault.store_credential("p", Credential("k", SECRET, HMAC), source="pasted", stored_by="x")
+        reveal.stash(vault, "p", "key_2", {"secretKey": SECRET}, "key")  # a new key's secrets, not yet shown
+        db.session.commit()
+    passed = vault_check(app)
+    assert passed.exit_code == 0, passed.output
+    assert "All 3 stored secret(s) decrypt" in passed.output and "older key" not in passed.output
+
+    both = make_app(tmp_path, {"VAULT_KEY": f"{new},{old}"})
+    before_rotate = vault_check(both)
+    assert before_rotate.exit_code == 0 and "3 of them are still encrypted with an older key" in before_rotate.output
+    assert both.test_cli_runner().invoke(args=["vault", "rotate"]).exit_code == 0
+    only_new = make_app(tmp_path, {"VAULT_KEY": new})
+    after = vault_check(only_new)
+    assert after.exit_code == 0 and "All 3 stored secret(s) decrypt" in after.output  # the once-only page too
+
+
+def test_vault_check_fails_naming_each_secret_the_keys_cannot_decrypt_and_never_prints_one(tmp_path):
+    app = make_app(tmp_path, {"VAULT_KEY": Fernet.generate_key().decode()})
+    with app.app_context():
+        app.extensions["vault"].store_credential("p", Credential("k", SECRET, HMAC), source="pasted", stored_by="x")
+    wrong_key = make_app(tmp_path, {"VAULT_KEY": Fernet.generate_key().decode()})
+    failed = vault_check(wrong_key)
+    assert failed.exit_code == 1
+    assert "cannot decrypt: vault_credentials 1 secret_key_encrypted" in failed.output
+    assert "cannot decrypt: vault_credentials 1 hmac_secret_encrypted" in failed.output
+    assert "2 of 2 stored secret(s) cannot be decrypted" in failed.output
+    assert SECRET not in failed.output and HMAC not in failed.output

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 from ..actor import Actor
-from ..once import Outcome, run_once
+from ..keys.issuing import revoke_orphans
+from ..once import Outcome, look_first, may_have_acted, run_once
 from ..sir import errors
 from ..sir.api import AccountApi, PartnerApi
 from ..sir.client import Credential, SirClient
@@ -29,14 +30,16 @@ def create_portal_key(actor: Actor, account: AccountApi, vault: Vault, token: st
     environment = actor.environment
     name = portal_key_name(environment, today)
 
-    def create(_note) -> dict:
+    def create(note) -> dict:
+        if may_have_acted(note):  # a key an earlier try made, unanswered: the vault never got its secrets
+            revoke_orphans(actor, account, token, name, environment, "secret")
         created = account.create_key(name, environment, "secret")
         credential = Credential(created["id"], created["secretKey"], created["hmacSecret"])
         vault.store_credential(actor.partner_id, credential, source="created", stored_by=actor.email, commit=False)
         actor.audit("credential_created", f"{created['id']} ({credential.secret_key[:12]}…)", commit=False)
         return {"keyId": created["id"], "name": name}
 
-    outcome = run_once(token, actor.partner_id, purpose(environment), create)
+    outcome = run_once(token, actor.partner_id, purpose(environment), create, note_for=look_first)
     if outcome.state == "failed":
         actor.audit("credential_created", outcome="failure", detail=outcome.error.code)
     return outcome

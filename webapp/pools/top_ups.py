@@ -3,27 +3,25 @@
 The form's one-time token is issued with step 1, so every way back to the form (a resubmit, the back
 button, "Change") carries the same token, and a request already sent is never sent again. A timeout or a
 dropped connection does not mean SIR Giving did not record the request: before the admin may send it
-again, the portal looks for it upstream, and it looks again first on the next try.
+again, the portal looks for it upstream, and it looks again first on the next try. The same goes for a try
+that never finished (the portal was stopped mid-call): once its claim is abandoned (`webapp/once.py`), the
+next submission looks upstream, sends if nothing is there, and otherwise says it was already sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 from ..actor import Actor
-from ..once import Outcome, run_once
+from ..once import (LOST_ANSWERS, Outcome, abandoned_before, form_issued_since, look_first, may_have_acted,
+                    run_once)
 from ..sir import errors
 from ..sir.api import PartnerApi
 from ..sir.models import AllocationRequest, TokenPool
-from ..sir.times import parse_time
 from ..store import submissions
 from .runway import Runway, suggested_top_up
 
 PURPOSE = "top-up"
-LOST_ANSWERS = (errors.UpstreamTimeout, errors.Unreachable)  # SIR Giving may have recorded it all the same
-# SIR Giving's clock and the portal's may disagree a little: look this far before the form was issued.
-CLOCK_SLACK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -43,8 +41,9 @@ def new_token(actor: Actor) -> str:
 
 
 def earlier_submission(actor: Actor, token: str | None) -> submissions.Claim:
-    """Where the form's token stands, without claiming it: "done" or "running" means already sent."""
-    return submissions.peek(token, actor.partner_id, PURPOSE)
+    """Where the form's token stands, without claiming it: "done" or "running" means already sent (an
+    abandoned "running" reads as "issued": the form may be sent again, and looks upstream first)."""
+    return submissions.peek(token, actor.partner_id, PURPOSE, stale_before=abandoned_before())
 
 
 def pending_requests(api: PartnerApi, pool_id: str) -> list[AllocationRequest]:
@@ -68,26 +67,31 @@ def request_top_up(actor: Actor, api: PartnerApi, token: str | None, top_up: Top
     """Ask SIR Giving for `top_up`, once per form however often it is submitted.
 
     `Outcome.result["requestId"]` is the request's id (done, or already done). After a lost answer the
-    token is released with a note, and the request can be sent again: the next try looks upstream first."""
+    token is released with a note, and the request can be sent again: the next try looks upstream first,
+    and when it finds the request there the outcome is "already" (sent by the earlier try), with its id."""
+    found_earlier = []
 
     def send(note) -> dict:
-        if note and note.get("timed_out"):
+        if may_have_acted(note):
             found = _recorded_upstream(api, top_up, token)
             if found is not None:
-                return _requested(actor, top_up, found, after_timeout=True)
+                found_earlier.append(found)
+                return _requested(actor, top_up, found,
+                                  confirmed="after an interrupted try" if note.get("interrupted") else "after a timeout")
         try:
             created = api.request_top_up(top_up.pool_id, top_up.amount, top_up.reason)
         except LOST_ANSWERS:
             found = _recorded_upstream(api, top_up, token)
             if found is None:
                 raise
-            return _requested(actor, top_up, found, after_timeout=True)
+            return _requested(actor, top_up, found, confirmed="after a timeout")
         return _requested(actor, top_up, created)
 
-    outcome = run_once(token, actor.partner_id, PURPOSE, send,
-                       note_for=lambda error: {"timed_out": True} if isinstance(error, LOST_ANSWERS) else None)
+    outcome = run_once(token, actor.partner_id, PURPOSE, send, note_for=look_first)
     if outcome.state == "failed":
         actor.audit("top_up_requested", top_up.pool_id, outcome="failure", detail=outcome.error.code)
+    if outcome.done and found_earlier:
+        return Outcome("already", outcome.result)  # an earlier try sent it: say so, with its record
     return outcome
 
 
@@ -98,12 +102,12 @@ def _recorded_upstream(api: PartnerApi, top_up: TopUp, token: str) -> Allocation
         pending = api.allocation_requests(status="pending", pool_id=top_up.pool_id, limit=100, fresh=True).value.items
     except errors.SirError:
         return None
-    since = parse_time(submissions.issued_at(token)) - CLOCK_SLACK  # as UTC: SQLite keeps no zone
+    since = form_issued_since(token)
     return next((r for r in pending if r.amount == top_up.amount and r.reason == top_up.reason
                  and r.created_at and r.created_at >= since), None)
 
 
-def _requested(actor: Actor, top_up: TopUp, created: AllocationRequest, after_timeout: bool = False) -> dict:
-    detail = f"{top_up.amount:,} tokens: {top_up.reason}" + (" (confirmed after a timeout)" if after_timeout else "")
+def _requested(actor: Actor, top_up: TopUp, created: AllocationRequest, confirmed: str | None = None) -> dict:
+    detail = f"{top_up.amount:,} tokens: {top_up.reason}" + (f" (confirmed {confirmed})" if confirmed else "")
     actor.audit("top_up_requested", f"{created.pool_name} ({created.pool_id})", detail=detail, commit=False)
     return {"requestId": created.id}

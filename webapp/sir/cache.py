@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -224,3 +225,21 @@ def make_copies(backend: str, *, sqlite_path: Path | None = None, redis_url: str
     import sqlite3
 
     return ReplyCopies(SQLiteDict(str(sqlite_path), table_name="copies", wal=True), tolerated=(sqlite3.Error,))
+
+
+def prune_expired(session: requests_cache.CachedSession, limit: int) -> int:
+    """Delete at most `limit` cached answers that expired more than KEEP_FOR_STALE ago; how many went.
+
+    Not requests-cache's `delete(expired=True)`: that drops every expired answer, and an expired answer is
+    what the client serves, marked stale, while SIR Giving fails. This keeps them as long as Redis does
+    (`ttl_offset`), with the same indexed DELETE on `expires` the library runs. Redis expires its keys itself
+    and a memory cache ends with the process: nothing to do there."""
+    cache = session.cache
+    if not isinstance(cache, requests_cache.SQLiteCache):
+        return 0
+    cutoff = round(time.time() - KEEP_FOR_STALE.total_seconds())
+    table = cache.responses.table_name
+    with cache.responses.connection(commit=True) as connection:
+        return connection.execute(
+            f"DELETE FROM {table} WHERE key IN (SELECT key FROM {table} WHERE expires <= ? LIMIT ?)",
+            (cutoff, limit)).rowcount

@@ -34,6 +34,24 @@ def schema_lock(app):
                 connection.commit()
 
 
+def write_ahead_log(dbapi_connection, _record) -> None:
+    """SQLite (the embedded default) in WAL mode: readers (a page, the receiver, the simulator's threads)
+    no longer wait for a writer. synchronous=NORMAL syncs the log at checkpoints rather than at every commit:
+    a power cut may lose the last commits, never corrupt the file."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def ping() -> None:
+    """One round trip to the database (readiness): raises what the driver raises when it cannot."""
+    from sqlalchemy import text
+
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
 def commit():
     db.session.commit()
 

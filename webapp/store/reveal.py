@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+from ..sir.times import parse_time  # as UTC: SQLite keeps no zone
 from .db import db
 from .models import RevealedSecret
 
@@ -29,15 +30,21 @@ def stash(vault, partner_id: str, subject_id: str, payload: dict, kind: str) -> 
     return token
 
 
-def take(vault, token: str, partner_id: str, kind: str) -> tuple[RevealedSecret | None, dict | None]:
+def take(vault, token: str, partner_id: str, kind: str,
+         max_age: timedelta | None = None) -> tuple[RevealedSecret | None, dict | None]:
     """The stashed secrets, once: (row, payload) the first time, (row, None) after, (None, None) for a token
-    that is not this partner's or not of this `kind` (then nothing is spent)."""
+    that is not this partner's or not of this `kind` (then nothing is spent). Secrets stashed longer than
+    `max_age` ago are erased unseen (as `flask prune` erases them): (row, None)."""
     if kind not in KINDS or not token.startswith(f"{kind}."):
         return None, None
     row = db.session.get(RevealedSecret, token)
     if row is None or row.partner_id != partner_id:
         return None, None
     if not row.secrets_encrypted:
+        return row, None
+    if max_age is not None and parse_time(row.created_at) < datetime.now(timezone.utc) - max_age:
+        row.secrets_encrypted = None
+        db.session.commit()
         return row, None
     payload = json.loads(vault.decrypt(row.secrets_encrypted))
     row.secrets_encrypted, row.shown_at = None, datetime.now(timezone.utc)  # gone before the page leaves

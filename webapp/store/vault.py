@@ -8,20 +8,38 @@ old key can be dropped.
 from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import select
+from sqlalchemy import func, inspect, select
 
 from ..sir.client import Credential, environment_of_key
 from .db import db
-from .models import ReceiverEndpoint, VaultCredential, utcnow
+from .models import KeyRotation, ReceiverEndpoint, RevealedSecret, VaultCredential, utcnow
+
+# Every column that holds a value encrypted with VAULT_KEY (sessions hold the admin's JWT encrypted too, but a
+# session that cannot be read only signs its admin out).
+ENCRYPTED = ((VaultCredential, ("secret_key_encrypted", "hmac_secret_encrypted")),
+             (ReceiverEndpoint, ("secret_encrypted",)),  # webhook signing secrets the portal keeps
+             (RevealedSecret, ("secrets_encrypted",)),  # new secrets waiting for their once-only page
+             (KeyRotation, ("new_secrets_encrypted",)))  # a replacement's secrets, until the roll needs them no more
 
 
 class VaultError(Exception):
     pass
 
 
+def encrypted_values():
+    """(row, column, where) for every stored encrypted value; `where` names it without its content."""
+    for model, columns in ENCRYPTED:
+        for row in db.session.scalars(select(model)):
+            key = inspect(row).identity[0]
+            for column in columns:
+                if getattr(row, column):
+                    yield row, column, f"{model.__tablename__} {key} {column}"
+
+
 class Vault:
     def __init__(self, keys: list[str]):
         self._fernet = MultiFernet([Fernet(k) for k in keys])
+        self._newest = Fernet(keys[0])
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -66,11 +84,27 @@ class Vault:
         return row
 
     def rewrap_all(self) -> int:
-        rows = db.session.scalars(select(VaultCredential)).all()
-        for row in rows:
-            row.secret_key_encrypted = self.rewrap(row.secret_key_encrypted)
-            row.hmac_secret_encrypted = self.rewrap(row.hmac_secret_encrypted)
-        for receiver in db.session.scalars(select(ReceiverEndpoint)):  # webhook signing secrets the portal keeps
-            receiver.secret_encrypted = self.rewrap(receiver.secret_encrypted)
+        """Re-encrypt every stored value with the newest key; returns how many credentials there were."""
+        for row, column, _where in list(encrypted_values()):
+            setattr(row, column, self.rewrap(getattr(row, column)))
         db.session.commit()
-        return len(rows)
+        return db.session.scalar(select(func.count()).select_from(VaultCredential))
+
+    def check(self) -> tuple[int, int, list[str]]:
+        """Try every stored value with the configured keys, changing nothing: (values checked, of which under
+        an older key than the first, where each one that no key decrypts is). Never returns a secret."""
+        checked, older, failing = 0, 0, []
+        for row, column, where in encrypted_values():
+            checked += 1
+            token = getattr(row, column).encode()
+            try:
+                self._newest.decrypt(token)
+                continue
+            except InvalidToken:
+                pass
+            try:
+                self._fernet.decrypt(token)
+                older += 1
+            except InvalidToken:
+                failing.append(where)
+        return checked, older, failing

@@ -1,0 +1,114 @@
+"""Housekeeping: `flask prune` (and a bounded round at start-up) deletes old form tokens, unseen new secrets,
+long-expired cached answers and received events past their retention; SQLite runs in WAL mode."""
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, text
+
+from tests.conftest import make_app, text_of
+from tests.keys.test_keys import create_key
+from webapp import housekeeping
+from webapp.store import db
+from webapp.store.models import FormSubmission, ReceivedEvent, RevealedSecret
+
+NOW = datetime.now(timezone.utc)
+
+
+def prune(app) -> str:
+    result = app.test_cli_runner().invoke(args=["prune"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def add_form_tokens(app, **ages: timedelta):
+    with app.app_context():
+        for token, age in ages.items():
+            db.session.add(FormSubmission(token=token, partner_id="p_1", purpose="top-up", state="done",
+                                          created_at=NOW - age, updated_at=NOW - age))
+        db.session.commit()
+
+
+def remaining(app, model, column):
+    with app.app_context():
+        return set(db.session.scalars(select(column)))
+
+
+def test_prune_deletes_form_tokens_older_than_a_session_and_keeps_newer_ones(app):
+    add_form_tokens(app, stale=timedelta(hours=13), fresh=timedelta(hours=1))
+    assert "1 form tokens" in prune(app)
+    assert remaining(app, FormSubmission, FormSubmission.token) == {"fresh"}
+
+
+def test_prune_deletes_received_events_past_the_retention_setting(tmp_path):
+    app = make_app(tmp_path, {"EVENT_RETENTION_DAYS": "7"})
+    with app.app_context():
+        for event_id, age in (("evt_old", timedelta(days=8)), ("evt_recent", timedelta(days=6))):
+            db.session.add(ReceivedEvent(partner_id="p_1", environment="sandbox", receiver_id=1, event_id=event_id,
+                                         event_type="key.created", received_at=NOW - age, raw_body="{}",
+                                         signature_timestamp="0", signature="0"))
+        db.session.commit()
+    assert "1 received events" in prune(app)
+    assert remaining(app, ReceivedEvent, ReceivedEvent.event_id) == {"evt_recent"}
+
+
+def test_a_new_keys_secrets_never_opened_are_erased_after_the_setting(app, signed_in):
+    created, _ = create_key(signed_in)  # the browser never follows the redirect to the secrets page
+    with app.app_context():
+        row = db.session.scalar(select(RevealedSecret))
+        row.created_at = NOW - timedelta(minutes=31)
+        db.session.commit()
+    assert "1 unseen secrets erased" in prune(app)
+    with app.app_context():
+        assert db.session.scalar(select(RevealedSecret)).secrets_encrypted is None
+    late = signed_in.get(created.headers["Location"])
+    assert "These secrets are no longer available" in text_of(late)
+    assert late.get_data(as_text=True).count("sk_test_") == 0
+
+
+def test_the_secrets_page_itself_refuses_secrets_older_than_the_setting(app, signed_in):
+    """Between two prunes the page does not show what the next prune would erase."""
+    created, _ = create_key(signed_in)
+    with app.app_context():
+        row = db.session.scalar(select(RevealedSecret))
+        row.created_at = NOW - timedelta(minutes=31)
+        db.session.commit()
+    late = signed_in.get(created.headers["Location"])
+    assert "These secrets are no longer available" in text_of(late)
+    with app.app_context():
+        assert db.session.scalar(select(RevealedSecret)).secrets_encrypted is None
+
+
+def test_prune_deletes_cached_answers_long_expired_and_keeps_those_that_can_still_serve_as_stale(app, signed_in):
+    assert signed_in.get("/").status_code == 200  # fills the HTTP cache
+    cache = app.extensions["sir_client"].cached.cache
+    table = cache.responses.table_name
+    with cache.responses.connection(commit=True) as connection:
+        total = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        assert total >= 2
+        # One answer expired three days ago (past the two days stale copies are kept), one an hour ago.
+        keys = [row[0] for row in connection.execute(f"SELECT key FROM {table} ORDER BY key LIMIT 2")]
+        connection.execute(f"UPDATE {table} SET expires = ? WHERE key = ?",
+                           (int((NOW - timedelta(days=3)).timestamp()), keys[0]))
+        connection.execute(f"UPDATE {table} SET expires = ? WHERE key = ?",
+                           (int((NOW - timedelta(hours=1)).timestamp()), keys[1]))
+    assert "1 cached answers" in prune(app)
+    with cache.responses.connection() as connection:
+        left = {row[0] for row in connection.execute(f"SELECT key FROM {table}")}
+    assert keys[0] not in left and keys[1] in left and len(left) == total - 1
+
+
+def test_start_up_prunes_a_bounded_number_of_rows(tmp_path, monkeypatch):
+    first = make_app(tmp_path)
+    add_form_tokens(first, a=timedelta(days=2), b=timedelta(days=3), c=timedelta(days=4))
+    with first.app_context():
+        db.engine.dispose()
+    monkeypatch.setattr(housekeeping, "START_LIMIT", 2)
+    again = make_app(tmp_path)
+    with again.app_context():
+        assert db.session.scalar(select(func.count()).select_from(FormSubmission)) == 1
+
+
+def test_the_embedded_sqlite_database_runs_in_wal_mode_with_normal_sync(app):
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
