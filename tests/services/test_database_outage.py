@@ -85,3 +85,13 @@ def test_deliveries_acknowledged_before_the_database_stops_are_there_when_it_is_
     assert len(acknowledged) == 20
     stored = {event.event_id for event in stored_events(app)}
     assert set(acknowledged) <= stored
+
+
+def test_with_the_database_stopped_readiness_fails_naming_it_and_liveness_holds(portal, database_down):
+    client = portal.app.test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["status"] == "not ready"
+    assert ready.json["checks"]["database"]["state"] == "failing"
+    assert client.get("/healthz").status_code == 200
+    database_down.start()
+    assert client.get("/readyz").status_code == 200

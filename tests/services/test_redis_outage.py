@@ -80,3 +80,13 @@ def test_when_redis_is_back_pages_work_again_without_a_restart(portal, redis_dow
     assert AuthActions(client).login("acme").status_code == 302  # the real sign-in form, through Redis again
     for path in PAGES:
         assert client.get(path).status_code == 200, path
+
+
+def test_with_redis_stopped_readiness_fails_naming_redis_and_liveness_holds(portal, redis_down):
+    client = portal.app.test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["status"] == "not ready"
+    assert ready.json["checks"]["redis"]["state"] == "failing" and ready.json["checks"]["database"]["state"] == "ok"
+    assert client.get("/healthz").status_code == 200
+    redis_down.start()
+    assert client.get("/readyz").status_code == 200
