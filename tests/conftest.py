@@ -113,6 +113,16 @@ def simulator(app):
     return app.extensions["simulator_app"].extensions["sir_simulator"]
 
 
+def expire_cached_answers(app) -> None:
+    """Every cached answer past its TTL, as if time had passed (kept for stale-if-error): the next view of each
+    page asks SIR Giving, and falls back to these when it fails."""
+    cache = app.extensions["sir_client"].cached.cache
+    for key in list(cache.responses.keys()):
+        response = cache.responses[key]
+        response.expires = response.created_at
+        cache.responses[key] = response
+
+
 @contextmanager
 def read_timeout(app, seconds: float):
     """SIR Giving calls made inside the block give up after `seconds` without an answer.

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config import ConfigError
 
-from tests.conftest import AuthActions, make_app
+from tests.conftest import AuthActions, expire_cached_answers, make_app
 from tests.webhooks.helpers import envelope, post_event, receiver_of, register_portal_receiver
 
 ON_THIS_HOST = {"REMOTE_ADDR": "127.0.0.1"}
@@ -35,15 +35,6 @@ def total(samples: dict, name: str, **labels) -> float:
 
 def moved(before: dict, after: dict, name: str, **labels) -> float:
     return total(after, name, **labels) - total(before, name, **labels)
-
-
-def expire_cached_answers(app) -> None:
-    """Every cached answer past its TTL, as if time had passed (kept for stale-if-error)."""
-    cache = app.extensions["sir_client"].cached.cache
-    for key in list(cache.responses.keys()):
-        response = cache.responses[key]
-        response.expires = response.created_at
-        cache.responses[key] = response
 
 
 def test_a_page_view_counts_upstream_calls_by_family_and_cache_result_and_the_request_by_route(app, client, auth):

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.conftest import page, partner_api_for, text_of
+from tests.conftest import expire_cached_answers, page, partner_api_for, text_of
 from webapp.sir.transport import WSGITransport
 
 FAULTS = ("500", "502", "503", "429", "timeout")
@@ -85,15 +85,6 @@ def put_schedule_in_front(app, **kwargs) -> FaultSchedule:
     return schedule
 
 
-def expire_every_cached_answer(app) -> None:
-    """Every cached answer past its TTL (kept for stale-if-error): the next view of each page asks SIR Giving."""
-    cache = app.extensions["sir_client"].cached.cache
-    for key in list(cache.responses.keys()):
-        response = cache.responses[key]
-        response.expires = response.created_at
-        cache.responses[key] = response
-
-
 SKIPPED = ("/logout", "/static/", "/login", "/healthz")
 
 
@@ -135,7 +126,7 @@ def test_one_upstream_call_in_ten_failing_gives_no_portal_5xx_on_any_page(app, s
     schedule.active = True
     answers, stale_pages = [], set()
     for _ in range(4):
-        expire_every_cached_answer(app)
+        expire_cached_answers(app)
         for path in pages:
             response = fetch(signed_in, path)
             answers.append((path, response.status_code))

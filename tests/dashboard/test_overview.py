@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import page, partner_api_for, read_timeout, text_of
+from tests.conftest import expire_cached_answers, page, partner_api_for, read_timeout, text_of
 
 
 @pytest.fixture
@@ -132,11 +132,7 @@ def test_a_timeout_spoils_only_its_own_card(app, signed_in, simulator):
 
 def test_a_stale_answer_is_marked_with_its_time(app, signed_in, simulator):
     signed_in.get("/")
-    cache = app.extensions["sir_client"].cached.cache
-    for key in list(cache.responses.keys()):  # everything is past its TTL now
-        response = cache.responses[key]
-        response.expires = response.created_at
-        cache.responses[key] = response
+    expire_cached_answers(app)  # everything is past its TTL now
     simulator.add_fault(method="GET", path="/v1/partner/dashboard/summary", status=503, count=2)
     shown = card(signed_in.get("/"), "summary")
     assert shown.select_one(".stale-mark") is not None and "Stale since" in shown.get_text()
