@@ -1,5 +1,9 @@
 """`python -m simulator --host 127.0.0.1 --port 4010 [--latency-ms N] [--jitter-ms N] [--error-rate F]
-[--rate-limit N] [--seed N] [--state PATH]`: the simulator as a standalone server.
+[--rate-limit N] [--seed N] [--state PATH] [--lists bare|envelope] [--errors opaque|coded] [--ignore-query]
+[--extra-fields] [--missing-optional]`: the simulator as a standalone server.
+
+The last five vary what the reference leaves open (simulator/variant.py), so the portal can be tried against
+an upstream that answers differently from this simulator's defaults.
 
 With --state, set SIMULATOR_STATE_KEY (a Fernet key) to keep the journal's secrets encrypted on disk."""
 
@@ -20,7 +24,19 @@ def parse_args(argv=None):
     parser.add_argument("--rate-limit", type=int, default=None, help="requests a minute per key, then 429")
     parser.add_argument("--seed", type=int, default=42, help="seed of the demo data (same seed, same data)")
     parser.add_argument("--state", default=None, help="file that keeps what is created at run time across restarts")
+    parser.add_argument("--lists", choices=("envelope", "bare"), default="envelope",
+                        help="lists as {data, pagination} (default) or as a bare JSON array")
+    parser.add_argument("--errors", choices=("coded", "opaque"), default="coded",
+                        help="error bodies with a code (default), or the status alone with a text body")
+    parser.add_argument("--ignore-query", action="store_true", help="ignore page, limit and every filter")
+    parser.add_argument("--extra-fields", action="store_true", help="add unknown fields to every object")
+    parser.add_argument("--missing-optional", action="store_true",
+                        help="leave out null and undocumented optional fields, and list pagination")
     args = parser.parse_args(argv)
+    from .variant import Variant
+
+    args.variant = Variant(lists=args.lists, errors=args.errors, ignore_query=args.ignore_query,
+                           extra_fields=args.extra_fields, missing_optional=args.missing_optional)
     if not 0 <= args.error_rate <= 1:
         parser.error("--error-rate must be between 0 and 1")
     for name in ("latency_ms", "jitter_ms"):
@@ -48,8 +64,9 @@ def main(argv=None) -> int:
 
     args = parse_args(argv)
     app = create_app({"SEED": args.seed, "STATE_PATH": args.state, "STATE_KEY": args.state_key, "LATENCY_MS": args.latency_ms,
-                      "JITTER_MS": args.jitter_ms, "ERROR_RATE": args.error_rate, "RATE_LIMIT": args.rate_limit})
-    print(f"SIR Giving simulator on http://{args.host}:{args.port} (seed {args.seed}); docs at /partner-api",
+                      "JITTER_MS": args.jitter_ms, "ERROR_RATE": args.error_rate, "RATE_LIMIT": args.rate_limit,
+                      "VARIANT": args.variant})
+    print(f"SIR Giving simulator on http://{args.host}:{args.port} (seed {args.seed}, variant {args.variant}); docs at /partner-api",
           file=sys.stderr, flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
     return 0

@@ -43,6 +43,7 @@ def make_simulator(settings, portal_app, extra: dict | None = None):
         "STATE_KEY": settings.simulator_state_key,
         "LATENCY_MS": settings.simulator_latency_ms,
         "DELIVER": make_deliverer(portal_app),
+        "VARIANT": settings.simulator_variant,
     }
     config.update(extra or {})
     return simulator.create_app(config)
