@@ -13,6 +13,7 @@ from typing import Any, Callable
 from . import models
 from .client import CallRecord, Credential, Reply, SirClient
 from .errors import NotFound
+from .listing import MAX_PAGES, collect
 
 
 class Parsed:
@@ -40,6 +41,19 @@ class PartnerApi:
 
     def delete(self, path: str) -> Reply:
         return self.client.signed_call(self.credential, self.environment, "DELETE", path, record=self.record)
+
+    def every(self, path: str, parse_item, params: dict | None = None, fresh: bool = False,
+              max_pages: int = MAX_PAGES) -> Parsed:
+        """Every item of a list (a Listing), page by page, whatever form the list comes in; the reply is the
+        first page's (for "updated at" and "stale since")."""
+        replies: list[Reply] = []
+
+        def fetch(page: int, limit: int):
+            replies.append(self.get(path, {**(params or {}), "page": page, "limit": limit}, fresh=fresh))
+            return replies[-1].data
+
+        items = collect(fetch, parse_item, max_pages=max_pages, path=path)
+        return Parsed(items, replies[0])
 
     # -- dashboard ---------------------------------------------------------------------------------
 
@@ -90,9 +104,9 @@ class PartnerApi:
             return Parsed(None, Reply(data=None, status=404))
         return Parsed(models.Campaign.parse(reply.data), reply)
 
-    def campaigns(self, page: int = 1, limit: int = 50) -> Parsed:
-        reply = self.get("/v1/partner/campaigns", {"page": page, "limit": limit})
-        return Parsed(models.Page.parse(reply.data, models.Campaign.parse), reply)
+    def campaigns(self) -> Parsed:
+        """Every campaign (a Listing)."""
+        return self.every("/v1/partner/campaigns", models.Campaign.parse)
 
     def campaign(self, campaign_id: str) -> Parsed:
         reply = self.get(f"/v1/partner/campaigns/{campaign_id}")
@@ -106,8 +120,7 @@ class PartnerApi:
     # -- token pools -------------------------------------------------------------------------------
 
     def token_pools(self, fresh: bool = False) -> Parsed:
-        reply = self.get("/v1/partner/token-pools", {"limit": 100}, fresh=fresh)
-        return Parsed(models.Page.parse(reply.data, models.TokenPool.parse).items, reply)
+        return self.every("/v1/partner/token-pools", models.TokenPool.parse, fresh=fresh)
 
     def pool_balance(self, pool_id: str, fresh: bool = False) -> Parsed:
         reply = self.get(f"/v1/partner/token-pools/{pool_id}/balance", fresh=fresh)
@@ -131,8 +144,7 @@ class PartnerApi:
     # -- webhooks ----------------------------------------------------------------------------------
 
     def webhooks(self) -> Parsed:
-        reply = self.get("/v1/partner/webhooks", {"limit": 100})
-        return Parsed(models.Page.parse(reply.data, models.Webhook.parse).items, reply)
+        return self.every("/v1/partner/webhooks", models.Webhook.parse)
 
     def register_webhook(self, url: str, description: str | None, event_types: list[str], receive_all: bool) -> dict:
         """Returns the raw reply: it carries the signing secret, shown once."""
@@ -195,9 +207,9 @@ class AccountApi:
     # -- typed key management ------------------------------------------------------------------------
 
     def keys(self) -> list[models.ApiKey]:
-        payload = self.call("GET", "/v1/partner/keys", params={"limit": 100})
-        records = payload["data"] if isinstance(payload, dict) and "data" in payload else payload
-        return [models.ApiKey.parse(k) for k in records]
+        """Every key of the partner, page by page (a Listing: `complete` False when the cap was reached)."""
+        return collect(lambda page, limit: self.call("GET", "/v1/partner/keys", params={"page": page, "limit": limit}),
+                       models.ApiKey.parse, path="/v1/partner/keys")
 
     def key(self, key_id: str) -> models.ApiKey:
         return models.ApiKey.parse(self.call("GET", f"/v1/partner/keys/{key_id}"))

@@ -30,23 +30,52 @@ def require(payload: Any, *names: str) -> dict:
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a paginated list: `{"data": [...], "pagination": {...}}`."""
+    """One page of a list, in any of the forms the reference allows: a bare JSON array, `{"data": [...]}`
+    or `{"data": [...], "pagination": {...}}`. `total` and `has_more` are None when the upstream did not
+    say; `complete` False when the portal could not see the end of the list ("at least `total`")."""
 
     items: list[T]
     page: int
     limit: int
-    total: int
+    total: int | None
     total_pages: int
-    has_more: bool
+    has_more: bool | None
+    complete: bool = True
+
+    @property
+    def total_label(self) -> str:
+        shown = self.total if self.total is not None else len(self.items)
+        return f"{shown:,}" if self.complete else f"at least {shown:,}"
 
     @classmethod
-    def parse(cls, payload: Any, item: Callable[[dict], T]) -> "Page[T]":
-        body = require(payload, "data")
-        meta = body.get("pagination") or {}
-        items = [item(entry) for entry in body["data"]]
-        return cls(items=items, page=int(meta.get("page", 1)), limit=int(meta.get("limit", len(items) or 1)),
-                   total=int(meta.get("total", len(items))), total_pages=int(meta.get("totalPages", 1)),
-                   has_more=bool(meta.get("hasMore", False)))
+    def parse(cls, payload: Any, item: Callable[[dict], T], path: str | None = None) -> "Page[T]":
+        if isinstance(payload, list):
+            records, meta = payload, {}
+        elif isinstance(payload, dict) and isinstance(payload.get("data"), list):
+            records, meta = payload["data"], payload.get("pagination")
+            meta = meta if isinstance(meta, dict) else {}
+        else:
+            raise MalformedReply(f"{path or 'a list'}: expected a JSON array or an object with data",
+                                 path=path)
+        items = [item(entry) for entry in records]
+
+        def number(name):
+            value = meta.get(name)
+            return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+        total = number("total")
+        has_more = meta.get("hasMore") if isinstance(meta.get("hasMore"), bool) else None
+        limit = number("limit") or len(items) or 1
+        return cls(items=items, page=number("page") or 1, limit=limit, total=total,
+                   total_pages=number("totalPages") or max(1, -(-(total or len(items)) // limit)), has_more=has_more)
+
+    @classmethod
+    def of(cls, every: list[T], page: int, limit: int, complete: bool = True) -> "Page[T]":
+        """One page cut by the portal from a whole (already filtered) list."""
+        pages = max(1, -(-len(every) // limit))
+        page = min(max(1, page), pages)
+        return cls(items=every[(page - 1) * limit: page * limit], page=page, limit=limit, total=len(every),
+                   total_pages=pages, has_more=page < pages, complete=complete)
 
 
 # -- dashboard -----------------------------------------------------------------------------------------
