@@ -13,7 +13,8 @@ from typing import Any, Callable
 from . import models
 from .client import CallRecord, Credential, Reply, SirClient
 from .errors import NotFound
-from .listing import MAX_PAGES, collect
+from .listing import MAX_PAGES, Listing, collect
+from .times import parse_time
 
 
 class Parsed:
@@ -128,13 +129,13 @@ class PartnerApi:
 
     def allocation_requests(self, status: str | None = None, pool_id: str | None = None, page: int = 1,
                             limit: int = 50, fresh: bool = False) -> Parsed:
-        params = {"page": page, "limit": limit}
-        if status:
-            params["status"] = status
-        if pool_id:
-            params["poolId"] = pool_id
-        reply = self.get("/v1/partner/token-pools/requests", params, fresh=fresh)
-        return Parsed(models.Page.parse(reply.data, models.AllocationRequest.parse), reply)
+        """One page (a Page cut by the portal) of the requests with `status` and `pool_id`. The filters are
+        sent, and applied again here: an upstream that ignores them cannot make a count wrong."""
+        params = {"status": status, "poolId": pool_id}
+        every = self.every("/v1/partner/token-pools/requests", models.AllocationRequest.parse,
+                           {k: v for k, v in params.items() if v}, fresh=fresh)
+        chosen = [r for r in every.value if (not status or r.status == status) and (not pool_id or r.pool_id == pool_id)]
+        return Parsed(models.Page.of(chosen, page, limit, every.value.complete), every.reply)
 
     def request_top_up(self, pool_id: str, amount: int, reason: str) -> models.AllocationRequest:
         reply = self.post("/v1/partner/token-pools/request", {"poolId": pool_id, "amount": amount, "reason": reason})
@@ -156,20 +157,34 @@ class PartnerApi:
     def delete_webhook(self, webhook_id: str) -> None:
         self.delete(f"/v1/partner/webhooks/{webhook_id}")
 
+    def every_delivery(self, webhook_id: str, status: str | None = None, since: str | None = None,
+                       until: str | None = None, event_type: str | None = None, fresh: bool = False,
+                       max_pages: int = MAX_PAGES) -> Parsed:
+        """Every delivery of the endpoint that the portal itself sees matching the filters (a Listing). The
+        filters are sent, and applied again here: an upstream that ignores `status` or `since` cannot make
+        the portal count, show or retry a delivery outside them. With a time filter, a delivery without
+        `createdAt` is left out: it cannot be shown to be inside the window."""
+        params = {"status": status, "eventType": event_type, "since": since, "until": until}
+        every = self.every(f"/v1/partner/webhooks/{webhook_id}/deliveries", models.Delivery.parse,
+                           {k: v for k, v in params.items() if v}, fresh=fresh, max_pages=max_pages)
+        start, end = parse_time(since), parse_time(until)
+
+        def wanted(d: models.Delivery) -> bool:
+            if (status and d.status != status) or (event_type and d.event_type != event_type):
+                return False
+            if start or end:
+                return d.created_at is not None and (not start or d.created_at >= start) and \
+                    (not end or d.created_at < end)
+            return True
+
+        return Parsed(Listing([d for d in every.value if wanted(d)], every.value.complete), every.reply)
+
     def deliveries(self, webhook_id: str, status: str | None = None, page: int = 1, limit: int = 25,
                    since: str | None = None, fresh: bool = False, event_type: str | None = None,
                    until: str | None = None) -> Parsed:
-        params = {"page": page, "limit": limit}
-        if status:
-            params["status"] = status
-        if event_type:
-            params["eventType"] = event_type
-        if since:
-            params["since"] = since
-        if until:
-            params["until"] = until
-        reply = self.get(f"/v1/partner/webhooks/{webhook_id}/deliveries", params, fresh=fresh)
-        return Parsed(models.Page.parse(reply.data, models.Delivery.parse), reply)
+        """One page (a Page cut by the portal) of `every_delivery`: its total is what the portal counted."""
+        every = self.every_delivery(webhook_id, status, since, until, event_type, fresh)
+        return Parsed(models.Page.of(every.value, page, limit, every.value.complete), every.reply)
 
     def retry_delivery(self, webhook_id: str, delivery_id: str) -> models.Delivery:
         return models.Delivery.parse(self.post(f"/v1/partner/webhooks/{webhook_id}/deliveries/{delivery_id}/retry").data)
