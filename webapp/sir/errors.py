@@ -183,6 +183,14 @@ class MalformedReply(SirError):
     message = "SIR Giving answered with something that is not the JSON the portal expects."
     next_step = "Try again; if it persists, report it to SIR Giving support."
 
+    def __init__(self, detail: str | None = None, *, field: str | None = None, **kwargs):
+        super().__init__(detail, **kwargs)
+        self.field = field  # the reply's field the portal could not read, e.g. `pool.balance`
+        if field:
+            # Said on the page: what support needs to know which part of which answer differs.
+            where = f" to {self.path}" if self.path else ""
+            self.message = f"SIR Giving's answer{where} has a field the portal cannot read: {field}."
+
 
 class ServerError(SirError):
     code = "INTERNAL_ERROR"
