@@ -32,8 +32,10 @@ DOCUMENTED_REPLIES = {
 }
 
 # Fields the reference never mentions and the portal reads with a default: left out with `missing_optional`.
+# (Not `createdAt`: a delivery without it cannot be shown to be inside a recovery's window, so the portal
+# leaves it out, which would leave that journey nothing to do.)
 OPTIONAL_FIELDS = frozenset({
-    "description", "createdAt", "lastUsedAt", "keyType", "isActive", "allocated", "consumed", "lowPools",
+    "description", "lastUsedAt", "keyType", "isActive", "allocated", "consumed", "lowPools",
     "actionsToday", "activeUsersWindowDays", "totalUsers", "rank", "email", "activeDays", "successRate",
     "consecutiveFailures", "attempts", "responseStatus", "responseBodyExcerpt", "error", "lastAttemptAt",
     "nextRetryAt", "rewardMultiplier", "budget", "poolName", "decisionNote", "decidedAt", "receiveAllEvents",

@@ -42,6 +42,7 @@ def test_a_secret_can_come_from_a_file(tmp_path):
     ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE"),
     ({"TRUSTED_PROXIES": "one"}, "TRUSTED_PROXIES"),
     ({"TRUSTED_PROXIES": "-1"}, "TRUSTED_PROXIES"),
+    ({"SIMULATOR_VARIANT": "lists=sideways"}, "SIMULATOR_VARIANT"),
 ])
 def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
     with pytest.raises(ConfigError, match=name):
