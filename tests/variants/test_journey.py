@@ -102,3 +102,22 @@ def test_a_refused_portal_key_never_ends_the_sign_in(app, variant_client):
         assert shown.status_code == 502 and "Location" not in shown.headers
         with variant_client.session_transaction() as stored:
             assert stored.get("jwt")
+
+
+def test_the_pending_requests_filter_and_the_deliveries_count_are_what_sir_giving_holds(app, variant_client):
+    sim, partner = sim_of(app), partner_of(variant_client)
+    pending = ok(variant_client.get("/token-pools/requests?status=pending"), "pending requests")
+    shown = [badge.get_text(strip=True) for badge in page(pending).select("td.request-status")]
+    expected = [r for r in sim.requests.values() if r.partner_id == partner and r.environment == "sandbox"
+                and r.status == "pending"]
+    assert set(shown) <= {"pending"} and len(shown) == min(len(expected), 25)
+
+    hook = next(h for h in sim.webhooks.values() if "legacy.acme.example" in h.url)
+    failed = [d for d in sim.deliveries.values() if d.webhook_id == hook.id and d.status == "failed"]
+    listed = ok(variant_client.get(f"/webhooks/{hook.id}?status=failed"), "failed deliveries")
+    heading = page(listed).select_one("[data-card] h2, .card-title, h2").get_text(" ", strip=True)
+    count = heading.split(" deliver")[0]
+    if count.startswith("at least"):  # the upstream would not page: never more than it holds
+        assert int(count.removeprefix("at least ").replace(",", "")) <= len(failed)
+    else:
+        assert int(count.replace(",", "")) == len(failed)
