@@ -73,3 +73,16 @@ def test_a_refused_portal_key_shows_why_and_keeps_the_admin_signed_in(app):
         assert "SIR Giving refused the portal's key" in text_of(response)
         with client.session_transaction() as stored:
             assert stored.get("jwt")
+
+
+def test_a_form_refused_without_details_still_says_so_in_place(app):
+    from tests.webhooks.helpers import register
+
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    app.extensions["simulator_app"].extensions["sir_simulator"].add_fault("POST", "/v1/partner/webhooks",
+                                                                          status=400, count=1)
+    refused = register(client, url="https://hooks.acme.example/x", event_types=["action.failed"])
+    assert refused.status_code == 502
+    said = page(refused).select_one("#url-errors").get_text(" ", strip=True)
+    assert said.startswith("SIR Giving refused the values") and "Check the values and try again." in said

@@ -131,6 +131,13 @@ class ValidationFailed(SirError):
     next_step = "Correct the highlighted fields and try again."
     retryable = False
 
+    @property
+    def sentence(self) -> str:
+        """Beside a form field; a refusal that names no field (no `details`) still says what SIR Giving said."""
+        if self.fields:
+            return super().sentence
+        return f"{self.title}: {self.detail or self.message} Check the values and try again."
+
 
 class NotFound(SirError):
     code = "NOT_FOUND"
