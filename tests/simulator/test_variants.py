@@ -52,3 +52,9 @@ def test_a_documented_reply_carries_only_what_the_reference_documents(tmp_path):
                               json_body={"name": "x", "environment": "sandbox", "keyType": "secret"})
     assert set(created) <= {"id", "partnerId", "name", "environment", "publicKey", "secretKey", "hmacSecret"}
     assert AccountApi(client, token).create_key("y", "sandbox", "secret")["keyType"] == "secret"
+
+
+def test_the_embedded_default_takes_its_variant_from_the_environment(tmp_path):
+    app = make_app(tmp_path, environ={"SIMULATOR_VARIANT": "lists=bare,errors=opaque"})
+    variant = app.extensions["simulator_app"].extensions["sir_variant"]
+    assert variant == Variant(lists="bare", errors="opaque")
