@@ -205,6 +205,7 @@ class Settings:
     metrics_token: str | None = None
     event_retention_days: int = 30
     reveal_expiry_minutes: int = 30
+    simulator_variant: str = ""
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -315,6 +316,7 @@ class Settings:
             simulator_seed=_int(environ, "SIMULATOR_SEED", 42, 0, 2**31 - 1),
             simulator_latency_ms=_int(environ, "SIMULATOR_LATENCY_MS", 0, 0, 60_000),
             simulator_state_key=simulator_state_key,
+            simulator_variant=_simulator_variant(environ),
             login_rate_limit=_rate_limit(environ, "LOGIN_RATE_LIMIT", "10 per minute"),
             # Genuine deliveries per receiver: high, so SIR Giving's retry backlog after an outage is taken at once.
             receiver_rate_limit=_rate_limit(environ, "RECEIVER_RATE_LIMIT", "6000 per minute"),
@@ -342,3 +344,17 @@ class Settings:
         for key, value in overrides.items():
             setattr(settings, key, value)
         return settings
+
+
+def _simulator_variant(environ) -> str:
+    """SIMULATOR_VARIANT: how the embedded simulator differs from its defaults (simulator/variant.py), e.g.
+    `lists=bare,errors=opaque`; checked here so a typo fails at start-up with its name."""
+    raw = environ.get("SIMULATOR_VARIANT", "").strip()
+    if raw:
+        from simulator.variant import Variant
+
+        try:
+            Variant.parse(raw)
+        except ValueError as error:
+            raise ConfigError(f"SIMULATOR_VARIANT: {error}") from None
+    return raw

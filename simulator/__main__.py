@@ -1,9 +1,13 @@
 """`python -m simulator --host 127.0.0.1 --port 4010 [--latency-ms N] [--jitter-ms N] [--error-rate F]
-[--rate-limit N] [--seed N] [--state PATH] [--deliver-to public|anywhere]`: the simulator as a standalone server.
+[--rate-limit N] [--seed N] [--state PATH] [--deliver-to public|anywhere] [--lists bare|envelope]
+[--errors opaque|coded] [--ignore-query] [--extra-fields] [--missing-optional]`: the simulator as a standalone server.
 
 Webhook deliveries go anywhere (localhost included: a portal on this machine is the usual receiver) while the
 simulator listens on loopback only; listening on another address, it delivers to public addresses only, since
 anyone who reaches it could otherwise make it post into this machine's network. `--deliver-to` says it outright.
+
+The last five vary what the reference leaves open (simulator/variant.py), so the portal can be tried against
+an upstream that answers differently from this simulator's defaults.
 
 With --state, set SIMULATOR_STATE_KEY (a Fernet key) to keep the journal's secrets encrypted on disk."""
 
@@ -30,7 +34,19 @@ def parse_args(argv=None):
     parser.add_argument("--deliver-to", choices=DELIVER_TO, default=None,
                         help="where webhooks may be delivered: 'anywhere' (localhost included; the default when "
                              "listening on loopback) or 'public' addresses only (the default otherwise)")
+    parser.add_argument("--lists", choices=("envelope", "bare"), default="envelope",
+                        help="lists as {data, pagination} (default) or as a bare JSON array")
+    parser.add_argument("--errors", choices=("coded", "opaque"), default="coded",
+                        help="error bodies with a code (default), or the status alone with a text body")
+    parser.add_argument("--ignore-query", action="store_true", help="ignore page, limit and every filter")
+    parser.add_argument("--extra-fields", action="store_true", help="add unknown fields to every object")
+    parser.add_argument("--missing-optional", action="store_true",
+                        help="leave out null and undocumented optional fields, and list pagination")
     args = parser.parse_args(argv)
+    from .variant import Variant
+
+    args.variant = Variant(lists=args.lists, errors=args.errors, ignore_query=args.ignore_query,
+                           extra_fields=args.extra_fields, missing_optional=args.missing_optional)
     if not 0 <= args.error_rate <= 1:
         parser.error("--error-rate must be between 0 and 1")
     for name in ("latency_ms", "jitter_ms"):
@@ -61,9 +77,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     app = create_app({"SEED": args.seed, "STATE_PATH": args.state, "STATE_KEY": args.state_key, "LATENCY_MS": args.latency_ms,
                       "JITTER_MS": args.jitter_ms, "ERROR_RATE": args.error_rate, "RATE_LIMIT": args.rate_limit,
-                      "DELIVER_TO": args.deliver_to})
-    print(f"SIR Giving simulator on http://{args.host}:{args.port} (seed {args.seed}; webhooks delivered to "
-          f"{'any address' if args.deliver_to == 'anywhere' else 'public addresses only'}); docs at /partner-api",
+                      "DELIVER_TO": args.deliver_to, "VARIANT": args.variant})
+    print(f"SIR Giving simulator on http://{args.host}:{args.port} (seed {args.seed}, variant {args.variant}; "
+          f"webhooks delivered to {'any address' if args.deliver_to == 'anywhere' else 'public addresses only'}); "
+          "docs at /partner-api",
           file=sys.stderr, flush=True)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
     return 0

@@ -10,12 +10,14 @@ from werkzeug.exceptions import HTTPException
 from .delivery import Deliverer, sender_for
 from .faults import Traffic, TrafficMiddleware
 from .state import DomainError, Simulator
+from .variant import Variant
+from .variant import init_app as init_variant
 
 MAX_BODY_BYTES = 1024 * 1024
 
 DEFAULTS = {"SEED": 42, "STATE_PATH": None, "STATE_KEY": None, "LATENCY_MS": 0, "JITTER_MS": 0, "ERROR_RATE": 0.0, "RATE_LIMIT": None,
             "DELIVERY_MODE": "thread", "DELIVER": None,
-            "DELIVER_TO": "public", "RESOLVE": None}
+            "DELIVER_TO": "public", "RESOLVE": None, "VARIANT": None}
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -42,6 +44,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(docs_bp)
     init_errors(app)
     init_usage(app, sim)
+    variant = settings["VARIANT"]
+    sim.variant = variant if isinstance(variant, Variant) else Variant.parse(variant)
+    init_variant(app, sim.variant)
     app.wsgi_app = TrafficMiddleware(app.wsgi_app, sim, sim.traffic)
     return app
 

@@ -68,11 +68,13 @@ class Traffic:
         return None
 
 
-def _json(start_response, status: int, code: str, message: str, extra_headers=()):
-    body = json.dumps({"statusCode": status, "code": code, "message": message}).encode()
+def _json(start_response, status: int, code: str, message: str, extra_headers=(), opaque: bool = False):
     reason = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Error")
-    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                         *extra_headers])
+    if opaque:  # the variant whose errors carry no code (simulator/variant.py)
+        body, kind = f"{status} {reason}".encode(), "text/plain"
+    else:
+        body, kind = json.dumps({"statusCode": status, "code": code, "message": message}).encode(), "application/json"
+    start_response(f"{status} {reason}", [("Content-Type", kind), ("Content-Length", str(len(body))), *extra_headers])
     return [body]
 
 
@@ -87,6 +89,8 @@ class TrafficMiddleware:
         if not path.startswith("/v1/partner"):
             return self.wsgi_app(environ, start_response)
         traffic, method = self.traffic, environ.get("REQUEST_METHOD", "GET")
+        variant = getattr(self.sim, "variant", None)
+        opaque = variant is not None and variant.errors == "opaque"
         started = time.perf_counter()
         delay = traffic.latency_ms + (traffic.random.uniform(0, traffic.jitter_ms) if traffic.jitter_ms else 0)
         if delay:
@@ -113,16 +117,18 @@ class TrafficMiddleware:
                 self._record(key, method, path, fault.status, started)
                 headers = [("Retry-After", "1")] if fault.status == 429 else []
                 code = {429: "RATE_LIMITED"}.get(fault.status, "INTERNAL_ERROR" if fault.status >= 500 else "FAULT")
-                return _json(start_response, fault.status, code, f"Injected fault: HTTP {fault.status}.", headers)
+                return _json(start_response, fault.status, code, f"Injected fault: HTTP {fault.status}.", headers,
+                             opaque)
         if traffic.error_rate and traffic.random.random() < traffic.error_rate:
             self._record(key, method, path, 500, started)
-            return _json(start_response, 500, "INTERNAL_ERROR", "The simulator failed this request at random (--error-rate).")
+            return _json(start_response, 500, "INTERNAL_ERROR", "The simulator failed this request at random (--error-rate).",
+                         opaque=opaque)
         limit_key = environ.get("HTTP_X_PARTNER_KEY") or environ.get("HTTP_AUTHORIZATION") or environ.get("REMOTE_ADDR", "")
         wait = traffic.rate_limited(limit_key, self.sim.now())
         if wait is not None:
             self._record(key, method, path, 429, started)
             return _json(start_response, 429, "RATE_LIMITED", "Too many requests for this key; slow down.",
-                         [("Retry-After", str(int(wait + 0.999)))])
+                         [("Retry-After", str(int(wait + 0.999)))], opaque)
         return self.wsgi_app(environ, start_response)
 
     def _record(self, key, method, path, status, started):

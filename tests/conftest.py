@@ -232,7 +232,7 @@ class AuthActions:
             session.update(
                 jwt=vault.encrypt(token),
                 jwt_expires_at=jwt_expiry(token),
-                admin={"id": user.get("id"), "email": user.get("email"), "name": user.get("name")},
+                admin={"id": user.get("id"), "email": user.get("email") or email, "name": user.get("name")},
                 partner={"id": partner.get("id"), "name": partner.get("name"), "slug": partner.get("slug"),
                          "status": partner.get("status")},
                 publishable_key=me.get("publishableKey"),

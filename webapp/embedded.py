@@ -57,6 +57,7 @@ def make_simulator(settings, portal_app, extra: dict | None = None):
         "LATENCY_MS": settings.simulator_latency_ms,
         "DELIVER_TO": "public",
         "RESOLVE": None,
+        "VARIANT": settings.simulator_variant,
     }
     config.update(extra or {})
     if config.get("DELIVER") is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.datastructures import ImmutableMultiDict
 
 from .. import auth
 
@@ -44,6 +45,11 @@ def route(method: str, path: str, auth_kind: str, summary: str, *, query: list[s
                 else:
                     principal = auth.authenticate_key(state, signed=auth_kind.startswith("hmac"),
                                                       secret_only=auth_kind == "hmac-secret")
+                variant = current_app.extensions.get("sir_variant")
+                if variant is not None and variant.ignore_query:
+                    # Checked as sent (the signature covers the query), then ignored as an upstream would
+                    # that does not implement page, limit or filters.
+                    request.args = ImmutableMultiDict()
                 return reply(handler(state, principal, **kwargs))
 
         view.__name__ = f"{handler.__name__}_{method.lower()}"

@@ -22,9 +22,9 @@ def acme(app):
 def test_the_report_shows_the_active_campaign_unless_another_is_asked_for(acme):
     api, _ = acme
     report = campaign_report(api)
-    active = [c for c in report.listing.value.items if c.status == "active"]
+    active = [c for c in report.listing.value if c.status == "active"]
     assert report.chosen == active[0] and report.analytics.value.campaign_id == active[0].id
-    other = next(c for c in report.listing.value.items if c.name == "Back to school")
+    other = next(c for c in report.listing.value if c.name == "Back to school")
     asked = campaign_report(api, other.id)
     assert asked.chosen == other and asked.analytics.value.campaign_id == other.id
     assert campaign_report(api, "cmp_not_acmes") is None

@@ -28,5 +28,8 @@ def sign_in(client: SirClient, email: str, password: str, remote_addr: str | Non
     except errors.InvalidCredentials:
         Actor(email, None, None, remote_addr).audit("sign_in", outcome="failure", detail="wrong email or password")
         raise
+    user = me.get("user") if isinstance(me.get("user"), dict) else {}
+    if not user.get("email"):  # not in the reference's /auth/me: the admin is who signed in
+        me = {**me, "user": {**user, "email": email}}
     Actor(email, (me.get("partner") or {}).get("id"), FIRST_ENVIRONMENT, remote_addr).audit("sign_in")
     return SignedIn(token, me)

@@ -43,5 +43,5 @@ def card(card_id):
 @bp.get("/campaigns")
 def campaigns():
     report = campaign_report(partner_api(), request.args.get("campaign")) or abort(404)
-    return render_template("dashboard/campaigns.html", campaigns=report.listing.value.items, reply=report.listing.reply,
+    return render_template("dashboard/campaigns.html", campaigns=report.listing.value, reply=report.listing.reply,
                            chosen=report.chosen, analytics=report.analytics)

@@ -6,7 +6,7 @@ runway is the same number wherever it is shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
@@ -73,8 +73,9 @@ def _merge(listed: TokenPool, balance_future) -> TokenPool:
         balance = balance_future.result().value
     except errors.SirError:
         return listed
-    return replace(listed, balance=balance.balance, allocated=balance.allocated, consumed=balance.consumed,
-                   threshold=balance.threshold, status=balance.status or listed.status)
+    # Only what the balance reply said: a figure it left out keeps the list's.
+    said = balance.model_fields_set & {"balance", "allocated", "consumed", "threshold", "status"}
+    return listed.model_copy(update={name: getattr(balance, name) for name in said})
 
 
 def _assemble(pools: list[TokenPool], trends, campaigns) -> Forecast:

@@ -8,11 +8,13 @@ the generic ones and return the parsed types of `models.py`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import models
 from .client import CallRecord, Credential, Reply, SirClient
 from .errors import NotFound
+from .listing import MAX_PAGES, Listing, Pager, collect
+from .times import parse_time
 
 
 class Parsed:
@@ -41,6 +43,27 @@ class PartnerApi:
     def delete(self, path: str) -> Reply:
         return self.client.signed_call(self.credential, self.environment, "DELETE", path, record=self.record)
 
+    def pager(self, path: str, parse_item, params: dict | None = None, fresh: bool = False,
+              max_pages: int = MAX_PAGES) -> Pager:
+        """A lazy reader of a list, page by page, whatever form it comes in; `replies` holds what it read."""
+        replies: list[Reply] = []
+
+        def fetch(page: int, limit: int):
+            replies.append(self.get(path, {**(params or {}), "page": page, "limit": limit}, fresh=fresh))
+            return replies[-1].data
+
+        pager = Pager(fetch, parse_item, max_pages=max_pages, path=path)
+        pager.replies = replies
+        return pager
+
+    def every(self, path: str, parse_item, params: dict | None = None, fresh: bool = False,
+              max_pages: int = MAX_PAGES) -> Parsed:
+        """Every item of a list (a Listing), read to its end; the reply is the first page's (for "updated
+        at" and "stale since")."""
+        pager = self.pager(path, parse_item, params, fresh, max_pages)
+        items = [item for page in pager.pages() for item in page]
+        return Parsed(Listing(items, bool(pager.complete)), pager.replies[0])
+
     # -- dashboard ---------------------------------------------------------------------------------
 
     def check_credential(self) -> None:
@@ -53,34 +76,34 @@ class PartnerApi:
 
     def summary(self) -> Parsed:
         reply = self.get("/v1/partner/dashboard/summary")
-        return Parsed(models.Summary.parse(reply.data), reply)
+        return Parsed(models.Summary.parse(reply.data, "/v1/partner/dashboard/summary"), reply)
 
     def trends(self, days: int) -> Parsed:
         reply = self.get("/v1/partner/dashboard/trends", {"days": days})
-        return Parsed(models.Trends.parse(reply.data), reply)
+        return Parsed(models.Trends.parse(reply.data, "/v1/partner/dashboard/trends"), reply)
 
     def top_earners(self, limit: int, days: int = 30) -> Parsed:
         reply = self.get("/v1/partner/dashboard/top-earners", {"limit": limit, "days": days})
-        return Parsed(models.parse_top_earners(reply.data), reply)
+        return Parsed(models.parse_top_earners(reply.data, "/v1/partner/dashboard/top-earners"), reply)
 
     def webhook_health(self) -> Parsed:
         reply = self.get("/v1/partner/dashboard/webhooks/health")
-        return Parsed(models.parse_webhook_health(reply.data), reply)
+        return Parsed(models.parse_webhook_health(reply.data, "/v1/partner/dashboard/webhooks/health"), reply)
 
     def api_usage(self, days: int = 7, key_id: str | None = None, fresh: bool = False) -> Parsed:
         params = {"days": days}
         if key_id:
             params["keyId"] = key_id
         reply = self.get("/v1/partner/dashboard/api-usage", params, fresh=fresh)
-        return Parsed(models.ApiUsage.parse(reply.data), reply)
+        return Parsed(models.ApiUsage.parse(reply.data, "/v1/partner/dashboard/api-usage"), reply)
 
     def recent_activity(self, limit: int = 10) -> Parsed:
         reply = self.get("/v1/partner/dashboard/recent-activity", {"limit": limit})
-        return Parsed(models.parse_recent_activity(reply.data), reply)
+        return Parsed(models.parse_recent_activity(reply.data, "/v1/partner/dashboard/recent-activity"), reply)
 
     def integration_health(self) -> Parsed:
         reply = self.get("/v1/partner/dashboard/integration-health")
-        return Parsed(models.parse_integration_health(reply.data), reply)
+        return Parsed(models.parse_integration_health(reply.data, "/v1/partner/dashboard/integration-health"), reply)
 
     def active_campaign(self) -> Parsed:
         """The running campaign, or a Parsed whose value is None when none is active (a 404 upstream)."""
@@ -88,79 +111,100 @@ class PartnerApi:
             reply = self.get("/v1/partner/campaigns/active")
         except NotFound:
             return Parsed(None, Reply(data=None, status=404))
-        return Parsed(models.Campaign.parse(reply.data), reply)
+        return Parsed(models.Campaign.parse(reply.data, "/v1/partner/campaigns/active"), reply)
 
-    def campaigns(self, page: int = 1, limit: int = 50) -> Parsed:
-        reply = self.get("/v1/partner/campaigns", {"page": page, "limit": limit})
-        return Parsed(models.Page.parse(reply.data, models.Campaign.parse), reply)
+    def campaigns(self) -> Parsed:
+        """Every campaign (a Listing)."""
+        return self.every("/v1/partner/campaigns", models.Campaign.parse)
 
     def campaign(self, campaign_id: str) -> Parsed:
         reply = self.get(f"/v1/partner/campaigns/{campaign_id}")
-        return Parsed(models.Campaign.parse(reply.data), reply)
+        return Parsed(models.Campaign.parse(reply.data, "/v1/partner/campaigns/:id"), reply)
 
     def campaign_analytics(self, campaign_id: str) -> Parsed:
         reply = self.get(f"/v1/partner/dashboard/campaigns/{campaign_id}/analytics")
-        return Parsed(models.CampaignAnalytics.parse(reply.data), reply)
+        return Parsed(models.CampaignAnalytics.parse(reply.data, "/v1/partner/dashboard/campaigns/:id/analytics"), reply)
 
 
     # -- token pools -------------------------------------------------------------------------------
 
     def token_pools(self, fresh: bool = False) -> Parsed:
-        reply = self.get("/v1/partner/token-pools", {"limit": 100}, fresh=fresh)
-        return Parsed(models.Page.parse(reply.data, models.TokenPool.parse).items, reply)
+        return self.every("/v1/partner/token-pools", models.TokenPool.parse, fresh=fresh)
 
     def pool_balance(self, pool_id: str, fresh: bool = False) -> Parsed:
         reply = self.get(f"/v1/partner/token-pools/{pool_id}/balance", fresh=fresh)
-        return Parsed(models.TokenPool.parse_balance(reply.data), reply)
+        return Parsed(models.TokenPool.parse_balance(reply.data, "/v1/partner/token-pools/:id/balance"), reply)
 
     def allocation_requests(self, status: str | None = None, pool_id: str | None = None, page: int = 1,
                             limit: int = 50, fresh: bool = False) -> Parsed:
-        params = {"page": page, "limit": limit}
-        if status:
-            params["status"] = status
-        if pool_id:
-            params["poolId"] = pool_id
-        reply = self.get("/v1/partner/token-pools/requests", params, fresh=fresh)
-        return Parsed(models.Page.parse(reply.data, models.AllocationRequest.parse), reply)
+        """One page (a Page cut by the portal) of the requests with `status` and `pool_id`. The filters are
+        sent, and applied again here: an upstream that ignores them cannot make a count wrong."""
+        params = {"status": status, "poolId": pool_id}
+        every = self.every("/v1/partner/token-pools/requests", models.AllocationRequest.parse,
+                           {k: v for k, v in params.items() if v}, fresh=fresh)
+        chosen = [r for r in every.value if (not status or r.status == status) and (not pool_id or r.pool_id == pool_id)]
+        return Parsed(models.Page.of(chosen, page, limit, every.value.complete), every.reply)
 
     def request_top_up(self, pool_id: str, amount: int, reason: str) -> models.AllocationRequest:
         reply = self.post("/v1/partner/token-pools/request", {"poolId": pool_id, "amount": amount, "reason": reason})
-        return models.AllocationRequest.parse(reply.data)
+        return models.AllocationRequest.parse(reply.data, "/v1/partner/token-pools/request")
 
 
     # -- webhooks ----------------------------------------------------------------------------------
 
     def webhooks(self) -> Parsed:
-        reply = self.get("/v1/partner/webhooks", {"limit": 100})
-        return Parsed(models.Page.parse(reply.data, models.Webhook.parse).items, reply)
+        return self.every("/v1/partner/webhooks", models.Webhook.parse)
 
     def register_webhook(self, url: str, description: str | None, event_types: list[str], receive_all: bool) -> dict:
-        """Returns the raw reply: it carries the signing secret, shown once."""
+        """The reply as the reference documents it (a camelCase dict): it carries the signing secret, shown once."""
         body = {"url": url, "eventTypes": event_types, "receiveAllEvents": receive_all}
         if description:
             body["description"] = description
-        return self.post("/v1/partner/webhooks", body).data
+        return models.RegisteredWebhook.parse(self.post("/v1/partner/webhooks", body).data, "/v1/partner/webhooks").wire()
 
     def delete_webhook(self, webhook_id: str) -> None:
         self.delete(f"/v1/partner/webhooks/{webhook_id}")
 
+    def delivery_pages(self, webhook_id: str, status: str | None = None, since: str | None = None,
+                       until: str | None = None, event_type: str | None = None, fresh: bool = False,
+                       max_pages: int = MAX_PAGES) -> tuple[Pager, Iterator[list[models.Delivery]]]:
+        """The endpoint's deliveries that the portal itself sees matching the filters, page by page as they
+        are read (lazily). The filters are sent, and applied again here: an upstream that ignores `status` or
+        `since` cannot make the portal count, show or retry a delivery outside them. With a time filter, a
+        delivery without `createdAt` is left out: it cannot be shown to be inside the window."""
+        params = {"status": status, "eventType": event_type, "since": since, "until": until}
+        pager = self.pager(f"/v1/partner/webhooks/{webhook_id}/deliveries", models.Delivery.parse,
+                           {k: v for k, v in params.items() if v}, fresh, max_pages)
+        start, end = parse_time(since), parse_time(until)
+
+        def wanted(d: models.Delivery) -> bool:
+            if (status and d.status != status) or (event_type and d.event_type != event_type):
+                return False
+            if start or end:
+                return d.created_at is not None and (not start or d.created_at >= start) and \
+                    (not end or d.created_at < end)
+            return True
+
+        return pager, ([d for d in page if wanted(d)] for page in pager.pages())
+
+    def every_delivery(self, webhook_id: str, status: str | None = None, since: str | None = None,
+                       until: str | None = None, event_type: str | None = None, fresh: bool = False,
+                       max_pages: int = MAX_PAGES) -> Parsed:
+        """Every delivery of `delivery_pages` (a Listing), read to the end; the reply is the first page's."""
+        pager, pages = self.delivery_pages(webhook_id, status, since, until, event_type, fresh, max_pages)
+        items = [d for page in pages for d in page]
+        return Parsed(Listing(items, bool(pager.complete)), pager.replies[0])
+
     def deliveries(self, webhook_id: str, status: str | None = None, page: int = 1, limit: int = 25,
                    since: str | None = None, fresh: bool = False, event_type: str | None = None,
                    until: str | None = None) -> Parsed:
-        params = {"page": page, "limit": limit}
-        if status:
-            params["status"] = status
-        if event_type:
-            params["eventType"] = event_type
-        if since:
-            params["since"] = since
-        if until:
-            params["until"] = until
-        reply = self.get(f"/v1/partner/webhooks/{webhook_id}/deliveries", params, fresh=fresh)
-        return Parsed(models.Page.parse(reply.data, models.Delivery.parse), reply)
+        """One page (a Page cut by the portal) of `every_delivery`: its total is what the portal counted."""
+        every = self.every_delivery(webhook_id, status, since, until, event_type, fresh)
+        return Parsed(models.Page.of(every.value, page, limit, every.value.complete), every.reply)
 
     def retry_delivery(self, webhook_id: str, delivery_id: str) -> models.Delivery:
-        return models.Delivery.parse(self.post(f"/v1/partner/webhooks/{webhook_id}/deliveries/{delivery_id}/retry").data)
+        return models.Delivery.parse(self.post(f"/v1/partner/webhooks/{webhook_id}/deliveries/{delivery_id}/retry").data,
+                                     "/v1/partner/webhooks/:id/deliveries/:id/retry")
 
     def send_test_event(self, webhook_id: str) -> dict:
         return self.post(f"/v1/partner/webhooks/{webhook_id}/test").data
@@ -190,20 +234,33 @@ class AccountApi:
         return self.call("GET", "/v1/partner/keys/partner-info")
 
     def create_key(self, name: str, environment: str, key_type: str = "secret") -> dict:
-        return self.call("POST", "/v1/partner/keys", {"name": name, "environment": environment, "keyType": key_type})
+        """The new key as the reference documents the reply (a camelCase dict with its secrets, shown once).
+        The reply has no `keyType`: the type is the one asked for, unless SIR Giving says otherwise."""
+        created = models.CreatedKey.parse(
+            self.call("POST", "/v1/partner/keys", {"name": name, "environment": environment, "keyType": key_type}),
+            "/v1/partner/keys")
+        return created.model_copy(update={"key_type": created.key_type or key_type}).wire()
 
     # -- typed key management ------------------------------------------------------------------------
 
     def key_list(self) -> Parsed:
-        """Every key, for a page: retried once, or a recent copy marked stale (`reply.stale`, `reply.error`)."""
-        reply = self.client.jwt_read("/v1/partner/keys", self.token, params={"limit": 100}, record=self.record)
-        records = reply.data["data"] if isinstance(reply.data, dict) and "data" in reply.data else reply.data
-        return Parsed([models.ApiKey.parse(k) for k in records], reply)
+        """Every key, page by page, for a page (value: a Listing, `complete` False when the cap was reached):
+        each page retried once, or a recent copy marked stale; the reply is the first stale page's, if any."""
+        replies: list[Reply] = []
+
+        def fetch(page: int, limit: int):
+            reply = self.client.jwt_read("/v1/partner/keys", self.token, params={"page": page, "limit": limit},
+                                         record=self.record)
+            replies.append(reply)
+            return reply.data
+
+        listing = collect(fetch, models.ApiKey.parse, path="/v1/partner/keys")
+        return Parsed(listing, next((r for r in replies if r.stale), replies[0]))
 
     def key_page(self, key_id: str) -> Parsed:
         """One key, for a page: retried once, or a recent copy marked stale."""
         reply = self.client.jwt_read(f"/v1/partner/keys/{key_id}", self.token, record=self.record)
-        return Parsed(models.ApiKey.parse(reply.data), reply)
+        return Parsed(models.ApiKey.parse(reply.data, "/v1/partner/keys/:id"), reply)
 
     def keys(self) -> list[models.ApiKey]:
         """Every key as SIR Giving says now (for decisions: never a stale copy)."""
@@ -215,10 +272,10 @@ class AccountApi:
 
     def update_key(self, key_id: str, **changes) -> models.ApiKey:
         """PATCH with camelCase fields: name, isActive, expiresAt (ISO time or None)."""
-        return models.ApiKey.parse(self.call("PATCH", f"/v1/partner/keys/{key_id}", changes))
+        return models.ApiKey.parse(self.call("PATCH", f"/v1/partner/keys/{key_id}", changes), "/v1/partner/keys/:id")
 
     def revoke_key(self, key_id: str) -> models.ApiKey:
-        return models.ApiKey.parse(self.call("DELETE", f"/v1/partner/keys/{key_id}"))
+        return models.ApiKey.parse(self.call("DELETE", f"/v1/partner/keys/{key_id}"), "/v1/partner/keys/:id")
 
 
 def _current(parsed: Parsed):

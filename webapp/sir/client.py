@@ -173,20 +173,21 @@ class SirClient:
             self.observe(call)
 
     @staticmethod
-    def _parse(response: requests.Response, path: str) -> Any:
+    def _parse(response: requests.Response, path: str, kind: str = errors.SIGNED) -> Any:
+        """The reply's JSON, or the SirError it stands for. An error without a JSON body is mapped by its
+        status and the kind of call (`errors.error_for_response`), not read as an unreadable answer."""
+        if response.status_code >= 400:
+            try:
+                payload = response.json() if response.content else None
+            except ValueError:
+                payload = None
+            raise errors.error_for_response(response.status_code, payload, path, _retry_after(response), kind)
         if response.status_code == 204 or not response.content:
-            if response.status_code >= 400:
-                raise errors.error_for_response(response.status_code, None, path)
             return None
         try:
-            payload = response.json()
+            return response.json()
         except ValueError:
-            if response.status_code >= 500:
-                raise errors.ServerError(status=response.status_code, path=path) from None
             raise errors.MalformedReply(status=response.status_code, path=path) from None
-        if response.status_code >= 400:
-            raise errors.error_for_response(response.status_code, payload, path, _retry_after(response))
-        return payload
 
     # -- JWT calls: the admin's own account --------------------------------------------------------
 
@@ -199,7 +200,7 @@ class SirClient:
         url = self.auth_url + path + (f"?{urlencode(params)}" if params else "")
         prepared = self.plain.prepare_request(requests.Request(method, url, headers=headers, data=body))
         response = self._send(self.plain, prepared, retry=method == "GET", record=record, path=path)
-        return self._parse(response, path)
+        return self._parse(response, path, errors.JWT if token else errors.LOGIN)
 
     def jwt_read(self, path: str, token: str, params: dict | None = None, record=None) -> Reply:
         """A JWT GET that a page shows: tried twice when SIR Giving fails in a way that may pass (5xx, timeout,
@@ -246,7 +247,7 @@ class SirClient:
         prepared = self.plain.prepare_request(requests.Request(method.upper(), self.base_urls[environment] + path,
                                                                headers={"X-Partner-Key": public_key}))
         response = self._send(self.plain, prepared, retry=method.upper() == "GET", record=record, path=path)
-        return self._parse(response, path)
+        return self._parse(response, path, errors.WIDGET)
 
     # -- signed calls: partner data ----------------------------------------------------------------
 

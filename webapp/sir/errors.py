@@ -1,7 +1,9 @@
 """Typed errors for everything that can go wrong talking to SIR Giving.
 
 Each carries a plain-language `title`, `message` and `next_step` for the page, and never a secret.
-`error_for_response` maps a SIR Giving error reply (`{"code": ...}`) to its class.
+`error_for_response` maps a SIR Giving error reply (`{"code": ...}`) to its class; when the reply has no
+code (or no JSON body at all) it maps by HTTP status and by the kind of call, so a 401 ends the admin's
+sign-in only when it answers a call made with the admin's JWT.
 """
 
 from __future__ import annotations
@@ -101,6 +103,19 @@ class Unauthorized(SirError):
     retryable = False
 
 
+class CredentialRefused(SirError):
+    """A 401 on a call signed with the portal's key that does not say why: the key, its HMAC secret or this
+    server's clock. Never the admin's sign-in, which a signed call does not use."""
+
+    code = "CREDENTIAL_REFUSED"
+    title = "SIR Giving refused the portal's key"
+    message = ("SIR Giving refused a call signed with the portal's key without saying why: the key may be inactive, "
+               "expired or revoked, its HMAC secret may not belong to it, or this server's clock may be more "
+               "than 5 minutes off.")
+    next_step = "Check this server's clock (NTP); then open API keys and roll the portal's key, or paste a working one."
+    retryable = False
+
+
 class InvalidCredentials(SirError):
     code = "INVALID_CREDENTIALS"
     title = "Email or password is wrong"
@@ -115,6 +130,13 @@ class ValidationFailed(SirError):
     message = "SIR Giving did not accept some of the values sent."
     next_step = "Correct the highlighted fields and try again."
     retryable = False
+
+    @property
+    def sentence(self) -> str:
+        """Beside a form field; a refusal that names no field (no `details`) still says what SIR Giving said."""
+        if self.fields:
+            return super().sentence
+        return f"{self.title}: {self.detail or self.message} Check the values and try again."
 
 
 class NotFound(SirError):
@@ -168,6 +190,14 @@ class MalformedReply(SirError):
     message = "SIR Giving answered with something that is not the JSON the portal expects."
     next_step = "Try again; if it persists, report it to SIR Giving support."
 
+    def __init__(self, detail: str | None = None, *, field: str | None = None, **kwargs):
+        super().__init__(detail, **kwargs)
+        self.field = field  # the reply's field the portal could not read, e.g. `pool.balance`
+        if field:
+            # Said on the page: what support needs to know which part of which answer differs.
+            where = f" to {self.path}" if self.path else ""
+            self.message = f"SIR Giving's answer{where} has a field the portal cannot read: {field}."
+
 
 class ServerError(SirError):
     code = "INTERNAL_ERROR"
@@ -204,12 +234,23 @@ _BY_STATUS = {400: ValidationFailed, 401: Unauthorized, 403: Forbidden, 404: Not
               413: ValidationFailed, 422: ValidationFailed, 429: RateLimited}
 
 
-def error_for_response(status: int, payload: object, path: str, retry_after: float | None = None) -> SirError:
+# The kinds of call, for errors that do not say what they are about.
+JWT, LOGIN, SIGNED, WIDGET = "jwt", "login", "signed", "widget"
+
+
+def error_for_response(status: int, payload: object, path: str, retry_after: float | None = None,
+                       kind: str = SIGNED) -> SirError:
+    """The error a reply of `status` stands for. `kind` is the call's: `jwt` (the admin's token), `login`,
+    `signed` (HMAC with the portal's key) or `widget` (a publishable key)."""
     code = payload.get("code") if isinstance(payload, dict) else None
     detail = payload.get("message") if isinstance(payload, dict) else None
-    fields = payload.get("details") if isinstance(payload, dict) and isinstance(payload.get("details"), list) else None
-    cls = _BY_CODE.get(code) if code else None
+    details = payload.get("details") if isinstance(payload, dict) else None
+    fields = [f for f in details if isinstance(f, dict)] if isinstance(details, list) else None
+    cls = _BY_CODE.get(code) if isinstance(code, str) else None
     if cls is None:
         cls = ServerError if status >= 500 else _BY_STATUS.get(status, SirError)
+    if cls is Unauthorized and kind != JWT:
+        # Only the admin's own token can have expired; anything else refused the portal's key or the password.
+        cls = InvalidCredentials if kind == LOGIN else CredentialRefused
     return cls(detail if isinstance(detail, str) else None, status=status, path=path, fields=fields,
                retry_after=retry_after)

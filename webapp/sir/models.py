@@ -1,15 +1,22 @@
-"""Parsed SIR Giving replies: typed objects the views and templates use instead of raw JSON.
+"""Parsed SIR Giving replies: typed, frozen pydantic models the views and templates use instead of raw JSON.
 
-Each area adds its dataclasses and a `parse_…` function here. Parsing is lenient about extra fields and
-strict about the ones the portal relies on: a reply missing them raises MalformedReply, which the page
-shows as "SIR Giving sent an unreadable answer" instead of a traceback.
+The reference documents few reply shapes, so parsing is tolerant where it may be: camelCase names
+(`alias_generator=to_camel`; the portal's attributes stay snake_case), unknown fields ignored, and every
+field the portal can do without typed with an honest default or None (a null counts as absent). A field
+the portal cannot do without, or one of the wrong type, raises MalformedReply naming the endpoint and the
+field, which the page (or the one card) shows as "SIR Giving sent an unreadable answer", never a traceback.
+Where the reference documents a shape (key create, webhook register, the event envelope) it is modelled
+exactly, and anything else in it is optional.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Callable, Generic, TypeVar
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Callable, ClassVar, Generic, TypeVar
+
+from pydantic import AliasPath, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
 
 from .errors import MalformedReply
 from .times import parse_time
@@ -18,82 +25,171 @@ T = TypeVar("T")
 ATTENTION_DAYS = 14  # a key expiring this soon is flagged for a roll
 
 
-def require(payload: Any, *names: str) -> dict:
-    """The payload as a dict that has every named field, or MalformedReply."""
-    if not isinstance(payload, dict):
-        raise MalformedReply(f"expected an object, got {type(payload).__name__}")
-    missing = [name for name in names if name not in payload]
-    if missing:
-        raise MalformedReply(f"missing field(s): {', '.join(missing)}")
-    return payload
+def _time(value):
+    try:
+        return parse_time(value)
+    except MalformedReply:
+        raise ValueError("not an ISO 8601 time") from None
+
+
+Time = Annotated[datetime | None, BeforeValidator(_time)]
+
+
+def malformed(error: ValidationError, path: str | None, what: str) -> MalformedReply:
+    """The first problem of a failed validation as MalformedReply naming the endpoint and the field."""
+    problems = error.errors(include_url=False)
+    first = problems[0] if problems else {"loc": (), "msg": "not understood"}
+    field = ".".join(str(part) for part in first["loc"]) or "(the whole reply)"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return MalformedReply(f"{path or what}: field {field}: {first['msg']}{more}", path=path, field=field)
+
+
+class Reply(BaseModel):
+    """The base of every upstream reply: camelCase on the wire, snake_case here, unknown fields ignored,
+    frozen, and positional construction allowed (in the order of the fields) for tests and fixtures."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(zip(type(self).model_fields, args))
+        super().__init__(**kwargs)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_absent(cls, data):
+        """A null where the portal has a default means "not said": the default applies."""
+        if not isinstance(data, dict):
+            return data
+        for name, spec in cls.model_fields.items():
+            if spec.is_required() or spec.default is None:
+                continue
+            if isinstance(spec.validation_alias, AliasPath):
+                *outer, last = spec.validation_alias.path
+                holder = data
+                for step in outer:
+                    holder = holder.get(step) if isinstance(holder, dict) else None
+                if isinstance(holder, dict) and last in holder and holder[last] is None:
+                    data = _without(data, [*outer, last])
+                continue
+            for key in (name, spec.alias):
+                if key and key in data and data[key] is None:
+                    data = {k: v for k, v in data.items() if k != key}
+        return data
+
+    @classmethod
+    def parse(cls, payload: Any, path: str | None = None):
+        try:
+            return cls.model_validate(payload)
+        except ValidationError as error:
+            raise malformed(error, path, cls.__name__) from None
+
+
+def _without(data: dict, path: list) -> dict:
+    """`data` without the key at `path` (copied on the way down; the reply is not changed)."""
+    head, *rest = path
+    if not rest:
+        return {k: v for k, v in data.items() if k != head}
+    return {**data, head: _without(data[head], rest)}
+
+
+def parse_list(payload: Any, item: Callable[[Any], T], path: str | None = None) -> list[T]:
+    """Every item of a one-page list in any form (bare array, `{data}`, `{data, pagination}`)."""
+    return Page.parse(payload, item, path=path).items
 
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a paginated list: `{"data": [...], "pagination": {...}}`."""
+    """One page of a list, in any of the forms the reference allows: a bare JSON array, `{"data": [...]}`
+    or `{"data": [...], "pagination": {...}}`. `total` and `has_more` are None when the upstream did not
+    say; `complete` False when the portal could not see the end of the list ("at least `total`")."""
 
     items: list[T]
     page: int
     limit: int
-    total: int
+    total: int | None
     total_pages: int
-    has_more: bool
+    has_more: bool | None
+    complete: bool = True
+
+    @property
+    def total_label(self) -> str:
+        shown = self.total if self.total is not None else len(self.items)
+        return f"{shown:,}" if self.complete else f"at least {shown:,}"
 
     @classmethod
-    def parse(cls, payload: Any, item: Callable[[dict], T]) -> "Page[T]":
-        body = require(payload, "data")
-        meta = body.get("pagination") or {}
-        items = [item(entry) for entry in body["data"]]
-        return cls(items=items, page=int(meta.get("page", 1)), limit=int(meta.get("limit", len(items) or 1)),
-                   total=int(meta.get("total", len(items))), total_pages=int(meta.get("totalPages", 1)),
-                   has_more=bool(meta.get("hasMore", False)))
+    def parse(cls, payload: Any, item: Callable[[dict], T], path: str | None = None) -> "Page[T]":
+        if isinstance(payload, list):
+            records, meta = payload, {}
+        elif isinstance(payload, dict) and isinstance(payload.get("data"), list):
+            records, meta = payload["data"], payload.get("pagination")
+            meta = meta if isinstance(meta, dict) else {}
+        else:
+            raise MalformedReply(f"{path or 'a list'}: expected a JSON array or an object with data",
+                                 path=path)
+        items = []
+        for index, entry in enumerate(records):
+            try:
+                items.append(item(entry))
+            except MalformedReply as error:
+                if error.path:
+                    raise
+                raise MalformedReply(f"{path}: item {index}: {error.detail}", path=path,
+                                     field=f"[{index}].{getattr(error, 'field', None) or '?'}") from None
+
+        def number(name):
+            value = meta.get(name)
+            return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+        total = number("total")
+        has_more = meta.get("hasMore") if isinstance(meta.get("hasMore"), bool) else None
+        limit = number("limit") or len(items) or 1
+        return cls(items=items, page=number("page") or 1, limit=limit, total=total,
+                   total_pages=number("totalPages") or max(1, -(-(total or len(items)) // limit)), has_more=has_more)
+
+    @classmethod
+    def of(cls, every: list[T], page: int, limit: int, complete: bool = True) -> "Page[T]":
+        """One page cut by the portal from a whole (already filtered) list."""
+        pages = max(1, -(-len(every) // limit))
+        page = min(max(1, page), pages)
+        return cls(items=every[(page - 1) * limit: page * limit], page=page, limit=limit, total=len(every),
+                   total_pages=pages, has_more=page < pages, complete=complete)
 
 
 # -- dashboard -----------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Summary:
-    pool_balance: int
-    pool_allocated: int
-    low_pools: int
-    tokens_today: int
-    tokens_7d: int
-    actions_today: int
-    actions_7d: int
-    failed_7d: int
-    success_rate_7d: float | None
+class Summary(Reply):
+    pool_balance: int = Field(validation_alias=AliasPath("pool", "balance"))
+    pool_allocated: int = Field(0, validation_alias=AliasPath("pool", "allocated"))
+    low_pools: int = Field(0, validation_alias=AliasPath("pool", "lowPools"))
+    tokens_today: int = Field(alias="tokensDistributedToday")
+    tokens_7d: int = Field(alias="tokensDistributed7d")
+    actions_today: int = 0
+    actions_7d: int = Field(0, validation_alias=AliasPath("actions7d", "total"))
+    failed_7d: int = Field(0, validation_alias=AliasPath("actions7d", "failed"))
+    success_rate_7d: float | None = Field(None, alias="successRate7d")
     active_users: int
-    active_users_window_days: int
-    total_users: int
-
-    @classmethod
-    def parse(cls, payload) -> "Summary":
-        body = require(payload, "pool", "tokensDistributedToday", "tokensDistributed7d", "activeUsers")
-        pool = require(body["pool"], "balance")
-        actions = body.get("actions7d") or {}
-        return cls(pool_balance=int(pool["balance"]), pool_allocated=int(pool.get("allocated", 0)),
-                   low_pools=int(pool.get("lowPools", 0)), tokens_today=int(body["tokensDistributedToday"]),
-                   tokens_7d=int(body["tokensDistributed7d"]), actions_today=int(body.get("actionsToday", 0)),
-                   actions_7d=int(actions.get("total", 0)), failed_7d=int(actions.get("failed", 0)),
-                   success_rate_7d=body.get("successRate7d"), active_users=int(body["activeUsers"]),
-                   active_users_window_days=int(body.get("activeUsersWindowDays", 30)),
-                   total_users=int(body.get("totalUsers", 0)))
+    active_users_window_days: int = 30
+    total_users: int = 0
 
 
-@dataclass(frozen=True)
-class TrendDay:
+class TrendDay(Reply):
     date: str
-    actions: int
-    completed: int
-    failed: int
-    tokens: int
-    new_users: int
+    actions: int = 0
+    completed: int = 0
+    failed: int = 0
+    tokens: int = 0
+    new_users: int = 0
 
 
-@dataclass(frozen=True)
-class Trends:
-    days: int
+class Trends(Reply):
+    days: int = 0  # 0: not said; the number of days listed
     daily: list[TrendDay]
+
+    @model_validator(mode="after")
+    def _days_listed(self):
+        if not self.days:
+            object.__setattr__(self, "days", len(self.daily))
+        return self
 
     @property
     def total_tokens(self) -> int:
@@ -107,44 +203,38 @@ class Trends:
     def is_empty(self) -> bool:
         return not any(d.actions or d.tokens for d in self.daily)
 
-    @classmethod
-    def parse(cls, payload) -> "Trends":
-        body = require(payload, "daily")
-        daily = [TrendDay(date=require(d, "date")["date"], actions=int(d.get("actions", 0)),
-                          completed=int(d.get("completed", 0)), failed=int(d.get("failed", 0)),
-                          tokens=int(d.get("tokens", 0)), new_users=int(d.get("newUsers", 0))) for d in body["daily"]]
-        return cls(days=int(body.get("days", len(daily))), daily=daily)
 
-
-@dataclass(frozen=True)
-class TopEarner:
-    rank: int
+class TopEarner(Reply):
+    rank: int = 0  # 0: not said; its place in the list
     external_user_id: str
-    name: str
-    email: str | None
-    tokens: int
-    active_days: int
+    name: str = ""  # "": not said; shown as the external id
+    email: str | None = None
+    tokens: int = 0
+    active_days: int = 0
+
+    @model_validator(mode="after")
+    def _named(self):
+        if not self.name:
+            object.__setattr__(self, "name", self.external_user_id)
+        return self
 
 
-def parse_top_earners(payload) -> list[TopEarner]:
-    body = require(payload, "data")
-    return [TopEarner(rank=int(e.get("rank", i + 1)), external_user_id=require(e, "externalUserId")["externalUserId"],
-                      name=e.get("name") or e["externalUserId"], email=e.get("email"), tokens=int(e.get("tokens", 0)),
-                      active_days=int(e.get("activeDays", 0))) for i, e in enumerate(body["data"])]
+def parse_top_earners(payload, path: str | None = None) -> list[TopEarner]:
+    earners = parse_list(payload, lambda e: TopEarner.parse(e, path), path)
+    return [e if e.rank else e.model_copy(update={"rank": i + 1}) for i, e in enumerate(earners)]
 
 
-@dataclass(frozen=True)
-class EndpointHealth:
+class EndpointHealth(Reply):
     webhook_id: str
     url: str
-    success_rate: float | None
-    delivered: int
-    failed: int
-    last_success_at: datetime | None
-    last_failure_at: datetime | None
-    last_failure_reason: str | None
-    consecutive_failures: int
-    status: str
+    success_rate: float | None = None
+    delivered: int = 0
+    failed: int = 0
+    last_success_at: Time = None
+    last_failure_at: Time = None
+    last_failure_reason: str | None = None
+    consecutive_failures: int = 0
+    status: str = "healthy"
 
     @property
     def is_failing(self) -> bool:
@@ -152,51 +242,56 @@ class EndpointHealth:
         return self.consecutive_failures >= 3 or (self.success_rate is not None and self.success_rate < 0.8)
 
 
-def parse_webhook_health(payload) -> list[EndpointHealth]:
-    body = require(payload, "endpoints")
-    return [EndpointHealth(webhook_id=require(e, "webhookId", "url")["webhookId"], url=e["url"],
-                           success_rate=e.get("successRate"), delivered=int(e.get("delivered", 0)),
-                           failed=int(e.get("failed", 0)), last_success_at=parse_time(e.get("lastSuccessAt")),
-                           last_failure_at=parse_time(e.get("lastFailureAt")),
-                           last_failure_reason=e.get("lastFailureReason"),
-                           consecutive_failures=int(e.get("consecutiveFailures", 0)),
-                           status=e.get("status", "healthy")) for e in body["endpoints"]]
+class _WebhookHealth(Reply):
+    endpoints: list[EndpointHealth]
 
 
-@dataclass(frozen=True)
-class UsageDay:
+def parse_webhook_health(payload, path: str | None = None) -> list[EndpointHealth]:
+    return _WebhookHealth.parse(payload, path).endpoints
+
+
+class UsageDay(Reply):
     date: str
-    requests: int
-    errors: int
+    requests: int = 0
+    errors: int = 0
 
 
-@dataclass(frozen=True)
-class EndpointUsage:
+class EndpointUsage(Reply):
     method: str
     path: str
-    requests: int
-    errors: int
-    avg_latency_ms: float | None
+    requests: int = 0
+    errors: int = 0
+    avg_latency_ms: float | None = None
 
 
-@dataclass(frozen=True)
-class KeyUsage:
+class KeyUsage(Reply):
     key_id: str
-    name: str
-    requests: int
-    errors: int
-    requests_last_hour: int
-    requests_last_24h: int
-    last_used_at: datetime | None
+    name: str = ""  # "": not said; shown as the key id
+    requests: int = 0
+    errors: int = 0
+    requests_last_hour: int = 0
+    requests_last_24h: int = Field(0, alias="requestsLast24h")
+    last_used_at: Time = None
+
+    @model_validator(mode="after")
+    def _named(self):
+        if not self.name:
+            object.__setattr__(self, "name", self.key_id)
+        return self
 
 
-@dataclass(frozen=True)
-class ApiUsage:
-    days: int
+class ApiUsage(Reply):
+    days: int = 0  # 0: not said; the number of days listed
     daily: list[UsageDay]
     by_endpoint: list[EndpointUsage]
-    by_key: list[KeyUsage]
-    rate_limit_per_minute: int | None
+    by_key: list[KeyUsage] = []
+    rate_limit_per_minute: int | None = Field(None, validation_alias=AliasPath("rateLimit", "requestsPerMinute"))
+
+    @model_validator(mode="after")
+    def _days_listed(self):
+        if not self.days:
+            object.__setattr__(self, "days", len(self.daily))
+        return self
 
     @property
     def total_requests(self) -> int:
@@ -209,120 +304,94 @@ class ApiUsage:
     def for_key(self, key_id: str) -> KeyUsage | None:
         return next((k for k in self.by_key if k.key_id == key_id), None)
 
-    @classmethod
-    def parse(cls, payload) -> "ApiUsage":
-        body = require(payload, "daily", "byEndpoint")
-        return cls(
-            days=int(body.get("days", len(body["daily"]))),
-            daily=[UsageDay(d["date"], int(d.get("requests", 0)), int(d.get("errors", 0))) for d in body["daily"]],
-            by_endpoint=[EndpointUsage(e["method"], e["path"], int(e.get("requests", 0)), int(e.get("errors", 0)),
-                                       e.get("avgLatencyMs")) for e in body["byEndpoint"]],
-            by_key=[KeyUsage(k["keyId"], k.get("name") or k["keyId"], int(k.get("requests", 0)), int(k.get("errors", 0)),
-                             int(k.get("requestsLastHour", 0)), int(k.get("requestsLast24h", 0)),
-                             parse_time(k.get("lastUsedAt"))) for k in body.get("byKey", [])],
-            rate_limit_per_minute=(body.get("rateLimit") or {}).get("requestsPerMinute"))
 
-
-@dataclass(frozen=True)
-class RecentAction:
+class RecentAction(Reply):
     action_id: str
-    action_type: str
+    action_type: str = ""
     status: str
-    tokens: int
-    amount: float | None
-    currency: str | None
-    users: list[str]
-    failure_reason: str | None
-    created_at: datetime | None
+    tokens: int = Field(0, alias="tokensDistributed")
+    amount: float | None = None
+    currency: str | None = None
+    users: list[str] = []
+    failure_reason: str | None = None
+    created_at: Time = None
 
 
-def parse_recent_activity(payload) -> list[RecentAction]:
-    body = require(payload, "data")
-    return [RecentAction(action_id=require(a, "actionId", "status")["actionId"], action_type=a.get("actionType", ""),
-                         status=a["status"], tokens=int(a.get("tokensDistributed", 0)), amount=a.get("amount"),
-                         currency=a.get("currency"), users=list(a.get("users") or []),
-                         failure_reason=a.get("failureReason"), created_at=parse_time(a.get("createdAt")))
-            for a in body["data"]]
+def parse_recent_activity(payload, path: str | None = None) -> list[RecentAction]:
+    return parse_list(payload, lambda a: RecentAction.parse(a, path), path)
 
 
-@dataclass(frozen=True)
-class HealthCheck:
-    id: str
-    name: str
+class HealthCheck(Reply):
+    id: str = ""
+    name: str = ""
     status: str  # pass, warn, fail
-    reason: str
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _named(self):
+        object.__setattr__(self, "id", self.id or self.name)
+        object.__setattr__(self, "name", self.name or self.id)
+        return self
 
 
-def parse_integration_health(payload) -> tuple[str, list[HealthCheck]]:
-    body = require(payload, "checks")
-    checks = [HealthCheck(c.get("id", c.get("name", "")), c.get("name", c.get("id", "")),
-                          require(c, "status")["status"], c.get("reason", "")) for c in body["checks"]]
-    return body.get("status", "pass"), checks
+class _IntegrationHealth(Reply):
+    status: str = ""  # "": not said; the worst of the checks, never a "pass" nobody gave
+    checks: list[HealthCheck]
+
+    @model_validator(mode="after")
+    def _worst(self):
+        if not self.status:
+            said = {c.status for c in self.checks}
+            object.__setattr__(self, "status", next((s for s in ("fail", "warn") if s in said), "pass"))
+        return self
 
 
-@dataclass(frozen=True)
-class Campaign:
+def parse_integration_health(payload, path: str | None = None) -> tuple[str, list[HealthCheck]]:
+    health = _IntegrationHealth.parse(payload, path)
+    return health.status, health.checks
+
+
+class Campaign(Reply):
     id: str
     name: str
     status: str
-    description: str | None
-    starts_at: datetime | None
-    ends_at: datetime | None
-    reward_multiplier: float | None
-    budget: int | None
+    description: str | None = None
+    starts_at: Time = None
+    ends_at: Time = None
+    reward_multiplier: float | None = None
+    budget: int | None = None
     pool_id: str | None = None  # the pool its rewards draw from; None: the environment's default pool
 
-    @classmethod
-    def parse(cls, payload) -> "Campaign":
-        body = require(payload, "id", "name", "status")
-        return cls(id=body["id"], name=body["name"], status=body["status"], description=body.get("description"),
-                   starts_at=parse_time(body.get("startsAt")), ends_at=parse_time(body.get("endsAt")),
-                   reward_multiplier=body.get("rewardMultiplier"), budget=body.get("budget"),
-                   pool_id=body.get("poolId"))
 
-
-@dataclass(frozen=True)
-class CampaignDay:
+class CampaignDay(Reply):
     date: str
-    actions: int
-    tokens: int
-    participants: int
+    actions: int = 0
+    tokens: int = 0
+    participants: int = 0
 
 
-@dataclass(frozen=True)
-class CampaignAnalytics:
+class CampaignAnalytics(Reply):
     campaign_id: str
-    actions: int
-    tokens: int
-    participants: int
-    budget: int | None
-    budget_used: float | None
+    actions: int = Field(0, validation_alias=AliasPath("totals", "actions"))
+    tokens: int = Field(0, validation_alias=AliasPath("totals", "tokens"))
+    participants: int = Field(0, validation_alias=AliasPath("totals", "participants"))
+    budget: int | None = Field(None, validation_alias=AliasPath("totals", "budget"))
+    budget_used: float | None = Field(None, validation_alias=AliasPath("totals", "budgetUsed"))
     daily: list[CampaignDay]
-
-    @classmethod
-    def parse(cls, payload) -> "CampaignAnalytics":
-        body = require(payload, "campaignId", "totals", "daily")
-        totals = body["totals"]
-        return cls(campaign_id=body["campaignId"], actions=int(totals.get("actions", 0)),
-                   tokens=int(totals.get("tokens", 0)), participants=int(totals.get("participants", 0)),
-                   budget=totals.get("budget"), budget_used=totals.get("budgetUsed"),
-                   daily=[CampaignDay(d["date"], int(d.get("actions", 0)), int(d.get("tokens", 0)),
-                                      int(d.get("participants", 0))) for d in body["daily"]])
 
 
 # -- token pools ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class TokenPool:
+class TokenPool(Reply):
     id: str
     name: str
-    environment: str | None
-    status: str  # active, depleted, inactive
+    environment: str | None = None
+    status: str = "active"  # active, depleted, inactive
     balance: int
-    allocated: int
-    consumed: int
-    threshold: int
-    created_at: datetime | None = None
+    allocated: int = 0
+    consumed: int = 0
+    threshold: int = Field(alias="lowBalanceThreshold")
+    created_at: Time = None
 
     @property
     def is_depleted(self) -> bool:
@@ -333,70 +402,65 @@ class TokenPool:
         return self.status != "inactive" and (self.balance <= 0 or self.balance < self.threshold)
 
     @classmethod
-    def parse(cls, payload) -> "TokenPool":
-        body = require(payload, "id", "name", "balance", "lowBalanceThreshold")
-        return cls(id=body["id"], name=body["name"], environment=body.get("environment"),
-                   status=body.get("status", "active"), balance=int(body["balance"]),
-                   allocated=int(body.get("allocated", 0)), consumed=int(body.get("consumed", 0)),
-                   threshold=int(body["lowBalanceThreshold"]), created_at=parse_time(body.get("createdAt")))
-
-    @classmethod
-    def parse_balance(cls, payload) -> "TokenPool":
-        body = require(payload, "poolId", "balance")
-        return cls.parse({**body, "id": body["poolId"], "name": body.get("name", body["poolId"])})
+    def parse_balance(cls, payload, path: str | None = None) -> "TokenPool":
+        """`GET /token-pools/:id/balance`, which names the pool `poolId` and may leave out its name."""
+        if isinstance(payload, dict) and "poolId" in payload:
+            payload = {**payload, "id": payload["poolId"], "name": payload.get("name") or payload["poolId"]}
+        return cls.parse(payload, path)
 
 
-@dataclass(frozen=True)
-class AllocationRequest:
+class AllocationRequest(Reply):
     id: str
     pool_id: str
-    pool_name: str
+    pool_name: str = ""  # "": not said; shown as the pool id
     amount: int
-    reason: str
+    reason: str = ""
     status: str  # pending, approved, rejected
-    created_at: datetime | None
-    decided_at: datetime | None
-    decision_note: str | None
+    created_at: Time = None
+    decided_at: Time = None
+    decision_note: str | None = None
+
+    @model_validator(mode="after")
+    def _named(self):
+        if not self.pool_name:
+            object.__setattr__(self, "pool_name", self.pool_id)
+        return self
 
     @property
     def waited(self):
         """How long the decision took (or has taken so far, for a pending request: None)."""
         return self.decided_at - self.created_at if self.decided_at and self.created_at else None
 
-    @classmethod
-    def parse(cls, payload) -> "AllocationRequest":
-        body = require(payload, "id", "poolId", "amount", "status")
-        return cls(id=body["id"], pool_id=body["poolId"], pool_name=body.get("poolName") or body["poolId"],
-                   amount=int(body["amount"]), reason=body.get("reason", ""), status=body["status"],
-                   created_at=parse_time(body.get("createdAt")), decided_at=parse_time(body.get("decidedAt")),
-                   decision_note=body.get("decisionNote"))
-
 
 # -- API keys ------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ApiKey:
+class ApiKey(Reply):
     id: str
     name: str
     environment: str
-    key_type: str
-    public_key: str | None
-    secret_prefix: str | None
-    status: str  # active, inactive, expired, revoked
-    is_active: bool
-    created_at: datetime | None
-    expires_at: datetime | None
-    last_used_at: datetime | None
-    last_used_known: bool  # False when SIR Giving did not say (older records): show "unknown", not "never"
-    revoked_at: datetime | None
+    key_type: str = "secret"
+    public_key: str | None = None
+    secret_prefix: str | None = Field(None, alias="secretKeyPrefix")
+    status: str = "active"  # active, inactive, expired, revoked
+    is_active: bool = True
+    created_at: Time = None
+    expires_at: Time = None
+    last_used_at: Time = None
+    last_used_known: bool = False  # False when SIR Giving did not say (older records): show "unknown", not "never"
+    revoked_at: Time = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _last_use_said(cls, data):
+        if isinstance(data, dict) and "lastUsedKnown" not in data and "last_used_known" not in data:
+            data = {**data, "lastUsedKnown": "lastUsedAt" in data or "last_used_at" in data}
+        return data
 
     @property
     def masked(self) -> str:
         return self.secret_prefix or (self.public_key[:16] + "…" if self.public_key else "—")
 
     def expires_within(self, days: int, now: datetime) -> bool:
-        from datetime import timedelta
-
         return self.expires_at is not None and self.status in ("active", "inactive") and self.expires_at <= now + timedelta(days=days)
 
     def needs_attention(self, now: datetime) -> bool:
@@ -404,15 +468,26 @@ class ApiKey:
         expiring within ATTENTION_DAYS."""
         return self.revoked_at is None and (self.status == "expired" or self.expires_within(ATTENTION_DAYS, now))
 
-    @classmethod
-    def parse(cls, payload) -> "ApiKey":
-        body = require(payload, "id", "name", "environment")
-        return cls(id=body["id"], name=body["name"], environment=body["environment"],
-                   key_type=body.get("keyType", "secret"), public_key=body.get("publicKey"),
-                   secret_prefix=body.get("secretKeyPrefix"), status=body.get("status", "active"),
-                   is_active=bool(body.get("isActive", True)), created_at=parse_time(body.get("createdAt")),
-                   expires_at=parse_time(body.get("expiresAt")), last_used_at=parse_time(body.get("lastUsedAt")),
-                   last_used_known="lastUsedAt" in body, revoked_at=parse_time(body.get("revokedAt")))
+
+class CreatedKey(Reply):
+    """The reply to `POST /v1/partner/keys`, exactly as the reference documents it (section 2). It has no
+    `keyType`: the type is the one asked for. A publishable key has no secret key or HMAC secret."""
+
+    id: str
+    partner_id: str | None = None
+    name: str
+    environment: str
+    public_key: str | None = None
+    secret_key: str | None = None
+    hmac_secret: str | None = None
+    key_type: str | None = None  # not in the reference: the caller fills in what it asked for
+
+    WIRE: ClassVar[tuple[str, ...]] = ("id", "partnerId", "name", "environment", "publicKey", "secretKey",
+                                       "hmacSecret", "keyType")
+
+    def wire(self) -> dict:
+        """The camelCase dict the key pages and the vault read (secrets included: shown once)."""
+        return self.model_dump(by_alias=True)
 
 
 # -- webhooks ------------------------------------------------------------------------------------------
@@ -424,44 +499,50 @@ EVENT_TYPES = [
 ]
 
 
-@dataclass(frozen=True)
-class Webhook:
+class Webhook(Reply):
     id: str
     url: str
-    description: str | None
-    event_types: list[str]
-    receive_all: bool
-    is_active: bool
-    created_at: datetime | None
-
-    @classmethod
-    def parse(cls, payload) -> "Webhook":
-        body = require(payload, "id", "url")
-        return cls(id=body["id"], url=body["url"], description=body.get("description"),
-                   event_types=list(body.get("eventTypes") or []), receive_all=bool(body.get("receiveAllEvents")),
-                   is_active=bool(body.get("isActive", True)), created_at=parse_time(body.get("createdAt")))
+    description: str | None = None
+    event_types: list[str] = []
+    receive_all: bool = Field(False, alias="receiveAllEvents")
+    is_active: bool = True
+    created_at: Time = None
 
 
-@dataclass(frozen=True)
-class Delivery:
+class RegisteredWebhook(Reply):
+    """The reply to `POST /v1/partner/webhooks`, as the reference documents it (section 5): the signing
+    secret is in it, once."""
+
     id: str
-    webhook_id: str
-    event_id: str
+    url: str
+    event_types: list[str] = []
+    secret: str
+    is_active: bool = True
+
+    def wire(self) -> dict:
+        return self.model_dump(by_alias=True)
+
+
+class Delivery(Reply):
+    id: str
+    webhook_id: str = ""
+    event_id: str = ""
     event_type: str
     status: str  # pending, succeeded, failed
-    attempts: int
-    response_status: int | None
-    response_excerpt: str | None
-    error: str | None
-    created_at: datetime | None
-    last_attempt_at: datetime | None
-    next_retry_at: datetime | None
+    attempts: int = 0
+    response_status: int | None = None
+    response_excerpt: str | None = Field(None, alias="responseBodyExcerpt")
+    error: str | None = None
+    created_at: Time = None
+    last_attempt_at: Time = None
+    next_retry_at: Time = None
 
-    @classmethod
-    def parse(cls, payload) -> "Delivery":
-        body = require(payload, "id", "eventType", "status")
-        return cls(id=body["id"], webhook_id=body.get("webhookId", ""), event_id=body.get("eventId", ""),
-                   event_type=body["eventType"], status=body["status"], attempts=int(body.get("attempts", 0)),
-                   response_status=body.get("responseStatus"), response_excerpt=body.get("responseBodyExcerpt"),
-                   error=body.get("error"), created_at=parse_time(body.get("createdAt")),
-                   last_attempt_at=parse_time(body.get("lastAttemptAt")), next_retry_at=parse_time(body.get("nextRetryAt")))
+
+class EventEnvelope(Reply):
+    """What SIR Giving POSTs to a webhook, as the reference documents it (section 5): `{id, type,
+    createdAt, data}`. A bad `createdAt` is not a reason to refuse the event: it is kept without one."""
+
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    created_at: Annotated[datetime | None, BeforeValidator(lambda v: parse_time(v, lenient=True))] = None
+    data: dict = {}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 
 from ..actor import Actor
 from ..sir import errors
 from ..sir.api import PartnerApi
-from ..sir.models import Page, Webhook
+from ..sir.models import Webhook
 from ..sir.times import to_wire
 from .filters import DeliveryFilter
 
@@ -43,26 +44,18 @@ def send_test_event(actor: Actor, api: PartnerApi, hook: Webhook) -> str:
 
 
 def delivery_rows(api: PartnerApi, hook: Webhook, chosen: DeliveryFilter) -> Iterator[list]:
-    """The deliveries the list shows with the same filters, every page (up to CSV_PAGES of 100), fresh from
-    SIR Giving, without payloads or response bodies: one row of CSV_COLUMNS each.
+    """The deliveries the list shows with the same filters (applied by the portal as well as asked of SIR
+    Giving), every page up to CSV_PAGES of 100, fresh from SIR Giving, without payloads or response bodies:
+    one row of CSV_COLUMNS each.
 
     The first page is asked for now, so a refusal from SIR Giving is a page that says so, not a broken download;
     the others while the CSV streams. One that fails then ends the download unfinished, which the browser shows
     as failed rather than as a file that looks whole."""
-    return _rows_from(api, hook, chosen, _page(api, hook, chosen, 1))
+    _, pages = api.delivery_pages(hook.id, fresh=True, max_pages=CSV_PAGES, **chosen.api_params())
+    first = next(pages, [])
+    return (_row(d) for page in chain([first], pages) for d in page)
 
 
-def _page(api: PartnerApi, hook: Webhook, chosen: DeliveryFilter, number: int) -> Page:
-    return api.deliveries(hook.id, page=number, limit=100, fresh=True, **chosen.api_params()).value
-
-
-def _rows_from(api: PartnerApi, hook: Webhook, chosen: DeliveryFilter, listing: Page) -> Iterator[list]:
-    number = 1
-    while True:
-        for d in listing.items:
-            yield [d.id, d.event_id, d.event_type, d.status, d.attempts, d.response_status or "", d.error or "",
-                   to_wire(d.created_at), to_wire(d.last_attempt_at), to_wire(d.next_retry_at)]
-        if not listing.has_more or number == CSV_PAGES:
-            return
-        number += 1
-        listing = _page(api, hook, chosen, number)
+def _row(d) -> list:
+    return [d.id, d.event_id, d.event_type, d.status, d.attempts, d.response_status or "", d.error or "",
+            to_wire(d.created_at), to_wire(d.last_attempt_at), to_wire(d.next_retry_at)]

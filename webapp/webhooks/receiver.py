@@ -13,16 +13,15 @@ SIR Giving's retry backlog after an outage at once). A verified delivery is neve
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import metrics
 from ..limits import take
 from ..request_log import note_partner
 from ..sir import webhooks as verification
-from ..sir.times import parse_time
+from ..sir.models import EventEnvelope
 from ..store import events, receivers
 from ..store.models import ReceiverEndpoint
 from ..store.vault import VaultError
@@ -66,19 +65,14 @@ def _read_body() -> bytes | None:
     return None if len(body) > verification.MAX_BODY_BYTES else body
 
 
-def _envelope(body: bytes) -> tuple[str, str, dict] | None:
-    """(event id, type, envelope) of a SIR Giving event, or None when the body is not one."""
+def _envelope(body: bytes) -> tuple[str, str, EventEnvelope] | None:
+    """(event id, type, envelope) of a SIR Giving event (the reference's envelope: a string id and type, an
+    object data, anything else optional), or None when the body is not one."""
     try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        event = EventEnvelope.model_validate_json(body)
+    except ValidationError:
         return None
-    if not isinstance(event, dict):
-        return None
-    event_id, event_type, data = event.get("id"), event.get("type"), event.get("data", {})
-    if not (isinstance(event_id, str) and 0 < len(event_id) <= 128 and isinstance(event_type, str)
-            and 0 < len(event_type) <= 64 and isinstance(data, dict)):
-        return None
-    return event_id, event_type, event
+    return event.id, event.type, event
 
 
 @receiver_bp.post("/hooks/<token>")
@@ -104,7 +98,7 @@ def receive(token):
     event_id, event_type, event = envelope
     if not events.store_once(partner_id=endpoint.partner_id, environment=endpoint.environment,
                              receiver_id=endpoint.id, event_id=event_id, event_type=event_type,
-                             raw_body=body.decode("utf-8", "replace"), created_at=parse_time(event.get("createdAt"), lenient=True),
+                             raw_body=body.decode("utf-8", "replace"), created_at=event.created_at,
                              signature_timestamp=timestamp, signature=signature[:128]):
         metrics.delivery("duplicate")
         return _accepted({"received": True, "duplicate": True})

@@ -30,15 +30,13 @@ class FailedSince:
 
 
 def failed_since(api: PartnerApi, webhook_id: str, since: datetime) -> FailedSince:
-    """The webhook's failed deliveries created since `since`, fresh from SIR Giving. Counting sends nothing."""
-    ids, page = [], 1
-    while True:
-        listing = api.deliveries(webhook_id, status="failed", page=page, limit=100, since=to_wire(since),
-                                 fresh=True).value
-        ids += [d.id for d in listing.items]
-        if not listing.has_more or page >= RECOVERY_PAGES:
-            return FailedSince(ids[::-1], listing.has_more)
-        page += 1
+    """The webhook's deliveries that the portal itself sees as failed and created since `since`, fresh from
+    SIR Giving, oldest first (the filter is applied here as well as asked of SIR Giving, so an upstream that
+    ignores it cannot add a delivery that had succeeded). Counting sends nothing."""
+    listing = api.every_delivery(webhook_id, status="failed", since=to_wire(since), fresh=True,
+                                 max_pages=RECOVERY_PAGES).value
+    oldest_first = sorted(listing, key=lambda d: d.created_at)
+    return FailedSince([d.id for d in oldest_first], not listing.complete)
 
 
 def start_recovery(actor: Actor, api: PartnerApi, hook: Webhook, since: datetime) -> RecoveryBatch:
