@@ -6,9 +6,6 @@ no call on most pages and is never shared between admins."""
 
 from __future__ import annotations
 
-import math
-from datetime import timedelta
-
 from flask import g, session, url_for
 
 from .. import clock
@@ -16,7 +13,7 @@ from ..sir import errors
 from ..sir.client import ENVIRONMENTS
 from ..sir.times import parse_time, to_wire
 from ..store import rotations
-from ..templating import Banner
+from ..templating import Banner, time_left
 from ..upstream import account_api, vault
 
 REMEMBER_SECONDS = 60
@@ -44,18 +41,6 @@ def key_flags() -> list[dict]:
 
 def forget_key_flags() -> None:
     session.pop("key_flags", None)
-
-
-def time_left(left: timedelta) -> str:
-    """"in 10 days" for 9 days 23 hours; "in 5 hours", "within the hour" closer to the end."""
-    seconds = max(0.0, left.total_seconds())
-    if seconds >= 86400:
-        days = math.ceil(seconds / 86400)
-        return f"in {days} day{'s' if days != 1 else ''}"
-    if seconds >= 3600:
-        hours = math.ceil(seconds / 3600)
-        return f"in {hours} hour{'s' if hours != 1 else ''}"
-    return "within the hour"
 
 
 def expiring_key_banners() -> list[Banner]:
