@@ -8,9 +8,11 @@ received webhook events older than EVENT_RETENTION_DAYS.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import Flask
+
+from . import clock
 
 # At start-up, each kind is pruned by at most this many rows: a portal that was off for months starts at
 # once and leaves the rest to the next start or to `flask prune`.
@@ -24,7 +26,7 @@ def prune_round(app: Flask, limit: int) -> dict[str, int]:
     from .store import housekeeping
 
     settings = app.config["SETTINGS"]
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     forms_before = now - app.permanent_session_lifetime
     return {
         "form tokens": housekeeping.prune_form_tokens(forms_before, limit),

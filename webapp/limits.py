@@ -37,7 +37,7 @@ def take(limits: str, *identifiers: str) -> int | None:
         for item in parse_many(limits):
             if not limiter.limiter.hit(item, *keys):
                 reset = limiter.limiter.get_window_stats(item, *keys).reset_time
-                return max(1, math.ceil(reset - time.time()))
+                return max(1, math.ceil(reset - time.time()))  # the limiter's own (wall) clock: a duration
     except Exception as error:  # Redis away: counted again once it is back
         global _last_warning
         if time.monotonic() - _last_warning > 60:  # one line a minute, not one per request

@@ -13,11 +13,12 @@ upstream before it sends again, as a try after a timeout does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import current_app
 
+from . import clock
 from .sir import errors
 from .sir.errors import SirError
 from .sir.times import parse_time
@@ -68,7 +69,7 @@ CALLS_PER_ACTION = 4
 def abandoned_before() -> datetime:
     """Claims still "running" that were last touched before this moment are abandoned (see the module)."""
     connect, read = current_app.extensions["sir_client"].timeout
-    return datetime.now(timezone.utc) - timedelta(seconds=CALLS_PER_ACTION * (connect + read))
+    return clock.now() - timedelta(seconds=CALLS_PER_ACTION * (connect + read))
 
 
 def run_once(token: str | None, partner_id: str, purpose: str, act: Callable[[Any], dict],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import math
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from flask import Flask, current_app, g
 from jinja2 import MemcachedBytecodeCache
 
+from . import clock
 from .security import csp_nonce
 from .sir import times
 from .upstream import current_environment
@@ -79,6 +81,25 @@ def short_time(value) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
+def time_left(left: timedelta) -> str:
+    """"in 10 days" for 9 days 23 hours; "in 5 hours", "within the hour" closer to the end."""
+    seconds = max(0.0, left.total_seconds())
+    if seconds >= 86400:
+        days = math.ceil(seconds / 86400)
+        return f"in {days} day{'s' if days != 1 else ''}"
+    if seconds >= 3600:
+        hours = math.ceil(seconds / 3600)
+        return f"in {hours} hour{'s' if hours != 1 else ''}"
+    return "within the hour"
+
+
+def until(value) -> str:
+    """How long until a moment, in words ("in 8 days"), from the portal's one clock: what a page says moves
+    with SIR Giving's clock, as its banners do."""
+    moment = parse_time(value)
+    return time_left(moment - clock.now()) if moment else ""
+
+
 def asset_fingerprints(static_folder: str) -> dict[str, str]:
     """A short content hash per static file, computed once, so asset URLs change when the file does."""
     import hashlib
@@ -130,7 +151,7 @@ def init_app(app: Flask) -> None:
 
     app.get_send_file_max_age = send_file_max_age
 
-    app.jinja_env.filters.update(number=number, percent=percent, iso=iso, short_time=short_time)
+    app.jinja_env.filters.update(number=number, percent=percent, iso=iso, short_time=short_time, until=until)
     app.jinja_env.globals["charts"] = charts  # chart builders are pure: a card partial builds its own figure
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

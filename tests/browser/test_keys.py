@@ -101,3 +101,36 @@ def test_changing_a_key_happens_in_place_and_revoking_waits_for_its_name(page, l
     refusal = page.locator("#key-actions .alert-error")
     assert "cannot be deactivated until another credential is in place" in refusal.inner_text()
     assert refusal.locator("a:has-text('Roll this key')").get_attribute("href").endswith("/roll")
+
+
+def test_the_roll_page_moves_to_done_by_itself_when_the_grace_period_ends(page, live_server):
+    """Last in this module: it moves the live server's one simulator clock an hour on."""
+    from tests.browser.conftest import ACCOUNTS, PASSWORD, form_fields, poll_until
+
+    page.clock.install()  # the roll's page checks every 20 s during the grace period: move time on instead
+    sign_in(page, live_server, "globex")
+    page.goto(live_server + "/keys/")
+    page.locator("table.keys-table tbody tr", has_text="portal signs with this").locator("a:has-text('Roll key')").click()
+    page.check("input[name=grace][value='1h']")
+    page.click("button:has-text('Create the replacement')")
+    page.wait_for_selector("#new-secret-key")
+    page.click("button:has-text('I have stored these — continue')")
+    page.wait_for_selector(".grace-ends")
+    roll_url = page.url
+    assert page.locator(".roll-state").inner_text() == "grace period"
+
+    # SIR Giving's clock moves past the old key's end (the simulator page's form, sent from this browser's
+    # session), and the admin signs in again: all without leaving or reloading the roll's page.
+    request = page.context.request
+    fields = form_fields(request.get(live_server + "/simulator/").text(), "#card-demo-clock form")
+    fields.update(seconds="3600", everyone="y")
+    assert request.post(live_server + "/simulator/clock", form=fields, max_redirects=0).status == 302
+    login = form_fields(request.get(live_server + "/login").text(), "form#login-form")
+    login.update(email=ACCOUNTS["globex"], password=PASSWORD)
+    assert request.post(live_server + "/login", form=login, max_redirects=0).status == 302
+
+    poll_until(page, page.locator(".roll-done"), every_ms=20_000)
+    assert page.url == roll_url  # it moved on its own
+    assert page.locator(".roll-state").inner_text() == "completed"
+    assert page.locator("ol.roll-steps li.done").count() == 6
+    assert page.locator(".grace-ends").count() == 0

@@ -3,7 +3,7 @@ really reach the in-process simulator, and the portal's own pages show the outco
 
 import pytest
 
-from tests.conftest import make_app, page, post_form, text_of
+from tests.conftest import AuthActions, make_app, page, post_form, text_of
 from tests.keys.helpers import audit_rows
 
 
@@ -71,15 +71,15 @@ def test_a_decision_that_is_neither_is_refused_in_place(signed_in, simulator):
 def test_moving_the_clock_moves_the_simulators_time(signed_in, simulator):
     before = simulator.now()
     response = post_form(signed_in, "/simulator/", "#card-demo-clock form", seconds="86400", everyone="y")
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"] == "/login?next=/simulator/"
     assert 86400 <= simulator.now() - before < 86400 + 60
-    shown = text_of(signed_in.get(response.headers["Location"]))
-    assert "moved forward by 1 day" in shown and "24.0 hours ahead of real time" in shown
+    told = text_of(signed_in.get(response.headers["Location"]))
+    assert "moved forward by 1 day" in told and "Your sign-in ended with the move" in told
+    AuthActions(signed_in).login("acme")
+    assert "24.0 hours ahead of real time" in text_of(signed_in.get("/simulator/"))
 
 
 def test_the_clock_does_not_move_without_confirming_it_moves_for_every_partner(signed_in, simulator):
-    from tests.conftest import AuthActions
-
     AuthActions(signed_in).login("acme")  # through the form, so the portal knows of the sign-in
     before = simulator.clock_offset
     shown = page(signed_in.get("/simulator/"))
@@ -95,7 +95,7 @@ def test_the_clock_does_not_move_without_confirming_it_moves_for_every_partner(s
 
 
 def test_a_confirmed_move_is_audited_with_who_and_its_reach_and_told_to_the_other_partners(app, signed_in, simulator):
-    from tests.conftest import ACCOUNTS, AuthActions
+    from tests.conftest import ACCOUNTS
 
     AuthActions(signed_in).login("acme")  # both through the form, so the portal knows of both sign-ins
     other = app.test_client()
@@ -103,6 +103,7 @@ def test_a_confirmed_move_is_audited_with_who_and_its_reach_and_told_to_the_othe
     before = simulator.clock_offset
     assert post_form(signed_in, "/simulator/", "#card-demo-clock form", seconds="3600", everyone="y").status_code == 302
     assert simulator.clock_offset - before == 3600
+    AuthActions(signed_in).login("acme")  # the move ended the mover's sign-in too
     moved = next(r for r in audit_rows(signed_in) if r["what"] == "simulator clock moved")
     assert moved["who"] == ACCOUNTS["acme"][0] and moved["target"] == "+1 hour"
     assert f"for every partner on the simulator ({len(simulator.partners)})" in moved["detail"]
@@ -123,6 +124,7 @@ def test_after_moving_the_clock_signed_calls_and_deliveries_still_go_through(sig
 
     register_portal_receiver(signed_in, event_types=("token_pool_request.approved",))
     assert post_form(signed_in, "/simulator/", "#card-demo-clock form", seconds="3600", everyone="y").status_code == 302
+    AuthActions(signed_in).login("acme")
     # Inside SIR Giving's five-minute window: the portal signs with the simulator's moved time.
     assert "hours ahead of real time" in text_of(signed_in.get("/simulator/"))
     chosen = pending_of(simulator, "Acme Rewards")[0]

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import g, request
 
+from .. import clock
 from ..csv_export import csv_response
 from ..sir.client import ENVIRONMENTS
 from ..sir.times import parse_day, to_wire
@@ -51,7 +52,7 @@ def index():
 @bp.get("/export.csv")
 def export_csv():
     filters, _ = _filters()
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = clock.now().strftime("%Y%m%d-%H%M%S")
     return csv_response(f"audit-{stamp}.csv", EXPORT_COLUMNS, _export_rows(g.partner["id"], filters))
 
 

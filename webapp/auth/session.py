@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 
 from flask import flash, g, request, session, url_for
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
+from .. import clock
 from ..web import go, is_htmx_partial_request, return_path
 
 
@@ -27,7 +27,7 @@ def load_signed_in_admin():
     if "jwt" not in session:
         return None
     expires_at = session.get("jwt_expires_at")
-    if expires_at is not None and time.time() >= expires_at:
+    if expires_at is not None and clock.timestamp() >= expires_at:
         session.clear()
         if request.endpoint in (None, "static", "auth.login"):
             return None

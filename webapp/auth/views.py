@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import time
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from limits import parse_many
 
+from .. import clock
 from ..actor import current_actor
 from ..limits import limiter
 from ..sir import errors
@@ -77,7 +77,7 @@ def _start_session(signed_in: SignedIn) -> None:
     session.update(
         # The JWT is a credential: the session store (SQLite, PostgreSQL or Redis) only ever holds it encrypted.
         jwt=current_app.extensions["vault"].encrypt(signed_in.token),
-        jwt_expires_at=jwt_expiry(signed_in.token) or time.time() + 3600,
+        jwt_expires_at=jwt_expiry(signed_in.token) or clock.timestamp() + 3600,
         admin={"id": user.get("id"), "email": user.get("email"), "name": user.get("name")},
         partner={"id": partner.get("id"), "name": partner.get("name"), "slug": partner.get("slug"),
                  "status": partner.get("status")},

@@ -6,8 +6,9 @@ audited: in their own partner's log with who and how far, and in each other part
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
+from .. import clock as portal_clock
 from ..actor import Actor
 from ..sir.operator import SimulatorClock, SimulatorControls
 from ..store import audit
@@ -25,7 +26,7 @@ class Reach:
 
 
 def reach(clock: SimulatorClock) -> Reach:
-    since = datetime.now(timezone.utc) - SIGN_IN_LASTS
+    since = portal_clock.now() - SIGN_IN_LASTS
     return Reach(partners=len(clock.partner_ids), signed_in=audit.signed_in_since(since))
 
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 
+from .. import clock as portal_clock
 from ..actor import current_actor
 from ..sir import errors
 from ..upstream import partner_api, simulator_controls as controls
@@ -61,6 +62,13 @@ def move_clock():
         return _page(clock_form=form, status=422)
     label = dict(CLOCK_STEPS)[form.seconds.data]
     clock.move(current_actor(), controls(), int(form.seconds.data), label)
+    ends = session.get("jwt_expires_at")
+    if ends is not None and portal_clock.timestamp() >= ends:
+        # The portal reads the moved clock, so the mover's own sign-in ended with the move: say so, not "expired".
+        session.clear()
+        flash(f"The simulator's clock moved forward by {label}. Your sign-in ended with the move, as every "
+              "admin's older than that did: sign in again to continue.", "success")
+        return redirect(url_for("auth.login", next=url_for("demo.index")))
     flash(f"The simulator's clock moved forward by {label}.", "success")
     return redirect(url_for("demo.index"))
 

@@ -6,17 +6,14 @@ no call on most pages and is never shared between admins."""
 
 from __future__ import annotations
 
-import math
-import time
-from datetime import datetime, timedelta, timezone
-
 from flask import g, session, url_for
 
+from .. import clock
 from ..sir import errors
 from ..sir.client import ENVIRONMENTS
 from ..sir.times import parse_time, to_wire
 from ..store import rotations
-from ..templating import Banner
+from ..templating import Banner, time_left
 from ..upstream import account_api, vault
 
 REMEMBER_SECONDS = 60
@@ -24,15 +21,15 @@ REMEMBER_SECONDS = 60
 
 def key_flags_are_fresh() -> bool:
     remembered = session.get("key_flags")
-    return bool(remembered) and time.time() - remembered["at"] < REMEMBER_SECONDS
+    return bool(remembered) and clock.timestamp() - remembered["at"] < REMEMBER_SECONDS
 
 
 def remember_key_flags(keys) -> list[dict]:
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     items = [{"id": k.id, "name": k.name, "environment": k.environment, "status": k.status,
               "expires_at": to_wire(k.expires_at) or None}
              for k in keys if k.needs_attention(now)]
-    session["key_flags"] = {"at": time.time(), "items": items}
+    session["key_flags"] = {"at": clock.timestamp(), "items": items}
     return items
 
 
@@ -44,18 +41,6 @@ def key_flags() -> list[dict]:
 
 def forget_key_flags() -> None:
     session.pop("key_flags", None)
-
-
-def time_left(left: timedelta) -> str:
-    """"in 10 days" for 9 days 23 hours; "in 5 hours", "within the hour" closer to the end."""
-    seconds = max(0.0, left.total_seconds())
-    if seconds >= 86400:
-        days = math.ceil(seconds / 86400)
-        return f"in {days} day{'s' if days != 1 else ''}"
-    if seconds >= 3600:
-        hours = math.ceil(seconds / 3600)
-        return f"in {hours} hour{'s' if hours != 1 else ''}"
-    return "within the hour"
 
 
 def expiring_key_banners() -> list[Banner]:
@@ -72,7 +57,7 @@ def expiring_key_banners() -> list[Banner]:
         flags = key_flags()
     except errors.SirError:
         return banners
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     rolled = rotations.latest_by_old_key(g.partner["id"])
     portal_keys = {row.key_id for env in ENVIRONMENTS if (row := vault().record_for(g.partner["id"], env))} if flags else set()
     for key in flags:

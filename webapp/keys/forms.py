@@ -1,9 +1,9 @@
-from datetime import datetime, timezone
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
+from .. import clock
 from ..sir.times import parse_day
 from .rotation import GRACE_LABELS
 
@@ -35,7 +35,7 @@ class ExpiryForm(FlaskForm):
         if day is None:
             raise ValidationError("Enter a date like 2027-01-31.")
         moment = day.replace(hour=23, minute=59)
-        if moment <= datetime.now(timezone.utc):
+        if moment <= clock.now():
             raise ValidationError("The expiry must be in the future; to stop a key now, deactivate or revoke it.")
         field.moment = moment
 

@@ -68,6 +68,30 @@ def can_cancel(rotation: KeyRotation) -> bool:
         rotation.was_portal_key and step_done(rotation, "switched"))
 
 
+def replaced_by(rotation: KeyRotation | None, key) -> KeyRotation | None:
+    """The completed roll (the key's latest) that retired `key`, while SIR Giving still refuses it, or None: such
+    a key is neither rolled again, deactivated nor given an expiry (which would revive it), and its page says
+    what replaced it."""
+    if rotation is None or rotation.state != "completed" or key.status == "active":
+        return None
+    return rotation
+
+
+def still_in_use(usage, rotation: KeyRotation | None) -> bool:
+    """Whether something still uses the key: it served requests in the last 24 hours, not counting the portal's
+    own calls from before a roll switched the portal to the replacement (only a use after the switch counts),
+    and never for a key a completed roll retired (SIR Giving refuses it now)."""
+    if usage is None or not usage.requests_last_24h or (rotation is not None and rotation.state == "completed"):
+        return False
+    since = rotations.switched_at(rotation) if rotation is not None and step_done(rotation, "switched") else None
+    return since is None or (usage.last_used_at is not None and usage.last_used_at > since)
+
+
+def grace_over(rotation: KeyRotation, now: datetime) -> bool:
+    """The grace period's end has passed on SIR Giving's clock, and SIR Giving has not said the old key stopped."""
+    return rotation.state == "grace" and rotation.old_expires_at is not None and parse_time(rotation.old_expires_at) <= now
+
+
 @dataclass
 class Progress:
     """What a rotation's page shows beside its steps: the old and new keys' traffic while it matters."""
@@ -84,7 +108,7 @@ class Rotator:
         self.client, self.account, self.vault, self.actor = client, account, vault, actor
 
     def now(self) -> datetime:
-        """SIR Giving's idea of now, as the client signs with it (the real clock, or a test's)."""
+        """SIR Giving's idea of now, as the client signs with it (the portal's one clock, or a test's)."""
         return datetime.fromtimestamp(self.client.clock(), tz=timezone.utc)
 
     def _record(self, rotation, action, outcome="success", detail=None, target=None):
@@ -159,7 +183,7 @@ class Rotator:
     def create_replacement(self, rotation: KeyRotation) -> None:
         retrying = rotation.error is not None or rotation.state == "creating"
         name = rotation.new_key_name or self.replacement_name(rotation)
-        now = datetime.now(timezone.utc)
+        now = self.now()
         if not rotations.claim_creation(rotation, name, now, stale_before=now - CREATING_STALE):
             return  # another request is creating it right now; the page shows that and offers a reload
         name = rotation.new_key_name
@@ -203,13 +227,13 @@ class Rotator:
         """The replacement's secrets, the first time the page asks and never again (one conditional UPDATE)."""
         if rotation.state != "created" or rotation.secrets_shown_at is not None:
             return None
-        if not rotations.mark_secrets_shown(rotation, datetime.now(timezone.utc)):
+        if not rotations.mark_secrets_shown(rotation, self.now()):
             return None
         return self.secrets(rotation)
 
     def confirm_stored(self, rotation: KeyRotation) -> bool:
         """"created" → "confirmed", once: only the request that wins goes on with the next steps."""
-        won = rotations.confirm_stored(rotation, datetime.now(timezone.utc), commit=False)
+        won = rotations.confirm_stored(rotation, self.now(), commit=False)
         if won:
             self._record(rotation, "key_roll_secrets_stored", target=self._new_target(rotation))
         rotations.save(rotation)
@@ -235,7 +259,7 @@ class Rotator:
             pass
         except errors.SirError as error:
             self._fail(rotation, "key_roll_replacement_revoked", error)
-        won = rotations.forget_replacement(rotation, seen_key_id, datetime.now(timezone.utc), commit=False)
+        won = rotations.forget_replacement(rotation, seen_key_id, self.now(), commit=False)
         if won:
             self._record(rotation, "key_roll_replacement_revoked", target=seen_target,
                          detail="its secrets were not stored; a new replacement follows")
@@ -416,7 +440,7 @@ class Rotator:
                                 "Resume to finish the roll; the old key keeps working until its grace period ends.")
         if step_done(rotation, "grace"):
             raise RotationError("The old key's end is already scheduled; the roll finishes on its own.")
-        if rotation.state == "creating" and parse_time(rotation.updated_at) > datetime.now(timezone.utc) - CREATING_STALE:
+        if rotation.state == "creating" and parse_time(rotation.updated_at) > self.now() - CREATING_STALE:
             raise RotationError("The replacement is being created right now. Reload the page in a moment, then cancel.")
         try:
             if rotation.new_key_id:

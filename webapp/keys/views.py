@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from flask import abort, flash, g, render_template, request, session, url_for
 
+from .. import clock
 from ..actor import current_actor
 from ..errors import in_place
 from ..sir import errors
@@ -15,8 +15,8 @@ from . import bp, changes
 from .banner import forget_key_flags
 from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RollForm
 from .issuing import PURPOSE as CREATE_KEY, issue_key
-from .rotation import (GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, purpose, secrets_waiting,
-                       step_done)
+from .rotation import (GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, grace_over, purpose,
+                       replaced_by, secrets_waiting, step_done, still_in_use)
 
 
 def _portal_key_ids() -> dict[str, str | None]:
@@ -65,7 +65,7 @@ def index():
     in_progress = rotations.in_progress_for(g.partner["id"])
     if not listed.reply.stale:  # a roll is finished on what SIR Giving says now, never on a copy
         _rotator().complete_finished(in_progress, {k.id: k for k in keys})
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     rolled = rotations.latest_by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
     flagged = [k for k in keys if k.needs_attention(now) and k.id not in rolled]
     return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(),
@@ -112,9 +112,12 @@ def secrets(token):
 def _key_page(key, status=200, reply=None, **forms):
     portal_keys = _portal_key_ids()
     usage = _usage_by_key().get(key.id)
+    latest = rotations.latest_by_old_key(g.partner["id"]).get(key.id)
+    replaced = replaced_by(latest, key)
     context = dict(key=key, is_portal_key=portal_keys.get(key.environment) == key.id, usage=usage,
-                   expiring=key.needs_attention(datetime.now(timezone.utc)),
-                   rotation=next(iter(rotations.in_progress_for(g.partner["id"], key.id)), None),
+                   expiring=key.needs_attention(clock.now()) and not replaced,
+                   rotation=latest if latest is not None and latest.in_progress else None, replaced=replaced,
+                   still_used=still_in_use(usage, latest),
                    rename_form=forms.get("rename_form") or RenameForm(name=key.name),
                    expiry_form=forms.get("expiry_form") or ExpiryForm(expires_on=key.expires_at.strftime("%Y-%m-%d") if key.expires_at else ""),
                    revoke_form=forms.get("revoke_form") or ConfirmNameForm(key.name, formdata=None),
@@ -254,10 +257,10 @@ def _after_post(row) -> str:
 
 
 def _roll_context(row, rotator):
-    progress = rotator.progress(row)
+    progress = rotator.progress(row)  # completes a grace period SIR Giving says is over
     return dict(rotation=row, traffic=progress.traffic, traffic_note=progress.traffic_note, idle=progress.idle,
                 steps=STEPS, step_done=step_done, grace_labels=GRACE_LABELS, state_labels=STATE_LABELS,
-                can_cancel=can_cancel(row))
+                can_cancel=can_cancel(row), grace_over=grace_over(row, rotator.now()))
 
 
 @bp.get("/rolls/<int:rotation_id>")
@@ -288,9 +291,10 @@ def roll_secrets(rotation_id, link):
 
 @bp.get("/rolls/<int:rotation_id>/traffic")
 def roll_traffic(rotation_id):
-    """The grace-period card on its own: the page polls it, so the admin watches the move happen."""
+    """The roll's steps and traffic on their own: the page polls them during the grace period, so the admin
+    watches the move happen and the roll finish when the old key stops, without opening another page."""
     row = _rotation_or_404(rotation_id)
-    return render_htmx_template("keys/roll.html", "keys/_traffic.html", secrets=None,
+    return render_htmx_template("keys/roll.html", "keys/_roll_body.html", secrets=None,
                                 **_roll_context(row, _rotator()))
 
 

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import date
 
 from flask import flash, g, redirect, render_template, request, url_for
 
+from .. import clock
 from ..actor import current_actor
 from ..errors import in_place
 from ..sir import errors
@@ -36,7 +36,7 @@ def index():
 def create_portal_key():
     form = CreatePortalKeyForm()
     done_url = safe_next(form.next.data, url_for("dashboard.overview"))
-    outcome = create_key_for_portal(current_actor(), account_api(), vault(), form.submission.data, date.today())
+    outcome = create_key_for_portal(current_actor(), account_api(), vault(), form.submission.data, clock.now().date())
     if outcome.state == "already":
         # A double click or a resubmit: the first submission made (or is making) the key; make no second one.
         return redirect(done_url)

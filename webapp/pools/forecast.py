@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
+from .. import clock
 from ..parallel import POOL
 from ..sir import errors
 from ..sir.api import Parsed, PartnerApi
@@ -80,7 +81,7 @@ def _merge(listed: TokenPool, balance_future) -> TokenPool:
 
 def _assemble(pools: list[TokenPool], trends, campaigns) -> Forecast:
     dates = [d.date for d in trends.daily]
-    today = dates[-1] if dates else date.today().isoformat()
+    today = dates[-1] if dates else clock.now().date().isoformat()
     drawing = [p for p in pools if p.status != "inactive"]
     drawn = attribute_burn(dates, [d.tokens for d in trends.daily], drawing, campaigns)
     rows = []

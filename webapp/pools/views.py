@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from flask import abort, flash, request, url_for
 
+from .. import clock
 from .. import charts
 from ..actor import current_actor
 from ..errors import in_place
@@ -156,5 +156,5 @@ def top_up_requests():
         share_forecast(shown.forecast)
     return render_htmx_template("pools/requests.html", "pools/_requests.html", listing=shown.listing.value,
                                 reply=shown.listing.reply, status_filter=status, times=shown.times,
-                                warnings=shown.warnings, now=datetime.now(timezone.utc),
+                                warnings=shown.warnings, now=clock.now(),
                                 new_id=request.args.get("new"), new_request=shown.request(request.args.get("new")))

@@ -237,7 +237,7 @@ def prune_expired(session: requests_cache.CachedSession, limit: int) -> int:
     cache = session.cache
     if not isinstance(cache, requests_cache.SQLiteCache):
         return 0
-    cutoff = round(time.time() - KEEP_FOR_STALE.total_seconds())
+    cutoff = round(time.time() - KEEP_FOR_STALE.total_seconds())  # requests-cache stamps `expires` in real time
     table = cache.responses.table_name
     with cache.responses.connection(commit=True) as connection:
         return connection.execute(

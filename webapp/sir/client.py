@@ -26,7 +26,7 @@ import json
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import urlencode
 
@@ -102,7 +102,7 @@ class Reply:
     status: int
     from_cache: bool = False
     stale: bool = False
-    fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))  # the client passes its own now
     elapsed_ms: float = 0.0
     error: errors.SirError | None = None  # set when a stale answer stands in for a failure
 
@@ -219,14 +219,15 @@ class SirClient:
                 continue
             if self._copies is not None:
                 self._copies.put(token, url, data)
-            return Reply(data=data, status=200, elapsed_ms=(time.perf_counter() - started) * 1000)
+            return Reply(data=data, status=200, fetched_at=self.now(), elapsed_ms=(time.perf_counter() - started) * 1000)
         kept = self._copies.get(token, url) if self._copies is not None else None
         if kept is None:
             raise error
         data, fetched_at = kept
         if record is not None:
             record(CallRecord("GET", path, 0.0, True, True, 200))
-        return Reply(data=data, status=200, from_cache=True, stale=True, fetched_at=fetched_at, error=error)
+        return Reply(data=data, status=200, from_cache=True, stale=True, fetched_at=self.on_clock(fetched_at),
+                     error=error)
 
     def login(self, email: str, password: str) -> dict:
         return self.jwt_call("POST", "/v1/partner/auth/login", json_body={"email": email, "password": password})
@@ -286,8 +287,17 @@ class SirClient:
         from_cache = bool(getattr(response, "from_cache", False))
         fetched_at = getattr(response, "created_at", None) if from_cache else None
         return Reply(data=data, status=response.status_code, from_cache=from_cache,
-                     fetched_at=_aware(fetched_at) if fetched_at else datetime.now(timezone.utc),
+                     fetched_at=self.on_clock(fetched_at) if fetched_at else self.now(),
                      elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def now(self) -> datetime:
+        """SIR Giving's now, as this client signs with it (the portal's one clock: webapp/clock.py)."""
+        return datetime.fromtimestamp(self.clock(), timezone.utc)
+
+    def on_clock(self, moment: datetime) -> datetime:
+        """A moment the caches stamped with real time, moved onto this client's clock (the embedded simulator's
+        may have been moved ahead), so "Updated"/"Stale since" agree with every other time on the page."""
+        return _aware(moment) + timedelta(seconds=self.clock() - time.time())
 
     def invalidate(self, credential: Credential | str, *families: str) -> None:
         """Make every cached answer of `families` (`"token-pools"`, `"webhooks"`…) a miss from now on, for this
@@ -310,7 +320,7 @@ class SirClient:
             data = json.loads(cached.content)
         except ValueError:
             return None
-        return Reply(data=data, status=200, from_cache=True, stale=True, fetched_at=_aware(cached.created_at))
+        return Reply(data=data, status=200, from_cache=True, stale=True, fetched_at=self.on_clock(cached.created_at))
 
 
 def _encode(json_body: Any) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,7 +11,10 @@ from .db import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """The portal's one clock (SIR Giving's now, see webapp/clock.py): stored times compare with its times."""
+    from ..clock import now
+
+    return now()
 
 
 class VaultCredential(db.Model):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from ..sir.times import parse_time  # as UTC: SQLite keeps no zone
 from .db import db
-from .models import RevealedSecret
+from .models import RevealedSecret, utcnow
 
 
 KINDS = ("key", "webhook")
@@ -42,11 +42,11 @@ def take(vault, token: str, partner_id: str, kind: str,
         return None, None
     if not row.secrets_encrypted:
         return row, None
-    if max_age is not None and parse_time(row.created_at) < datetime.now(timezone.utc) - max_age:
+    if max_age is not None and parse_time(row.created_at) < utcnow() - max_age:
         row.secrets_encrypted = None
         db.session.commit()
         return row, None
     payload = json.loads(vault.decrypt(row.secrets_encrypted))
-    row.secrets_encrypted, row.shown_at = None, datetime.now(timezone.utc)  # gone before the page leaves
+    row.secrets_encrypted, row.shown_at = None, utcnow()  # gone before the page leaves
     db.session.commit()
     return row, payload

@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select, update
 
 from .db import db
-from .models import KeyRotation
+from ..sir.times import parse_time  # as UTC: SQLite keeps no zone
+from .models import AuditEntry, KeyRotation
 
 FINISHED = ("completed", "cancelled")
 
@@ -33,6 +34,17 @@ def latest_by_old_key(partner_id: str) -> dict[str, KeyRotation]:
                                                          KeyRotation.state != "cancelled")
                               .order_by(KeyRotation.created_at))
     return {row.old_key_id: row for row in rows}
+
+
+def switched_at(rotation: KeyRotation) -> datetime | None:
+    """When the portal moved its credential from the rotation's old key to the new one: the audit entry written
+    in the same transaction as the switch (None when the portal never signed with the old key)."""
+    if not rotation.was_portal_key or rotation.new_key_id is None:
+        return None
+    moment = db.session.scalar(select(AuditEntry.at).filter_by(
+        partner_id=rotation.partner_id, action="portal_credential_switched", outcome="success",
+        target=f"{rotation.new_key_name} ({rotation.new_key_id})").order_by(AuditEntry.at.desc()).limit(1))
+    return parse_time(moment) if moment else None
 
 
 def of_partner(partner_id: str, rotation_id: int) -> KeyRotation | None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import g, url_for
 
+from .. import clock
 from ..store import events
 from ..templating import Banner
 from ..upstream import current_environment
@@ -18,7 +19,7 @@ WINDOW = timedelta(hours=24)
 
 def event_banners() -> list[Banner]:
     banners = []
-    since = datetime.now(timezone.utc) - WINDOW
+    since = clock.now() - WINDOW
     for event in events.alerts(g.partner["id"], current_environment(), ALERT_TYPES, since, limit=5):
         data = (json.loads(event.raw_body).get("data") or {})
         if event.event_type in ("token_pool.low_balance", "token_pool.depleted"):

@@ -14,9 +14,9 @@ import hashlib
 import hmac
 import json
 import re
-import time
 from dataclasses import dataclass, field
 
+from .. import clock
 from ..sir import webhooks as verification
 from ..sir.times import parse_time
 from ..store.models import ReceivedEvent, ReceiverEndpoint
@@ -74,7 +74,7 @@ def diagnose(header_text: str, body: bytes, secret: str | None, secret_label: st
     "signed with another endpoint's secret" apart from "the body changed". `pasted`: the body came through a
     browser form, which turns every line break into CRLF. `show_expected`: the secret is one the user pasted,
     so the report may carry the signature computed from it; never for a kept secret."""
-    now = time.time() if now is None else now
+    now = clock.timestamp() if now is None else now
     headers = parse_headers(header_text)
     timestamp, received = headers.get("x-sir-timestamp"), headers.get("x-sir-signature")
     report = Report(timestamp, received, "", None, secret_label, len(body), checked_at)
@@ -139,7 +139,7 @@ def check_pasted(header_text: str, body: str, pasted_secret: str, chosen: Receiv
     label = "pasted secret" if pasted_secret else (f"secret of {secret_label(chosen)}" if chosen else None)
     others = {secret_label(r): vault.decrypt(r.secret_encrypted) for r in kept.values()
               if pasted_secret or r is not chosen}
-    return diagnose(header_text, body.encode(), secret, label, others, pasted=True, show_expected=bool(pasted_secret))
+    return diagnose(header_text, body.encode(), secret, label, others, now=clock.timestamp(), pasted=True, show_expected=bool(pasted_secret))
 
 
 def _check_window(report: Report, timestamp: str, now: float) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from flask import flash, request, url_for
 from werkzeug.utils import secure_filename
 
+from ... import clock
 from ...actor import current_actor
 from ...csv_export import csv_response
 from ...errors import in_place
@@ -33,7 +34,7 @@ def deliveries(webhook_id):
     except errors.SirError:
         health = None  # the deliveries are what this page is for; the health line is a bonus
     receiver = kept_receivers().get(hook.id)
-    since = datetime.now(timezone.utc) - timedelta(days=1)
+    since = clock.now() - timedelta(days=1)
     return render_htmx_template("webhooks/deliveries.html", "webhooks/_deliveries.html", hook=hook,
                                 listing=listing.value, reply=listing.reply, chosen=chosen, health=health,
                                 event_types=DELIVERY_EVENT_TYPES, statuses=DELIVERY_STATUSES, receiver=receiver,

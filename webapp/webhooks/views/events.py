@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import g, request, url_for
 
+from ... import clock
 from ...sir.times import parse_time
 from ...store import events as received
 from ...upstream import current_environment
@@ -52,7 +53,7 @@ def event_data(raw_body: str) -> str:
 
 @bp.app_template_filter("age_seconds")
 def age_seconds(moment: datetime | None) -> float:
-    return (datetime.now(timezone.utc) - parse_time(moment)).total_seconds() if moment else float("inf")
+    return (clock.now() - parse_time(moment)).total_seconds() if moment else float("inf")
 
 
 @bp.post("/events/<int:event_id>/dismiss")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import flash, request, url_for
 
+from ... import clock
 from ...actor import current_actor
 from ...sir.times import parse_moment, to_local_input
 from ...store import recoveries
@@ -23,7 +24,7 @@ def _since_or_problem(form: RecoverForm) -> tuple[datetime | None, str | None]:
     since = parse_moment(form.since.data)
     if since is None:
         return None, "Enter a date and time like 2026-11-24 09:30 (UTC)."
-    if since > datetime.now(timezone.utc):
+    if since > clock.now():
         return None, "That moment is in the future: choose one in the past."
     return since, None
 
