@@ -38,11 +38,19 @@ def test_every_card_is_filled_on_the_first_response(client, auth):
 
 
 def test_the_top_earner_and_amount_are_the_simulators(app, signed_in):
-    expected = partner_api_for(app, signed_in).get("/v1/partner/dashboard/top-earners", {"limit": 10, "days": 30}).data["data"]
+    def top_earner():
+        leader = partner_api_for(app, signed_in).get("/v1/partner/dashboard/top-earners",
+                                                     {"limit": 10, "days": 30}).data["data"][0]
+        return leader["name"], f"{leader['tokens']:,}"
+
+    # The 30-day window slides while the page is built (an old reward may leave it): the page agrees with
+    # SIR Giving just before or just after.
+    before = top_earner()
     rows = card(signed_in.get("/"), "top-earners").select("table.top-earners tbody tr")
+    after = top_earner()
     assert len(rows) == 10
     first = [cell.get_text(" ", strip=True) for cell in rows[0].select("td")]
-    assert first[1].startswith(expected[0]["name"]) and first[2] == f"{expected[0]['tokens']:,}"
+    assert any(first[1].startswith(name) and first[2] == tokens for name, tokens in (before, after))
 
 
 def test_the_earners_limit_changes_only_that_card_and_stays_in_the_url(signed_in):
