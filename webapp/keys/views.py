@@ -15,8 +15,8 @@ from . import bp, changes
 from .banner import forget_key_flags
 from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RollForm
 from .issuing import PURPOSE as CREATE_KEY, issue_key
-from .rotation import (GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, purpose, secrets_waiting,
-                       step_done)
+from .rotation import (GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, describe, key_lifetime,
+                       purpose, secrets_waiting, step_done)
 
 
 def _portal_key_ids() -> dict[str, str | None]:
@@ -230,6 +230,8 @@ def roll_key(key_id):
             form.submission.data = submissions.issue(g.partner["id"], purpose(key.id))
         return render_htmx_template("keys/roll_key.html", "keys/_roll_form.html", key=key, form=form,
                                     usage=_usage_by_key().get(key.id),
+                                    replacement_expires=_rotator().replacement_expiry(key),
+                                    lifetime=key_lifetime(key) and describe(key_lifetime(key)),
                                     is_portal_key=_portal_key_ids().get(key.environment) == key.id,
                                     key_reply=shown.reply if shown else None,
                                     status=200 if request.method == "GET" else 422)
