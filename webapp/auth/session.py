@@ -11,6 +11,7 @@ from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
 from ..web import go, is_htmx_partial_request, return_path
+from .kept_forms import keep_lapsed_form
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -28,11 +29,12 @@ def load_signed_in_admin():
         return None
     expires_at = session.get("jwt_expires_at")
     if expires_at is not None and time.time() >= expires_at:
+        partner_id = (session.get("partner") or {}).get("id")
         session.clear()
         if request.endpoint in (None, "static", "auth.login"):
             return None
         flash("Your session expired. Sign in again to continue.", "warning")
-        return _to_login()
+        return go(url_for("auth.login", next=keep_lapsed_form(partner_id, return_path())))
     g.admin = session.get("admin")
     g.partner = session.get("partner")
     return None

@@ -12,6 +12,7 @@ from ..store import rotations, submissions
 from ..upstream import account_api, current_environment, partner_api, sir_client, vault
 from ..web import get_for_partner, go, once_link, render_htmx_template, shown_once, take_revealed, use_once_link
 from . import bp, changes
+from ..auth.kept_forms import restored_form
 from .banner import forget_key_flags
 from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RollForm
 from .issuing import PURPOSE as CREATE_KEY, issue_key
@@ -79,6 +80,9 @@ def index():
 def new():
     form = CreateKeyForm(environment=current_environment())
     if request.method == "GET":
+        kept = restored_form("keys.new", g.partner["id"])
+        if kept:
+            form = CreateKeyForm(formdata=kept)
         form.submission.data = submissions.issue(g.partner["id"], CREATE_KEY)
         return render_htmx_template("keys/new.html", "keys/_new_form.html", form=form)
     if not form.validate_on_submit():
