@@ -80,3 +80,26 @@ def test_a_kept_form_is_never_shown_to_another_partner(app, client, auth):
     auth.sign_in("globex")
     shown = page(client.get(back_to)).select_one("form#create-key")
     assert shown.select_one("[name=name]").get("value", "") == ""
+
+
+def test_the_page_warns_a_few_minutes_before_the_sign_in_ends(client, auth):
+    auth.sign_in("acme")
+    notice = page(client.get("/audit/")).select_one("#session-ends")
+    assert notice is not None and notice.has_attr("hidden")  # an hour left: present for app.js, not shown
+    with client.session_transaction() as stored:
+        ends = stored["jwt_expires_at"]
+        stored["jwt_expires_at"] = time.time() + 4 * 60
+    near = page(client.get("/audit/")).select_one("#session-ends")
+    assert not near.has_attr("hidden") and near["role"] == "status"
+    assert "Your sign-in ends at" in near.get_text(" ", strip=True)
+    assert near.select_one("time")["datetime"] == near["data-ends-at"] and ends != near["data-ends-at"]
+    assert near.select_one("a")["href"].startswith("/login?next=/audit/")
+
+
+def test_the_sign_in_ends_when_sir_givings_token_does(client, auth, app):
+    from webapp.auth.session import jwt_expiry
+
+    auth.login("acme")
+    with client.session_transaction() as stored:
+        token = app.extensions["vault"].decrypt(stored["jwt"])
+        assert stored["jwt_expires_at"] == jwt_expiry(token)

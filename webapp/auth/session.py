@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+from datetime import datetime, timezone
 
 from flask import flash, g, request, session, url_for
 from joserfc.errors import JoseError
@@ -21,6 +22,20 @@ def jwt_expiry(token: str) -> float | None:
         return float(claims["exp"])
     except (JoseError, KeyError, ValueError, TypeError, AttributeError):
         return None
+
+
+# The page warns this long before SIR Giving's token (and with it the sign-in) ends.
+WARN_BEFORE_SECONDS = 5 * 60
+
+
+def session_end() -> dict | None:
+    """When the sign-in ends (the JWT's `exp`) and whether that is near enough to warn now; None when signed out.
+    The notice is in every signed-in page; app.js shows it when the moment comes on a page left open."""
+    expires_at = session.get("jwt_expires_at") if g.get("admin") else None
+    if expires_at is None:
+        return None
+    return {"at": datetime.fromtimestamp(expires_at, tz=timezone.utc), "warn_seconds": WARN_BEFORE_SECONDS,
+            "near": expires_at - time.time() <= WARN_BEFORE_SECONDS}
 
 
 def load_signed_in_admin():
