@@ -2,7 +2,7 @@
 
 import json
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from tests.conftest import form_values, page, text_of
 from tests.pools.test_pools import pending_requests
@@ -17,7 +17,7 @@ def sign_in_again(client, auth, location):
     """The admin signs in on the page the lapsed POST led to; returns where sign-in leads."""
     assert urlsplit(location).path == "/login"
     back_to = parse_qs(urlsplit(location).query)["next"][0]
-    signed_in = auth.login("acme", next_url=back_to.replace("?", "%3F").replace("=", "%3D").replace("&", "%26"))
+    signed_in = auth.login("acme", next_url=quote(back_to, safe="/"))
     assert signed_in.status_code == 302 and signed_in.headers["Location"] == back_to
     return back_to
 

@@ -64,12 +64,10 @@ def key_lifetime(key) -> timedelta | None:
 
 
 def describe(lifetime: timedelta) -> str:
+    """A lifetime as the admin reads it: "30 days", "1 day 6 h", "45 min"."""
     days, hours = lifetime.days, lifetime.seconds // 3600
-    if days and not hours:
-        return f"{days} day{'s' if days != 1 else ''}"
-    if days:
-        return f"{days} day{'s' if days != 1 else ''} {hours} h"
-    return f"{hours} h" if hours else f"{lifetime.seconds // 60} min"
+    parts = ([f"{days} day{'s' if days != 1 else ''}"] if days else []) + ([f"{hours} h"] if hours else [])
+    return " ".join(parts) or f"{lifetime.seconds // 60} min"
 
 
 class RotationError(Exception):
