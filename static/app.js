@@ -269,6 +269,19 @@
   }
   function updateConfirmMatch(button) { button.disabled = !confirmMatches(button); }
 
+  // -- (j) the sign-in's end: its notice shows itself a few minutes before SIR Giving's token expires --
+  function watchSessionEnd() {
+    var notice = document.getElementById("session-ends");
+    if (!notice || !notice.hidden) return;
+    var endsAt = Date.parse(notice.getAttribute("data-ends-at"));
+    var warnMs = 1000 * (parseInt(notice.getAttribute("data-warn-seconds"), 10) || 300);
+    if (isNaN(endsAt)) return;
+    var wait = endsAt - warnMs - Date.now();
+    function show() { notice.hidden = false; }
+    if (wait <= 0) show();
+    else window.setTimeout(show, Math.min(wait, 2147483647));  // setTimeout's longest wait
+  }
+
   // -- everything that runs on new content: page load, and after each htmx swap ----------------------
   function enhance(root) {
     drawCharts(root);
@@ -278,6 +291,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     enhance(document);
+    watchSessionEnd();
     new MutationObserver(purgeRemoved).observe(document.body, { childList: true, subtree: true });
   });
   document.addEventListener("htmx:after:settle", function (event) {

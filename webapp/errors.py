@@ -56,9 +56,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(sir_errors.SirError)
     def upstream_failed(error: sir_errors.SirError):
         if isinstance(error, sir_errors.Unauthorized):
+            from .auth.kept_forms import keep_lapsed_form  # here: the auth blueprint's views import this module
+
+            partner_id = (session.get("partner") or {}).get("id")
             session.clear()
             flash("Your session expired. Sign in again to continue.", "warning")
-            return go(url_for("auth.login", next=return_path()))
+            return go(url_for("auth.login", next=keep_lapsed_form(partner_id, return_path())))
         if isinstance(error, sir_errors.NoCredential):
             return go(url_for("onboarding.index", next=return_path()))
         app.logger.warning("SIR Giving call failed: %s %s (%s)", error.code, error.path, error.status)

@@ -157,6 +157,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.bytecode_cache = BYTECODE_CACHE
 
+    from .auth.session import session_end
+
     @app.context_processor
     def signed_in_context():
         admin = g.get("admin")
@@ -168,4 +170,5 @@ def init_app(app: Flask) -> None:
             "csp_nonce": csp_nonce(),
             "demo_mode": app.config["SETTINGS"].embedded_simulator,
             "portal_banners": portal_banners(),
+            "session_ends": session_end(),
         }

@@ -228,3 +228,21 @@ def test_the_stylesheet_keeps_a_page_within_the_viewport(page, width):
     page.goto(base + "/")
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
+
+
+def test_the_sign_in_notice_shows_itself_when_the_warning_time_comes_on_a_page_left_open(browser):
+    import time
+    from datetime import datetime, timezone
+
+    problems: list[str] = []
+    page = open_page(browser, problems)
+    # What base.html renders an hour before the end, with the end moved to 3 s past the 5-minute warning.
+    ends = datetime.fromtimestamp(time.time() + 300 + 3, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    base = serve(page, {"/": f"""<body><div id="session-ends" class="alert alert-warning session-ends" role="status"
+        data-ends-at="{ends}" data-warn-seconds="300" hidden><span>Your sign-in ends soon.</span></div>
+        </body>"""})
+    page.goto(base + "/")
+    assert page.locator("#session-ends").is_hidden()
+    page.wait_for_selector("#session-ends", state="visible", timeout=5000)
+    page.context.close()
+    assert not problems, problems

@@ -96,11 +96,12 @@ def test_changing_a_key_happens_in_place_and_revoking_waits_for_its_name(page, l
 
     page.goto(live_server + "/keys/")
     page.locator("table.keys-table tbody tr", has_text="portal signs with this").locator("td a").first.click()
-    page.click("form#key-active button:has-text('Deactivate')")
-    page.wait_for_selector("#key-actions .alert-error")
-    refusal = page.locator("#key-actions .alert-error")
-    assert "cannot be deactivated until another credential is in place" in refusal.inner_text()
-    assert refusal.locator("a:has-text('Roll this key')").get_attribute("href").endswith("/roll")
+    # The portal's own key: Deactivate is disabled before any click, with the reason beside it.
+    deactivate = page.locator("form#key-active button:has-text('Deactivate')")
+    assert deactivate.is_disabled()
+    reason = page.locator("#" + deactivate.get_attribute("aria-describedby"))
+    assert "so it cannot be deactivated" in reason.inner_text()
+    assert reason.locator("a:has-text('roll it')").get_attribute("href").endswith("/roll")
 
 
 def test_the_roll_page_moves_to_done_by_itself_when_the_grace_period_ends(page, live_server):

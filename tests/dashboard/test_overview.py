@@ -13,6 +13,11 @@ def signed_in(app, client, auth):
     return client
 
 
+def signed_in_partner(client) -> str:
+    with client.session_transaction() as stored:
+        return stored["partner"]["id"]
+
+
 def card(response, card_id):
     found = page(response).select_one(f"#card-{card_id}")
     assert found is not None, f"no card {card_id}"
@@ -98,6 +103,34 @@ def test_api_usage_totals_and_endpoints_are_the_simulators(app, signed_in):
         rows = [[c.get_text(" ", strip=True) for c in row.select("td")] for row in by_endpoint.select("tbody tr")]
         busiest = expected["byEndpoint"][0]
         assert rows[0][:3] == [f"{busiest['method']} {busiest['path']}", f"{busiest['requests']:,}", f"{busiest['errors']:,}"]
+
+
+def test_the_usage_card_shows_the_portals_own_calls_apart_from_the_integrations(app, signed_in, simulator):
+    from simulator.model import day_of
+
+    with app.app_context():
+        portal_key = app.extensions["vault"].credential_for(signed_in_partner(signed_in), "sandbox").key_id
+
+    def portal_served_today() -> int:
+        return simulator.usage.by_key[(portal_key, day_of(simulator.now()))][0]
+
+    signed_in.get("/")  # the portal reads for its overview with its own key
+    before = portal_served_today()
+    # Asked first, so the card's own call is answered from the cache with the very same body.
+    expected = partner_api_for(app, signed_in).get("/v1/partner/dashboard/api-usage", {"days": 1}).data
+    after = portal_served_today()
+    portal = next(k for k in expected["byKey"] if k["keyId"] == portal_key)
+    assert before <= portal["requests"] <= after and portal["requests"] > 0, (before, portal, after)
+    integration = sum(d["requests"] for d in expected["daily"]) - portal["requests"]
+    shown = card(signed_in.get("/?usage_days=1"), "api-usage")
+    said = " ".join(shown.select_one(".usage-split").get_text(" ").split())
+    assert f"Your integration: {integration:,} call" in said and f"The portal: {portal['requests']:,} call" in said
+    rows = shown.select("table.usage-by-key tbody tr")
+    marked = [r for r in rows if "usage-portal-key" in r.get("class", [])]
+    assert len(marked) == 1 and marked[0] is rows[-1] and "(the portal)" in marked[0].get_text()
+    assert marked[0].select("td")[1].get_text(strip=True) == f"{portal['requests']:,}"
+    others = sum(int(r.select("td")[1].get_text(strip=True).replace(",", "")) for r in rows[:-1])
+    assert others == integration
 
 
 def test_recent_activity_lists_the_simulators_latest_actions(app, signed_in):

@@ -264,6 +264,21 @@ def test_the_portals_own_key_cannot_be_deactivated_or_revoked_and_rolling_is_off
     assert_the_dashboard_works(app, signed_in)
 
 
+def test_the_portals_own_key_page_shows_deactivate_and_revoke_disabled_with_the_reason_before_any_click(app, signed_in):
+    own = portal_credential(app, signed_in).key_id
+    shown = page(signed_in.get(f"/keys/{own}"))
+    for form_id in ("key-active", "revoke-key"):
+        button = shown.select_one(f"form#{form_id} button[type=submit]")
+        assert button.has_attr("disabled") and not button.has_attr("data-confirm-match")
+        reason = shown.select_one(f"#{button['aria-describedby']}").get_text(" ", strip=True)
+        assert "The portal signs its own sandbox calls with this key, so it cannot be" in reason
+        assert shown.select_one(f"#{button['aria-describedby']} a")["href"] == f"/keys/{own}/roll"
+    other = key_named(app, signed_in, "Backend integration")
+    elsewhere = page(signed_in.get(f"/keys/{other['id']}"))
+    assert not elsewhere.select_one("form#key-active button[type=submit]").has_attr("disabled")
+    assert elsewhere.select_one(".portal-key-reason") is None
+
+
 def test_an_upstream_failure_on_a_change_is_explained_in_place(app, signed_in, simulator):
     key = key_named(app, signed_in, "Backend integration")
     shown = signed_in.get(f"/keys/{key['id']}")

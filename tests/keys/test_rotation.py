@@ -567,9 +567,12 @@ def test_rolling_a_production_key_says_why_its_traffic_is_unknown_and_keeps_the_
 @pytest.mark.parametrize("old_name, expected", [
     ("Checkout backend", "Checkout backend (2026-03-01)"),
     ("Checkout backend (2026-01-15)", "Checkout backend (2026-03-01)"),  # an earlier roll's date is replaced
-    ("Checkout backend (2026-03-01)", "Checkout backend (2026-03-01) (2026-03-01)"),  # rolled twice in a day
+    ("Checkout backend (2026-03-01)", "Checkout backend (2026-03-01, 2)"),  # rolled twice in a day: counted
+    ("Checkout backend (2026-03-01, 2)", "Checkout backend (2026-03-01, 3)"),
+    ("Checkout backend (2026-02-28, 4)", "Checkout backend (2026-03-01)"),
+    ("x" * 100, "x" * 87 + " (2026-03-01)"),  # still within SIR Giving's 100 characters
 ])
-def test_the_replacement_is_named_after_the_old_key_with_the_date(old_name, expected):
+def test_the_replacement_is_named_after_the_old_key_with_the_date_never_stacked(old_name, expected):
     from datetime import datetime, timezone
 
     from webapp.keys.rotation import Rotator
@@ -629,3 +632,49 @@ def test_a_cross_site_link_to_a_roll_does_not_use_up_the_replacements_secrets(ap
     assert page(shown).select_one("#new-secret-key").get_text().startswith("sk_test_")
     assert page(signed_in.get(roll_url)).select_one("#new-secret-key") is None
     assert post_page_form(signed_in, roll_url, "form[action$='/stored']").status_code == 302
+
+
+def test_two_rolls_on_one_day_give_names_without_stacked_dates(app, signed_in, simulator):
+    from datetime import datetime, timezone
+
+    today = datetime.fromtimestamp(simulator.now(), tz=timezone.utc).date().isoformat()
+    start_roll(signed_in, key_named(app, signed_in, "Backend integration")["id"], grace="now")
+    once = key_named(app, signed_in, f"Backend integration ({today})")
+    start_roll(signed_in, once["id"], grace="now")  # the replacement rolled again the same day
+    assert key_named(app, signed_in, f"Backend integration ({today}, 2)")["status"] == "active"
+    assert not [k["name"] for k in keys_upstream(app, signed_in) if k["name"].count(today) > 1]
+
+
+def with_expiry_in_30_days(simulator, key_id):
+    """An expiry 30 days after the key was made, set on SIR Giving's side."""
+    old = simulator.keys[key_id]
+    old.expires_at = old.created_at + 30 * 86400
+
+
+def test_a_replacement_for_a_key_with_an_expiry_gets_the_same_lifetime_upstream_shown_before_and_audited(
+        app, signed_in, simulator):
+    from datetime import datetime, timedelta
+
+    key = key_named(app, signed_in, "Backend integration")
+    with_expiry_in_30_days(simulator, key["id"])
+    said = page(signed_in.get(f"/keys/{key['id']}/roll")).select_one("form#roll-key .replacement-expiry")
+    assert "The replacement will expire on" in said.get_text(" ", strip=True) and "(30 days)" in said.get_text()
+    promised = datetime.fromisoformat(said.select_one("time")["datetime"].replace("Z", "+00:00"))
+    start_roll(signed_in, key["id"])
+    new = next(k for k in keys_named_like(app, signed_in, "Backend integration (") if k["id"] != key["id"])
+    created = datetime.fromisoformat(new["createdAt"].replace("Z", "+00:00"))
+    expires = datetime.fromisoformat(new["expiresAt"].replace("Z", "+00:00"))
+    assert abs((expires - created) - timedelta(days=30)) <= timedelta(seconds=5)
+    assert abs(expires - promised) <= timedelta(seconds=5)
+    row = next(r for r in audit_rows(signed_in) if "expiry" in r["what"] and new["id"] in r["target"])
+    assert row["outcome"] == "success" and "30 days" in row["detail"]
+
+
+def test_the_portals_own_key_with_an_expiry_is_rolled_into_a_replacement_without_one(app, signed_in, simulator):
+    own = portal_credential(app, signed_in).key_id
+    with_expiry_in_30_days(simulator, own)
+    said = page(signed_in.get(f"/keys/{own}/roll")).select_one("form#roll-key .replacement-expiry")
+    assert "The replacement gets no expiry" in said.get_text(" ", strip=True)
+    roll_url, _ = start_roll(signed_in, own)
+    new = next(k for k in keys_named_like(app, signed_in, PORTAL_KEY_PREFIX) if k["id"] != own)
+    assert new["expiresAt"] is None

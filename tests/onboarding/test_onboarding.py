@@ -1,6 +1,6 @@
 """Giving the portal a credential: create one, or paste one that is checked before it is saved."""
 
-from tests.conftest import form_values, post_form, session_jwt, text_of
+from tests.conftest import csrf_token_from, form_values, page, post_form, session_jwt, text_of
 
 
 def stored_credential(app, partner_id, environment="sandbox"):
@@ -74,3 +74,14 @@ def test_malformed_input_is_refused_in_place(client, auth):
     assert response.status_code == 422
     shown = text_of(response)
     assert "starts with sk_test_ or sk_live_" in shown and "64 hexadecimal characters" in shown
+
+
+def test_a_bogus_pasted_production_key_is_reported_by_its_own_name_not_as_the_portals_key(client, auth):
+    auth.login("acme")
+    client.post("/environment", data={"environment": "production", "csrf_token": csrf_token_from(client.get("/audit/"))})
+    response = post_form(client, "/onboarding/", "form#paste-credential",
+                         secret_key="sk_live_bogus0000000000abcd", hmac_secret="a" * 64)
+    assert response.status_code == 422
+    error = page(response).select_one("form#paste-credential").get_text(" ", strip=True)
+    assert "The pasted key sk_live_…abcd was refused by SIR Giving" in error
+    assert "the key the portal signs with" not in text_of(response)

@@ -59,6 +59,19 @@ def test_register_shows_the_secret_once_and_never_caches_it(app, signed_in, simu
     assert secret not in signed_in.get("/audit/").get_data(as_text=True)
 
 
+def test_an_empty_register_submit_reports_every_fields_error_at_once_and_registers_nothing(signed_in, simulator):
+    before = len(simulator.webhooks)
+    data = {k: v for k, v in form_values(signed_in.get("/webhooks/new"), "form#register-webhook").items()
+            if k in ("csrf_token", "submission")}
+    response = signed_in.post("/webhooks/new", data=data)
+    assert response.status_code == 422
+    form = page(response).select_one("form#register-webhook")
+    errors = [e.get_text(" ", strip=True) for e in form.select(".field-errors li")]
+    assert "Enter the URL SIR Giving should deliver to, or choose the portal's own receiver." in errors
+    assert "Choose at least one event type, or all events." in errors
+    assert len(simulator.webhooks) == before
+
+
 def test_all_events_registers_for_every_type_including_later_ones(signed_in, simulator):
     register(signed_in, url="https://hooks.acme.example/all", all_events="y")
     hook = next(h for h in simulator.webhooks.values() if h.url == "https://hooks.acme.example/all")

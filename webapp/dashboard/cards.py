@@ -16,6 +16,7 @@ from typing import Any, Callable
 from ..sir import errors
 from ..parallel import POOL, Task
 from ..sir.api import Parsed, PartnerApi
+from . import usage
 
 BUDGET_SECONDS = 2.5
 
@@ -119,7 +120,7 @@ CARDS = {card.id: card for card in (
     Card("integration_health", "Integration health", "dashboard/_integration_health.html",
          lambda api, p, h: api.integration_health()),
     Card("webhook_health", "Webhook health", "dashboard/_webhook_health.html", lambda api, p, h: api.webhook_health()),
-    Card("api_usage", "API usage", "dashboard/_api_usage.html", lambda api, p, h: api.api_usage(p["usage_days"])),
+    Card("api_usage", "API usage", "dashboard/_api_usage.html", lambda api, p, h: usage.api_usage(api, p["usage_days"])),
     Card("recent_activity", "Recent activity", "dashboard/_recent_activity.html", lambda api, p, h: api.recent_activity(10)),
     # Wide: a daily chart of a campaign's run needs the width to keep its dates readable.
     Card("campaign", "Active campaign", "dashboard/_campaign.html",  # shared: the runway card needs it too

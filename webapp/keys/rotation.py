@@ -41,7 +41,33 @@ STATE_LABELS = {"started": "not started", "creating": "creating the key", "creat
                 "grace": "grace period", "completed": "completed", "cancelled": "cancelled"}
 # A "creating" claim older than this belongs to a request that died mid-call: another may take over.
 CREATING_STALE = timedelta(seconds=90)
-DATED = re.compile(r" \(\d{4}-\d{2}-\d{2}\)$")
+# The date (and the same day's count) a roll adds to a name: " (2026-12-01)" or " (2026-12-01, 2)".
+DATED = re.compile(r" \((?P<day>\d{4}-\d{2}-\d{2})(?:, (?P<count>\d+))?\)$")
+
+
+def dated_name(name: str, today: str) -> str:
+    """`name` with `today` in place of any date a roll left on it; the same day again counts up."""
+    dated = DATED.search(name)
+    base = name[:dated.start()] if dated else name
+    if dated and dated["day"] == today:
+        suffix = f" ({today}, {int(dated['count'] or 1) + 1})"
+    else:
+        suffix = f" ({today})"
+    return base[:100 - len(suffix)] + suffix
+
+
+def key_lifetime(key) -> timedelta | None:
+    """How long a key was made to last (its expiry less its creation); None without an expiry."""
+    if key.expires_at is None or key.created_at is None or key.expires_at <= key.created_at:
+        return None
+    return key.expires_at - key.created_at
+
+
+def describe(lifetime: timedelta) -> str:
+    """A lifetime as the admin reads it: "30 days", "1 day 6 h", "45 min"."""
+    days, hours = lifetime.days, lifetime.seconds // 3600
+    parts = ([f"{days} day{'s' if days != 1 else ''}"] if days else []) + ([f"{hours} h"] if hours else [])
+    return " ".join(parts) or f"{lifetime.seconds // 60} min"
 
 
 class RotationError(Exception):
@@ -172,13 +198,37 @@ class Rotator:
     # -- step 1: the replacement ---------------------------------------------------------------------
 
     def replacement_name(self, rotation) -> str:
-        """The old key's name with today's date; a date left by an earlier rotation is replaced, not stacked."""
-        today = self.now().date().isoformat()
-        base = DATED.sub("", rotation.old_key_name)
-        name = f"{base} ({today})"
-        if name == rotation.old_key_name:  # rolled twice in one day: keep the names apart
-            name = f"{rotation.old_key_name} ({today})"
-        return name[:100]
+        """The old key's name with today's date; a date left by an earlier roll is replaced, never stacked, and a
+        second roll on the same day counts instead: "Backend (2026-12-01, 2)"."""
+        return dated_name(rotation.old_key_name, self.now().date().isoformat())
+
+    def replacement_expiry(self, old_key) -> datetime | None:
+        """When the replacement should expire: the old key's lifetime again, from now; None when the old key had
+        no expiry, or when it is the portal's own (the portal's key takes no expiry: once past, every page fails)."""
+        lifetime = key_lifetime(old_key)
+        if lifetime is None:
+            return None
+        portal = self.vault.record_for(self.actor.partner_id, old_key.environment)
+        if portal is not None and portal.key_id == old_key.id:
+            return None
+        return self.now() + lifetime
+
+    def _give_old_lifetime(self, rotation: KeyRotation, old_key) -> None:
+        """The replacement keeps the old key's lifetime (SIR Giving sets an expiry only by PATCH). The key and its
+        secrets are saved already, so a refusal here is recorded and the roll goes on: the key page can set it."""
+        expires = None if rotation.was_portal_key else self.replacement_expiry(old_key)
+        if expires is None:
+            return
+        lifetime = key_lifetime(old_key)
+        detail = f"expires {expires.strftime('%Y-%m-%d %H:%M UTC')}, the old key's lifetime of {describe(lifetime)}"
+        try:
+            self.account.update_key(rotation.new_key_id, expiresAt=to_wire(expires))
+        except errors.SirError as error:
+            self._record(rotation, "key_roll_replacement_expiry_set", "failure", f"{error.code}: {detail}",
+                         target=self._new_target(rotation))
+        else:
+            self._record(rotation, "key_roll_replacement_expiry_set", detail=detail, target=self._new_target(rotation))
+        rotations.save(rotation)
 
     def create_replacement(self, rotation: KeyRotation) -> None:
         retrying = rotation.error is not None or rotation.state == "creating"
@@ -188,6 +238,7 @@ class Rotator:
             return  # another request is creating it right now; the page shows that and offers a reload
         name = rotation.new_key_name
         try:
+            old_key = self.account.key(rotation.old_key_id)  # its expiry and age, for the replacement's lifetime
             if retrying:
                 self._revoke_orphans(rotation, name)
             created = self.account.create_key(name, rotation.environment, rotation.key_type)
@@ -203,6 +254,7 @@ class Rotator:
         rotation.state, rotation.error = "created", None
         self._record(rotation, "key_roll_replacement_created", target=self._new_target(rotation))
         rotations.save(rotation)
+        self._give_old_lifetime(rotation, old_key)
 
     def _revoke_orphans(self, rotation, name) -> None:
         """After a lost answer, an active key with this rotation's name made since it began is one we made.

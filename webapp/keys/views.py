@@ -12,11 +12,12 @@ from ..store import rotations, submissions
 from ..upstream import account_api, current_environment, partner_api, sir_client, vault
 from ..web import get_for_partner, go, once_link, render_htmx_template, shown_once, take_revealed, use_once_link
 from . import bp, changes
+from ..auth.kept_forms import restored_form
 from .banner import forget_key_flags
 from .forms import ActiveForm, ConfirmNameForm, CreateKeyForm, ExpiryForm, RenameForm, RollForm
 from .issuing import PURPOSE as CREATE_KEY, issue_key
-from .rotation import (GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, grace_over, purpose,
-                       replaced_by, secrets_waiting, step_done, still_in_use)
+from .rotation import (GRACE_LABELS, STATE_LABELS, STEPS, RotationError, Rotator, can_cancel, describe, grace_over,
+                       key_lifetime, purpose, replaced_by, secrets_waiting, step_done, still_in_use)
 
 
 def _portal_key_ids() -> dict[str, str | None]:
@@ -79,6 +80,9 @@ def index():
 def new():
     form = CreateKeyForm(environment=current_environment())
     if request.method == "GET":
+        kept = restored_form("keys.new", g.partner["id"])
+        if kept:
+            form = CreateKeyForm(formdata=kept)
         form.submission.data = submissions.issue(g.partner["id"], CREATE_KEY)
         return render_htmx_template("keys/new.html", "keys/_new_form.html", form=form)
     if not form.validate_on_submit():
@@ -233,6 +237,8 @@ def roll_key(key_id):
             form.submission.data = submissions.issue(g.partner["id"], purpose(key.id))
         return render_htmx_template("keys/roll_key.html", "keys/_roll_form.html", key=key, form=form,
                                     usage=_usage_by_key().get(key.id),
+                                    replacement_expires=_rotator().replacement_expiry(key),
+                                    lifetime=key_lifetime(key) and describe(key_lifetime(key)),
                                     is_portal_key=_portal_key_ids().get(key.environment) == key.id,
                                     key_reply=shown.reply if shown else None,
                                     status=200 if request.method == "GET" else 422)

@@ -61,6 +61,24 @@ def keep_pasted_credential(actor: Actor, client: SirClient, account: AccountApi,
     return credential
 
 
+def masked(secret_key: str) -> str:
+    """A pasted key as the admin can recognise it without the page showing the secret: its kind and last four."""
+    kind = secret_key[:8] if secret_key.startswith(("sk_test_", "sk_live_")) else ""
+    return f"{kind}…{secret_key[-4:]}"
+
+
+def pasted_refusal(secret_key: str, error: errors.SirError) -> str:
+    """Why a pasted key did not work, naming the pasted key rather than the portal's own (which is not
+    involved yet): the generic titles speak of "the key the portal signs with"."""
+    if isinstance(error, errors.InvalidApiKey):
+        why = "it does not exist, or it is inactive, expired or revoked."
+    elif isinstance(error, errors.InvalidSignature):
+        why = "the signature did not match: the HMAC secret does not belong to this key."
+    else:
+        why = f"{error.title.rstrip('.')}. {error.message}"
+    return f"The pasted key {masked(secret_key)} was refused by SIR Giving: {why}"
+
+
 def key_id_for(account: AccountApi, secret_key: str) -> str | None:
     """The key record that a pasted secret belongs to, found by its masked prefix in the admin's key list."""
     try:

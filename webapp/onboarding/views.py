@@ -13,7 +13,7 @@ from ..upstream import account_api, current_environment, sir_client, vault
 from ..web import safe_next
 from . import bp
 from .forms import CreatePortalKeyForm, PasteCredentialForm
-from .portal_key import create_portal_key as create_key_for_portal, keep_pasted_credential, purpose
+from .portal_key import create_portal_key as create_key_for_portal, keep_pasted_credential, pasted_refusal, purpose
 
 
 def _page(create_form=None, paste_form=None, upstream_error=None, status=200):
@@ -56,11 +56,12 @@ def paste_credential():
     form = PasteCredentialForm(environment)
     if not form.validate_on_submit():
         return _page(paste_form=form, status=422)
+    secret_key = form.secret_key.data.strip()
     try:
         keep_pasted_credential(current_actor(), sir_client(), account_api(), vault(),
-                               form.secret_key.data.strip(), form.hmac_secret.data.strip().lower())
+                               secret_key, form.hmac_secret.data.strip().lower())
     except errors.SirError as error:
-        form.secret_key.errors.append(f"{error.title}: {error.message}")
+        form.secret_key.errors.append(pasted_refusal(secret_key, error))
         return _page(paste_form=form, status=422)
     flash(f"The key was checked with SIR Giving and stored encrypted; the portal now signs {environment} calls with it.",
           "success")

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 
-from flask import abort, flash, request, url_for
+from flask import abort, flash, g, request, url_for
 
 from .. import clock
 from .. import charts
 from ..actor import current_actor
+from ..auth.kept_forms import restored_form
 from ..errors import in_place
 from ..upstream import partner_api
 from ..web import go, render_htmx_template
@@ -82,8 +83,11 @@ def request_top_up(pool_id):
     api, actor = partner_api(), current_actor()
     forecast, pool, pool_runway, form = _step_one(api, pool_id)
     if request.method == "GET":
+        kept = restored_form("pools.request_top_up", g.partner["id"])
+        if kept:
+            form.process(formdata=kept)
         form.submission.data = top_ups.new_token(actor)
-        return _form_page(api, form, pool, pool_runway, suggest=True)
+        return _form_page(api, form, pool, pool_runway, suggest=not kept)
     sent = top_ups.earlier_submission(actor, form.submission.data)
     if sent.state in ("done", "running"):
         return _already_sent(sent.result if sent.state == "done" else None)

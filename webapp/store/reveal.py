@@ -16,7 +16,7 @@ from .db import db
 from .models import RevealedSecret, utcnow
 
 
-KINDS = ("key", "webhook")
+KINDS = ("key", "webhook", "form")  # "form": what was typed when a sign-in lapsed (auth/kept_forms.py)
 
 
 def stash(vault, partner_id: str, subject_id: str, payload: dict, kind: str) -> str:

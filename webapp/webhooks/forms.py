@@ -13,7 +13,9 @@ LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 class RegisterWebhookForm(FlaskForm):
     use_portal_receiver = BooleanField("Deliver to this portal's own receiver: it verifies each event and shows it on "
                                        "the Events page")
-    url = StringField("Endpoint URL", validators=[Optional(), Length(max=2048, message="At most 2,048 characters.")])
+    # No Optional() here: it would stop the chain before validate_url, so an empty submit would name only the
+    # event types; validate_url itself knows when the URL may be empty (the portal's own receiver).
+    url = StringField("Endpoint URL", validators=[Length(max=2048, message="At most 2,048 characters.")])
     description = StringField("Description", validators=[Optional(), Length(max=200, message="At most 200 characters.")])
     event_types = SelectMultipleField("Event types", choices=[(t, t) for t in EVENT_TYPES],
                                       option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))

@@ -6,6 +6,7 @@ from flask import current_app, flash, g, render_template, request, url_for
 from werkzeug.wsgi import host_is_trusted
 
 from ...actor import current_actor
+from ...auth.kept_forms import restored_form
 from ...errors import in_place
 from ...sir import errors
 from ...store import receivers, submissions
@@ -74,8 +75,12 @@ def _show_refusal(form: RegisterWebhookForm, error: errors.SirError) -> None:
 def new():
     form = RegisterWebhookForm(current_environment(), _receiver_base())
     if request.method == "GET":
+        kept = restored_form("webhooks.new", g.partner["id"])
+        if kept:
+            form = RegisterWebhookForm(current_environment(), _receiver_base(), formdata=kept)
+        else:
+            form.keep_secret.data = True
         form.submission.data = submissions.issue(g.partner["id"], PURPOSE)
-        form.keep_secret.data = True
         return _new_page(form)
     if not form.validate_on_submit():
         return _new_page(form, 422)
