@@ -1,0 +1,133 @@
+"""The go-live page, through the embedded simulator: a fresh sandbox-only partner sees every item with its state
+and fixing action; each turns green as the admin fixes it; a handler that accepts forged events is caught."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.addresses import resolver
+from tests.conftest import PASSWORD, form_values, page, partner_api_for, post_form, text_of
+from webapp.golive.probe import classify_address
+
+NEWCO = "admin@newco.example"
+ENDPOINT = "https://production.simulator.invalid/_sim/endpoints/newco"
+
+
+@pytest.fixture
+def newco(app, client, simulator, auth):
+    """Signed in as the admin of a partner that has just signed up: sandbox only, with the portal's sandbox key."""
+    partner = simulator.add_partner("Newco", "newco", NEWCO, PASSWORD)
+    assert auth.login(NEWCO).status_code == 302
+    onboarding = client.get("/onboarding/")
+    assert client.post("/onboarding/create", data=form_values(onboarding, "form#create-portal-key")).status_code == 302
+    return partner
+
+
+def rows(response) -> dict[str, dict]:
+    found = {}
+    for row in page(response).select("li.golive-row"):
+        action = row.select_one(".golive-action")
+        found[row["id"].removeprefix("golive-")] = {
+            "state": row["data-state"], "text": " ".join(row.get_text(" ").split()),
+            "action": " ".join(action.get_text(" ").split()) if action else None}
+    return found
+
+
+def checklist(client) -> dict[str, dict]:
+    response = client.get("/go-live/?refresh=1")
+    assert response.status_code == 200, text_of(response)
+    return rows(response)
+
+
+def states(client) -> dict[str, str]:
+    return {row_id: row["state"] for row_id, row in checklist(client).items()}
+
+
+def nav_has_go_live(client) -> bool:
+    return page(client.get("/audit/")).select_one("nav.mainnav a[href='/go-live/']") is not None
+
+
+def test_a_fresh_sandbox_only_partner_sees_every_item_with_its_state_and_fixing_action(client, newco):
+    shown = checklist(client)
+    assert {k: v["state"] for k, v in shown.items()} == {
+        "partner_record": "passed", "live_keys": "needs you", "credential_signs": "needs you",
+        "production_pool": "unknown", "webhook_endpoint": "unknown", "signature_check": "unknown",
+        "idempotency": "needs you", "retries": "needs you"}
+    assert "Status: active" in shown["partner_record"]["text"] and "Rate limit: 600 requests a minute" in shown["partner_record"]["text"]
+    assert "Create a live key pair" in shown["live_keys"]["action"]
+    assert "Give the portal a production key" in shown["credential_signs"]["action"]
+    assert "No sandbox actions yet" in shown["idempotency"]["text"]
+    assert "No 429 answers" in shown["retries"]["text"]
+    assert nav_has_go_live(client)
+
+
+def test_each_item_turns_green_as_the_admin_fixes_it(app, client, simulator, newco):
+    # Live keys, used by the portal too: the key pair and the signing rows pass.
+    created = post_form(client, "/keys/new", "form#create-key-form" if page(client.get("/keys/new")).select_one("form#create-key-form") else "main form",
+                        name="Live backend", environment="production", key_type="secret", use_for_portal="y")
+    assert created.status_code == 302, text_of(created)
+    now = states(client)
+    assert now["live_keys"] == now["credential_signs"] == "passed"
+    assert now["production_pool"] == "needs you" and now["webhook_endpoint"] == "needs you"
+
+    # SIR Giving approves a production pool.
+    simulator.provision_pool(newco.id, "production", "Production pool", 50_000, 5_000)
+    assert states(client)["production_pool"] == "passed"
+
+    # A production endpoint that verifies signatures, with a delivery that succeeded.
+    client.post("/environment", data={"environment": "production", "next": "/go-live/",
+                                      "csrf_token": form_values(client.get("/go-live/"), "form.env-switch")["csrf_token"]})
+    registered = post_form(client, "/webhooks/new", "main form", url=ENDPOINT, all_events="y", keep_secret="y")
+    assert registered.status_code == 302, text_of(registered)
+    production = partner_api_for(app, client, "production")
+    hook = production.webhooks().value[0]
+    production.send_test_event(hook.id)
+    assert simulator.deliver_due() == 1
+    shown = checklist(client)
+    assert shown["webhook_endpoint"]["state"] == "passed", shown["webhook_endpoint"]
+    assert shown["signature_check"]["state"] == "needs you"
+
+    check = post_form(client, "/go-live/", "form[action='/go-live/signature-check']", "/go-live/signature-check")
+    assert check.status_code == 302
+    shown = checklist(client)
+    assert shown["signature_check"]["state"] == "passed", shown["signature_check"]
+    assert "Wrong signature → HTTP 401" in shown["signature_check"]["text"]
+    assert "Timestamp 10 minutes old → HTTP 401" in shown["signature_check"]["text"]
+
+    # Test actions under stable keys, and a 429 the caller came back from.
+    sandbox = partner_api_for(app, client, "sandbox")
+    sandbox.post("/v1/partner/actions/submit", {"idempotencyKey": "order_1", "actionType": "PURCHASE", "amount": 10,
+                                                "currency": "USD", "autoCreateUsers": True,
+                                                "stakeholders": [{"stakeholderTypeCode": "CUSTOMER", "partnerUserId": "u1"}]})
+    simulator.add_fault(method="GET", path="/v1/partner/users*", status=429, count=1)
+    app.extensions["sir_client"].sleep = lambda seconds: None  # the client waits Retry-After before its retry
+    sandbox.get("/v1/partner/users", {"limit": 2}, fresh=True)
+    assert set(states(client).values()) == {"passed"}
+    assert not nav_has_go_live(client)
+
+
+def test_a_handler_that_accepts_forged_events_is_caught(app, client, simulator, newco):
+    post_form(client, "/keys/new", "main form", name="Live backend", environment="production", key_type="secret",
+              use_for_portal="y")
+    client.post("/environment", data={"environment": "production", "next": "/go-live/",
+                                      "csrf_token": form_values(client.get("/go-live/"), "form.env-switch")["csrf_token"]})
+    post_form(client, "/webhooks/new", "main form", url=ENDPOINT, all_events="y")
+    simulator.set_endpoint_accepts_forged(newco.id, "production", True)
+
+    answer = post_form(client, "/go-live/?refresh=1", "form[action='/go-live/signature-check']", "/go-live/signature-check",
+                       headers={"HX-Request": "true"})
+    row = rows(answer)["signature_check"]
+    assert row["state"] == "failing"
+    assert "Your handler accepts forged events" in row["text"] and "Wrong signature → HTTP 200" in row["text"]
+    logged = text_of(client.get("/audit/?action=webhook_signature_checked"))
+    assert "accepted a forged delivery" in logged and ENDPOINT in logged
+
+
+def test_an_endpoint_is_judged_by_where_its_name_resolves_without_being_sent_anything():
+    names = resolver({"hooks.partner.example.com": ["203.0.113.7"], "intranet.partner.example.com": ["10.0.0.5"]})
+    assert classify_address("http://hooks.partner.example.com/sir", names, False)[0] is False
+    assert classify_address("https://intranet.partner.example.com/sir", names, False) == (
+        False, "Not a public address: 10.0.0.5 (intranet.partner.example.com) is not a public address")
+    assert classify_address("https://nowhere.partner.example.com/sir", names, False) == (False, "Its host name does not resolve")
+    ok, said = classify_address("https://hooks.partner.example.com/sir", names, False)
+    assert ok is False or "203.0.113.7" in said
