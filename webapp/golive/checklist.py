@@ -8,7 +8,7 @@ clients, the resolver and what the audit log says of the last signature check.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -33,6 +33,7 @@ class Action:
     params: dict = field(default_factory=dict)
     post: bool = False  # a button that runs the check (the signature row), not a link
     production: bool = False  # done in production: from the sandbox, the link switches first
+    come_back: bool = False  # the page it opens returns to the checklist when done (its `next`)
 
 
 @dataclass
@@ -43,14 +44,6 @@ class Row:
     evidence: list[str]
     action: Action | None = None
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "Row":
-        action = data.get("action")
-        return cls(data["id"], data["title"], data["state"], list(data["evidence"]),
-                   Action(**action) if action else None)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -72,7 +65,7 @@ class Inputs:
         return shared(self.hints, name, call)
 
 
-NO_PRODUCTION_KEY = Action("Give the portal a production key", "onboarding.index", production=True)
+NO_PRODUCTION_KEY = Action("Give the portal a production key", "onboarding.index", production=True, come_back=True)
 
 
 def _production(inputs: Inputs) -> PartnerApi:

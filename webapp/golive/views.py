@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
 from ..actor import current_actor
@@ -11,10 +9,8 @@ from ..store import audit, receivers
 from ..upstream import account_api, partner_api, vault
 from ..web import go, is_htmx_partial_request, render_htmx_template
 from . import bp
-from .checklist import ROWS, SIGNATURE_CHECK, Inputs, Row, all_passed, compute, compute_all
+from .checklist import PASSED, ROWS, SIGNATURE_CHECK, Inputs, Row, all_passed, compute, compute_all
 from .probe import check_production_endpoint, classify_address, sender
-
-CACHE_SECONDS = 30  # the page's rows are kept this long in the admin's session; a row's refresh asks again
 
 
 def _api(environment: str):
@@ -30,42 +26,38 @@ FAMILIES = ("dashboard", "webhooks", "token-pools", "actions", "users")
 
 def _inputs(fresh: bool = False) -> Inputs:
     settings = current_app.config["SETTINGS"]
+    production, sandbox = _api("production"), _api("sandbox")
     if fresh:
-        for api in filter(None, (_api("production"), _api("sandbox"))):
+        for api in filter(None, (production, sandbox)):
             api.client.invalidate(api.credential, *FAMILIES)
     resolve = current_app.extensions.get("golive_resolve")  # tests say what names resolve to
-    return Inputs(account=account_api(), production=_api("production"), sandbox=_api("sandbox"),
+    return Inputs(account=account_api(), production=production, sandbox=sandbox,
                   address_of=lambda url: classify_address(url, resolve, settings.embedded_simulator),
                   last_check=audit.latest(g.partner["id"], SIGNATURE_CHECK, "production"), fresh=fresh)
 
 
-def _cached() -> list[Row] | None:
-    kept = session.get("golive")
-    if not kept or kept.get("partner") != g.partner["id"] or time.time() - kept.get("at", 0) > CACHE_SECONDS:
-        return None
-    return [Row.from_dict(row) for row in kept["rows"]]
-
-
-def _keep(rows: list[Row]) -> None:
-    session["golive"] = {"partner": g.partner["id"], "at": time.time(), "rows": [r.to_dict() for r in rows],
-                         "all_passed": all_passed(rows)}
-
-
-def _refreshed(row_id: str) -> Row:
-    row = compute(row_id, _inputs(fresh=True))
-    rows = _cached()
-    if rows is not None:
-        _keep([row if r.id == row_id else r for r in rows])
-    return row
+def _remember(rows: list[Row]) -> None:
+    """Each row's state, for the navigation's entry (shown until every row passed)."""
+    kept = session.get("golive") or {}
+    states = dict(kept.get("states") or {}) if kept.get("partner") == g.partner["id"] else {}
+    states.update({row.id: row.state for row in rows})
+    session["golive"] = {"partner": g.partner["id"], "states": states}
 
 
 @bp.get("/")
 def page():
-    rows = None if request.args.get("refresh") == "1" else _cached()
-    if rows is None:
-        rows = compute_all(_inputs(fresh=request.args.get("refresh") == "1"))
-        _keep(rows)
+    """Every row, from one round of calls; signed reads come from the short-lived HTTP cache unless `refresh`."""
+    rows = compute_all(_inputs(fresh=request.args.get("refresh") == "1"))
+    _remember(rows)
     return render_template("golive/page.html", rows=rows, all_passed=all_passed(rows))
+
+
+def _row_again(row_id: str):
+    row = compute(row_id, _inputs(fresh=True))
+    _remember([row])
+    response = render_htmx_template("golive/page.html", "golive/_row.html", row=row)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @bp.get("/rows/<row_id>")
@@ -74,9 +66,7 @@ def row(row_id):
         abort(404)
     if not is_htmx_partial_request():
         return redirect(url_for("golive.page", refresh=1))
-    response = render_htmx_template("golive/page.html", "golive/_row.html", row=_refreshed(row_id))
-    response.headers["Cache-Control"] = "private, no-cache"
-    return response
+    return _row_again(row_id)
 
 
 @bp.post("/signature-check")
@@ -87,7 +77,7 @@ def signature_check():
         abort(404)  # nothing registered to check: the row says so and links to registering one
     if not is_htmx_partial_request():
         return go(url_for("golive.page", refresh=1))
-    return render_htmx_template("golive/page.html", "golive/_row.html", row=_refreshed("signature_check"))
+    return _row_again("signature_check")
 
 
 def _kept_secret(webhook_id: str) -> str | None:
@@ -122,8 +112,8 @@ def go_live_entry():
         if not partner:
             return False
         kept = session.get("golive")
-        if kept and kept.get("partner") == partner["id"]:
-            return not kept.get("all_passed")
+        if kept and kept.get("partner") == partner["id"] and kept.get("states"):
+            return any(state != PASSED for state in kept["states"].values())
         return vault().record_for(partner["id"], "production") is None
 
     return {"show_go_live": show}
