@@ -184,21 +184,26 @@ def add_partner():
     return jsonify(partner.to_wire()), 201
 
 
-@bp.post("/partners/<slug>/token-pools")
-def provision_pool(slug):
+def partner_and_environment(slug: str, payload: dict, problems: list):
+    """The partner `slug` names (404 if none) and the body's `environment` (production unless given)."""
     partner = sim().partner_by_slug(slug)
     if partner is None:
         raise DomainError(404, "NOT_FOUND", f"No partner with slug {slug!r}.")
-    payload = body()
-    problems = []
-    tokens = whole(payload, "tokens", 1, None, problems)
-    threshold = whole(payload, "lowBalanceThreshold", 0, None, problems) or 0
     environment = payload.get("environment", "production")
-    name = payload.get("name", "Production pool")
-    if tokens is None and not problems:
-        problems.append(("tokens", "is required: the pool's allocation"))
     if environment not in ("sandbox", "production"):
         problems.append(("environment", "must be sandbox or production"))
+    return partner, environment
+
+
+@bp.post("/partners/<slug>/token-pools")
+def provision_pool(slug):
+    payload, problems = body(), []
+    partner, environment = partner_and_environment(slug, payload, problems)
+    tokens = whole(payload, "tokens", 1, None, problems)
+    threshold = whole(payload, "lowBalanceThreshold", 0, None, problems) or 0
+    name = payload.get("name", "Production pool")
+    if tokens is None and not any(field == "tokens" for field, _ in problems):
+        problems.append(("tokens", "is required: the pool's allocation"))
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         problems.append(("name", "must be a non-empty string of at most 100 characters"))
     if problems:
@@ -210,14 +215,9 @@ def provision_pool(slug):
 @bp.post("/partners/<slug>/endpoints")
 def endpoint_checks(slug):
     """{"environment": "production", "acceptForged": true}: the partner's sample handler takes unsigned deliveries."""
-    partner = sim().partner_by_slug(slug)
-    if partner is None:
-        raise DomainError(404, "NOT_FOUND", f"No partner with slug {slug!r}.")
-    payload = body()
-    environment, accepts = payload.get("environment", "production"), payload.get("acceptForged")
-    problems = []
-    if environment not in ("sandbox", "production"):
-        problems.append(("environment", "must be sandbox or production"))
+    payload, problems = body(), []
+    partner, environment = partner_and_environment(slug, payload, problems)
+    accepts = payload.get("acceptForged")
     if not isinstance(accepts, bool):
         problems.append(("acceptForged", "must be true or false"))
     if problems:
