@@ -5,6 +5,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..actor import current_actor
 from ..limits import limiter
+from ..outages import note
 from ..sir import errors
 from ..store import audit, receivers
 from ..upstream import account_api, partner_api, vault
@@ -117,7 +118,8 @@ def go_live_entry():
             return any(state != PASSED for state in kept["states"].values())
         try:
             return vault().record_for(partner["id"], "production") is None
-        except SQLAlchemyError:
+        except SQLAlchemyError as error:
+            note(error)
             return False  # the database is away (the page may be the outage page itself): no entry, no error
 
     return {"show_go_live": show}
