@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.addresses import resolver
-from tests.conftest import PASSWORD, form_values, page, partner_api_for, post_form, text_of
+from tests.conftest import PASSWORD, form_values, page, partner_api_for, post_form, session_jwt, text_of
 from webapp.golive.probe import classify_address
 
 NEWCO = "admin@newco.example"
@@ -134,3 +134,36 @@ def test_an_endpoint_is_judged_by_where_its_name_resolves_without_being_sent_any
     assert classify_address("https://nowhere.partner.example.com/sir", names, False) == (False, "Its host name does not resolve")
     assert classify_address("https://hooks.partner.example.com/sir", names, False) == (
         True, "https, and its host resolves to 93.184.216.34, a public address")
+
+
+def submit(api, key: str, user: str = "u1", amount: int = 10):
+    return api.post("/v1/partner/actions/submit", {"idempotencyKey": key, "actionType": "PURCHASE", "amount": amount,
+                                                   "currency": "USD", "autoCreateUsers": True,
+                                                   "stakeholders": [{"stakeholderTypeCode": "CUSTOMER", "partnerUserId": user}]}).data
+
+
+def test_a_retry_sent_under_a_new_idempotency_key_is_shown_as_a_likely_duplicate(app, client, newco):
+    sandbox = partner_api_for(app, client, "sandbox")
+    first, second = submit(sandbox, "order_1"), submit(sandbox, "order_1-retry")
+    submit(sandbox, "order_2", user="u2")  # another user: not a duplicate
+    submit(sandbox, "order_1")  # the same key again: what idempotency is for, not a duplicate
+    row = checklist(client)["idempotency"]
+    assert row["state"] == "failing"
+    assert "1 likely duplicate in your latest sandbox actions" in row["text"]
+    assert f"u1 PURCHASE 10: {first['actionId']} (key order_1) and {second['actionId']} (key order_1-retry)" in row["text"]
+
+
+def test_a_429_the_caller_never_came_back_from_fails_the_retries_item(app, client, simulator, newco):
+    from webapp.sir.api import AccountApi, PartnerApi
+    from webapp.sir.client import Credential
+
+    # The partner's own backend key: the portal's calls (with its own key) are not the partner's retries.
+    sir = app.extensions["sir_client"]
+    made = AccountApi(sir, session_jwt(app, client)).create_key("Backend", "sandbox")
+    sandbox = PartnerApi(sir, Credential(made["id"], made["secretKey"], made["hmacSecret"]), "sandbox")
+    simulator.add_fault(method="POST", path="/v1/partner/actions/submit", status=429, count=1)
+    with pytest.raises(Exception):
+        submit(sandbox, "order_1")  # a write is never retried by the portal's client
+    row = checklist(client)["retries"]
+    assert row["state"] == "failing"
+    assert "1× 429 on POST /v1/partner/actions/submit, and no success since" in row["text"]

@@ -227,7 +227,7 @@ def idempotency(inputs: Inputs) -> Row:
         return Row("idempotency", title, NEEDS_YOU,
                    ["No sandbox actions yet. Test it: submit an action, resend it with the same idempotencyKey, "
                     "and check that one reward was issued"])
-    pairs = likely_duplicates(actions)
+    pairs = likely_duplicates(actions[::-1])  # oldest first: the list is newest first, and times tie within a second
     if not pairs:
         return Row("idempotency", title, PASSED,
                    [f"No likely duplicates among your {len(actions)} latest sandbox actions (same user, type and "
@@ -254,7 +254,8 @@ def _action(raw) -> dict | None:
 
 
 def likely_duplicates(actions: list[dict]) -> list[tuple[dict, dict]]:
-    """Pairs of actions for the same user, type and amount, under different idempotency keys, within the window."""
+    """Pairs of actions for the same user, type and amount, under different idempotency keys, within the window
+    (`actions` oldest first; the sort keeps that order among actions of the same second)."""
     pairs, latest = [], {}
     for action in sorted(actions, key=lambda a: a["at"]):
         same = (action["user"], action["type"], action["amount"])
