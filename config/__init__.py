@@ -202,10 +202,10 @@ class Settings:
     simulator_state_key: str | None = None
     receiver_refusal_limit: str = "60 per minute"
     log_format: str = "text"
+    signature_check_to: str = "public"
     metrics_token: str | None = None
     event_retention_days: int = 30
     reveal_expiry_minutes: int = 30
-    signature_check_to: str = "public"
     extra: dict = field(default_factory=dict)
 
     @classmethod
