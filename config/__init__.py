@@ -202,6 +202,7 @@ class Settings:
     simulator_state_key: str | None = None
     receiver_refusal_limit: str = "60 per minute"
     log_format: str = "text"
+    signature_check_to: str = "public"
     metrics_token: str | None = None
     event_retention_days: int = 30
     reveal_expiry_minutes: int = 30
@@ -334,7 +335,13 @@ class Settings:
             # are deleted; a new secret whose once-only page was never opened is erased after this long.
             event_retention_days=_int(environ, "EVENT_RETENTION_DAYS", 30, 1, 3650),
             reveal_expiry_minutes=_int(environ, "SECRET_REVEAL_MINUTES", 30, 1, 24 * 60),
+            # Where the go-live signature check may send its forged deliveries: a public address only, or
+            # anywhere (a handler on this machine, while developing; refused in production).
+            signature_check_to=_choice(environ, "SIGNATURE_CHECK_TO", "public", ("public", "anywhere")),
         )
+        if production and settings.signature_check_to != "public":
+            raise ConfigError("SIGNATURE_CHECK_TO: must be 'public' in production: the signature check never posts "
+                              "to a private or loopback address from a production portal")
         if embedded and workers > 1:
             raise ConfigError(
                 "WEB_CONCURRENCY: the embedded simulator lives inside one process, so it cannot serve "

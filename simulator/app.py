@@ -31,16 +31,20 @@ def create_app(config: dict | None = None) -> Flask:
     sim.traffic = Traffic(settings["LATENCY_MS"], settings["JITTER_MS"], settings["ERROR_RATE"], settings["RATE_LIMIT"])
     # Public addresses only unless told otherwise: a simulator that posts to whatever URL it is given, from
     # inside someone's network, is a way in (`python -m simulator --deliver-to anywhere` for local work).
-    deliver = settings["DELIVER"] or sender_for(settings["DELIVER_TO"], settings["RESOLVE"])
+    from .endpoints import in_process
+
+    deliver = in_process(app, settings["DELIVER"] or sender_for(settings["DELIVER_TO"], settings["RESOLVE"]))
     sim.deliverer = Deliverer(sim, deliver, settings["DELIVERY_MODE"])
     app.extensions["sir_simulator"] = sim
 
     from .api.routing import bp as api_bp
     from .docs import bp as docs_bp
+    from .endpoints import bp as endpoints_bp
     from .ops import bp as ops_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(endpoints_bp)
     app.register_blueprint(docs_bp)
     init_errors(app)
     init_usage(app, sim)

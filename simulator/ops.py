@@ -173,6 +173,59 @@ def partner_status(slug):
     return jsonify(partner.to_wire())
 
 
+@bp.post("/partners")
+def add_partner():
+    payload = body()
+    problems = [(name, "is required: a non-empty string") for name in ("name", "slug", "email", "password")
+                if not isinstance(payload.get(name), str) or not payload[name].strip() or len(payload[name]) > 200]
+    if problems:
+        refuse(*problems)
+    partner = sim().add_partner(payload["name"], payload["slug"], payload["email"], payload["password"])
+    return jsonify(partner.to_wire()), 201
+
+
+def partner_and_environment(slug: str, payload: dict, problems: list):
+    """The partner `slug` names (404 if none) and the body's `environment` (production unless given)."""
+    partner = sim().partner_by_slug(slug)
+    if partner is None:
+        raise DomainError(404, "NOT_FOUND", f"No partner with slug {slug!r}.")
+    environment = payload.get("environment", "production")
+    if environment not in ("sandbox", "production"):
+        problems.append(("environment", "must be sandbox or production"))
+    return partner, environment
+
+
+@bp.post("/partners/<slug>/token-pools")
+def provision_pool(slug):
+    payload, problems = body(), []
+    partner, environment = partner_and_environment(slug, payload, problems)
+    tokens = whole(payload, "tokens", 1, None, problems)
+    threshold = whole(payload, "lowBalanceThreshold", 0, None, problems) or 0
+    name = payload.get("name", "Production pool")
+    if tokens is None and not any(field == "tokens" for field, _ in problems):
+        problems.append(("tokens", "is required: the pool's allocation"))
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        problems.append(("name", "must be a non-empty string of at most 100 characters"))
+    if problems:
+        refuse(*problems)
+    pool = sim().provision_pool(partner.id, environment, name, tokens, threshold)
+    return jsonify(pool.to_wire()), 201
+
+
+@bp.post("/partners/<slug>/endpoints")
+def endpoint_checks(slug):
+    """{"environment": "production", "acceptForged": true}: the partner's sample handler takes unsigned deliveries."""
+    payload, problems = body(), []
+    partner, environment = partner_and_environment(slug, payload, problems)
+    accepts = payload.get("acceptForged")
+    if not isinstance(accepts, bool):
+        problems.append(("acceptForged", "must be true or false"))
+    if problems:
+        refuse(*problems)
+    sim().set_endpoint_accepts_forged(partner.id, environment, accepts)
+    return jsonify({"partner": slug, "environment": environment, "acceptForged": accepts})
+
+
 @bp.post("/deliveries/run")
 def run_deliveries():
     return jsonify({"attempted": sim().deliver_due()})

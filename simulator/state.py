@@ -109,6 +109,8 @@ class Usage:
     by_key: dict = field(default_factory=_pairs)  # (key_id, day) → [req, err]
     recent: dict = field(default_factory=_deques)  # key_id → request times of the last 24 h
     served: int = 0
+    # (partner, env, key, method, route) → [429s, time of the last 429, the key's first success after it or None]
+    throttled: dict = field(default_factory=dict)
 
 
 class ControlsMixin:
@@ -146,6 +148,48 @@ class ControlsMixin:
 
     def partner_by_slug(self, slug: str):
         return next((p for p in self.partners.values() if p.slug == slug), None)
+
+    @journaled
+    def add_partner(self, name: str, slug: str, email: str, password: str, sandbox_tokens: int = 100_000):
+        """A partner that has just signed up: one admin account, a sandbox pool, and nothing in production
+        (no live key, no production pool, no webhook): what a partner has before it goes live."""
+        from .model import Account, Partner, TokenPool
+
+        if self.partner_by_slug(slug) is not None or email.strip().lower() in self.accounts_by_email:
+            raise DomainError(409, "CONFLICT", "A partner with that slug or an account with that email exists.")
+        partner = Partner(id=self.new_id("ptn"), name=name, slug=slug)
+        salt = self.new_secret(16).encode()
+        account = Account(id=self.new_id("acc"), email=email.strip().lower(), name=f"{name} admin",
+                          partner_id=partner.id, password_salt=salt, password_hash=hash_password(password, salt))
+        self.partners[partner.id] = partner
+        self.accounts[account.id] = account
+        self.accounts_by_email[account.email] = account
+        pool = TokenPool(id=self.new_id("pool"), partner_id=partner.id, environment="sandbox", name="Sandbox pool",
+                         allocated=sandbox_tokens, consumed=0, low_balance_threshold=sandbox_tokens // 10,
+                         created_at=self.now())
+        self.pools[pool.id] = pool
+        return partner
+
+    @journaled
+    def provision_pool(self, partner_id: str, environment: str, name: str, tokens: int, threshold: int):
+        """SIR Giving approves and provisions a token pool (production ones come with go-live approval)."""
+        from .model import TokenPool
+
+        if partner_id not in self.partners:
+            raise DomainError(404, "NOT_FOUND", "No such partner.")
+        pool = TokenPool(id=self.new_id("pool"), partner_id=partner_id, environment=environment, name=name,
+                         allocated=tokens, consumed=0, low_balance_threshold=threshold, created_at=self.now())
+        self.pools[pool.id] = pool
+        return pool
+
+    @journaled
+    def set_endpoint_accepts_forged(self, partner_id: str, environment: str, accepts: bool) -> None:
+        """Make the partner's sample webhook handler (simulator/endpoints.py) of `environment` take any delivery,
+        signed or not: a handler that forgot to verify X-SIR-Signature, for showing the go-live check fail."""
+        if accepts:
+            self.lax_endpoints.add((partner_id, environment))
+        else:
+            self.lax_endpoints.discard((partner_id, environment))
 
 
 class Simulator(ControlsMixin):
@@ -261,7 +305,7 @@ class Simulator(ControlsMixin):
     def state_dict(self) -> dict:
         names = ("partners", "accounts", "keys", "users", "pools", "requests", "actions", "actions_by_idem",
                  "transactions", "campaigns", "webhooks", "deliveries", "events", "daily", "user_day_tokens",
-                 "campaign_daily", "usage", "jwt_private_pem", "donations", "seed_time")
+                 "campaign_daily", "usage", "jwt_private_pem", "donations", "seed_time", "lax_endpoints")
         return {name: getattr(self, name) for name in names}
 
     def mark_dirty(self) -> None:
@@ -314,6 +358,14 @@ class Simulator(ControlsMixin):
         endpoint[0] += 1
         endpoint[1] += error
         endpoint[2] += elapsed_ms
+        if status == 429:
+            throttled = self.usage.throttled.setdefault((partner_id, environment, key_id, method, route), [0, at, None])
+            throttled[0] += 1
+            throttled[1], throttled[2] = at, None
+        elif status < 400 and self.usage.throttled:
+            for (partner, env, key, *_), throttled in self.usage.throttled.items():
+                if (partner, env, key) == (partner_id, environment, key_id) and throttled[2] is None and at >= throttled[1]:
+                    throttled[2] = at  # the same caller came back after its 429 and got through
         if key_id:
             per_key = self.usage.by_key[(key_id, day)]
             per_key[0] += 1
@@ -761,5 +813,6 @@ def empty_state() -> dict:
         "actions_by_idem": {}, "transactions": {}, "campaigns": {}, "webhooks": {}, "deliveries": {}, "events": [],
         "daily": defaultdict(Counter), "user_day_tokens": defaultdict(Counter), "campaign_daily": defaultdict(Counter),
         "usage": Usage(), "jwt_private_pem": None, "donations": {}, "seed_time": 0.0,
+        "lax_endpoints": set(),
     }
 

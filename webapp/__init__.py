@@ -213,13 +213,15 @@ def init_blueprints(app: Flask) -> None:
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .dashboard import bp as dashboard_bp
+    from .golive import bp as golive_bp
     from .keys import bp as keys_bp
     from .onboarding import bp as onboarding_bp
     from .pools import bp as pools_bp
     from .webhooks import bp as webhooks_bp
     from .webhooks.receiver import receiver_bp
 
-    for blueprint in (auth_bp, onboarding_bp, dashboard_bp, keys_bp, pools_bp, webhooks_bp, audit_bp, receiver_bp):
+    for blueprint in (auth_bp, onboarding_bp, dashboard_bp, keys_bp, pools_bp, webhooks_bp, audit_bp, receiver_bp,
+                      golive_bp):
         app.register_blueprint(blueprint)
     app.extensions["csrf_protect"].exempt(receiver_bp)  # SIR Giving's deliveries: the signature is the check
     if app.config["SETTINGS"].embedded_simulator:

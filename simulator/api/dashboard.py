@@ -7,7 +7,7 @@ from collections import Counter
 
 from flask import request
 
-from ..model import iso
+from ..model import day_of, iso
 from ..state import DAY, DomainError
 from .actions import env_actions
 from .campaigns import campaign_analytics
@@ -168,7 +168,12 @@ def dashboard_api_usage(state, key):
                               for (m, p), (c, e, ms) in endpoints.items()), key=lambda x: -x["requests"])
         reply = {"days": days, "keyId": only_key, "daily": daily, "byEndpoint": by_endpoint, "byKey": by_key,
                  "totals": {"requests": sum(d["requests"] for d in daily), "errors": sum(d["errors"] for d in daily)},
-                 "rateLimit": {"requestsPerMinute": state.partner_of(key).rate_limit}}
+                 "rateLimit": {"requestsPerMinute": state.partner_of(key).rate_limit},
+                 # Calls answered 429 in the window, per route, and whether the caller got through afterwards.
+                 "rateLimited": [{"method": m, "path": p, "count": count, "lastAt": iso(last), "succeededAfterAt": iso(ok)}
+                                 for (partner, environment, _key, m, p), (count, last, ok) in state.usage.throttled.items()
+                                 if partner == key.partner_id and environment == key.environment
+                                 and day_of(last) >= window[0]]}
         if hours:
             reply["hours"] = hours
             reply["lastHours"] = {"requests": sum(count_since(state.usage.recent.get(k["keyId"], ()), now - hours * 3600)

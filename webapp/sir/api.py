@@ -209,6 +209,14 @@ class PartnerApi:
     def send_test_event(self, webhook_id: str) -> dict:
         return self.post(f"/v1/partner/webhooks/{webhook_id}/test").data
 
+    # -- actions (raw: their reader parses what it needs) --------------------------------------------
+
+    def recent_actions(self, limit: int = 100, fresh: bool = False) -> Parsed:
+        """The newest actions (at most 100), as the wire has them: a list of camelCase dicts."""
+        reply = self.get("/v1/partner/actions", {"limit": limit}, fresh=fresh)
+        data = reply.data.get("data") if isinstance(reply.data, dict) else None
+        return Parsed(data if isinstance(data, list) else [], reply)
+
 
 def check_publishable_key(client: SirClient, public_key: str, environment: str) -> None:
     """One widget call (`GET /v1/partner/config`, as a browser sends it) that proves a publishable key works;

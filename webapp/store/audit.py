@@ -69,3 +69,8 @@ def signed_in_since(since: datetime) -> int:
         .order_by(AuditEntry.at, AuditEntry.id))
     latest = {actor: action for actor, action in rows}
     return sum(1 for action in latest.values() if action == "sign_in")
+
+
+def latest(partner_id: str, action: str, environment: str | None = None) -> AuditEntry | None:
+    """The partner's newest entry of `action` (in `environment`), or None."""
+    return db.session.scalars(entries_query(partner_id, action=action, environment=environment).limit(1)).first()
