@@ -205,6 +205,9 @@ class Settings:
     metrics_token: str | None = None
     event_retention_days: int = 30
     reveal_expiry_minutes: int = 30
+    batch_max_rows: int = 10_000
+    batch_max_file_mb: int = 10
+    batch_lease_seconds: int = 60
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -332,6 +335,11 @@ class Settings:
             # are deleted; a new secret whose once-only page was never opened is erased after this long.
             event_retention_days=_int(environ, "EVENT_RETENTION_DAYS", 30, 1, 3650),
             reveal_expiry_minutes=_int(environ, "SECRET_REVEAL_MINUTES", 30, 1, 24 * 60),
+            # Reward batches from a CSV: the largest file and number of rows one upload may hold, and how long a
+            # worker holds a sending batch (a worker killed mid-chunk leaves it to the next after this long).
+            batch_max_rows=_int(environ, "BATCH_MAX_ROWS", 10_000, 1, 100_000),
+            batch_max_file_mb=_int(environ, "BATCH_MAX_FILE_MB", 10, 1, 100),
+            batch_lease_seconds=_int(environ, "BATCH_LEASE_SECONDS", 60, 5, 3600),
         )
         if embedded and workers > 1:
             raise ConfigError(

@@ -165,6 +165,13 @@ class PartnerApi:
     def send_test_event(self, webhook_id: str) -> dict:
         return self.post(f"/v1/partner/webhooks/{webhook_id}/test").data
 
+    # -- batches -----------------------------------------------------------------------------------
+
+    def bulk_actions(self, actions: list[dict]) -> dict:
+        """`POST /v1/partner/actions/bulk` (at most 100): the raw reply, parsed by webapp/batches/sending.py.
+        A write: never retried here, so a lost answer reaches the caller, which resends with the same keys."""
+        return self.post("/v1/partner/actions/bulk", {"actions": actions}).data
+
 
 def check_publishable_key(client: SirClient, public_key: str, environment: str) -> None:
     """One widget call (`GET /v1/partner/config`, as a browser sends it) that proves a publishable key works;
