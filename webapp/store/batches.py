@@ -22,8 +22,8 @@ PENDING = "pending"
 
 
 class RewardBatch(db.Model):
-    """One uploaded file: validated rows, then confirmed, then sent in chunks (`state`: "ready" → "sending" →
-    "finished"). `fingerprint` is the file's SHA-256: the derived idempotency keys come from it, so the same
+    """One uploaded file: validated rows, then confirmed, then sent in chunks (`state`: "ready" → "sending" (↔
+    "paused") → "finished"). `fingerprint` is the file's SHA-256: the derived idempotency keys come from it, so the same
     file uploaded twice gets the same keys, and a resend is recognised upstream."""
 
     __tablename__ = "reward_batches"
@@ -36,7 +36,7 @@ class RewardBatch(db.Model):
     fingerprint: Mapped[str] = mapped_column(String(64))
     rows: Mapped[int] = mapped_column(Integer, default=0)
     planned_tokens: Mapped[int] = mapped_column(Integer, default=0)
-    state: Mapped[str] = mapped_column(String(16), default="ready")  # ready, sending, finished
+    state: Mapped[str] = mapped_column(String(16), default="ready")  # ready, sending, paused, finished
     uploaded_by: Mapped[str] = mapped_column(String(255))
     confirmed_by: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(Text)  # why the last chunk did not go (shown on the page)
@@ -187,6 +187,17 @@ def record_results(results: Iterable[tuple[RewardBatchRow, str, str | None, int 
 def start(batch: RewardBatch, confirmed_by: str) -> None:
     """Confirmed: the batch is sending (uncommitted: it commits with the audit entry)."""
     batch.state, batch.confirmed_by, batch.last_error = "sending", confirmed_by, None
+
+
+def pause(batch: RewardBatch) -> None:
+    """SIR Giving refused a chunk for a reason that does not pass by itself: the batch waits for the admin."""
+    batch.state = "paused"
+    db.session.commit()
+
+
+def resume(batch: RewardBatch) -> None:
+    """Uncommitted: it commits with the audit entry."""
+    batch.state, batch.last_error = "sending", None
 
 
 def requeue_failed(batch: RewardBatch) -> int:

@@ -1,0 +1,201 @@
+"""Preflight before a batch run (reference, scenario 5): integration health, the pool's balance, the active campaign,
+webhook health and API usage, asked at once, weighed against a planned batch → Go or Hold, with reasons.
+
+Each reason says what was found and names where it is fixed (an endpoint of the portal, for the template's
+`url_for`). A check that cannot be made (SIR Giving did not answer) holds the batch: a preflight that cannot see
+the pool cannot say the pool covers it. Balances are asked fresh: a top-up approved a minute ago counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..parallel import POOL
+from ..sir import errors
+from ..sir.api import PartnerApi
+from .plan import Plan, with_multiplier
+
+GO, WARN, HOLD = "go", "warn", "hold"
+# Above this share of failed calls today (with enough calls to tell) the integration is not healthy enough.
+ERROR_RATE_HOLD, ERROR_RATE_WARN, ERROR_RATE_MIN_CALLS = 0.05, 0.01, 20
+
+
+@dataclass(frozen=True)
+class Reason:
+    check: str  # pool, integration, campaign, webhooks, usage
+    state: str  # go, warn, hold
+    title: str
+    message: str
+    fix_endpoint: str
+    fix_args: dict = field(default_factory=dict)
+    fix_text: str = "Open"
+
+
+@dataclass(frozen=True)
+class Preflight:
+    plan: Plan
+    environment: str
+    reasons: list[Reason]
+    planned_tokens: int  # with the campaign's multiplier
+    pool_id: str | None
+    pool_name: str | None
+
+    @property
+    def verdict(self) -> str:
+        return "Hold" if any(r.state == HOLD for r in self.reasons) else "Go"
+
+    @property
+    def go(self) -> bool:
+        return self.verdict == "Go"
+
+
+def run(api: PartnerApi, plan: Plan) -> Preflight:
+    """The five checks in one parallel round (the pool list too, when the plan names no pool), then the chosen
+    pool's balance if it was not known in advance."""
+    tasks = {
+        "integration": POOL.submit(api.integration_health),
+        "campaign": POOL.submit(api.active_campaign),
+        "webhooks": POOL.submit(api.webhook_health),
+        "usage": POOL.submit(api.api_usage, 1, None, True),
+    }
+    if plan.pool_id:
+        tasks["balance"] = POOL.submit(api.pool_balance, plan.pool_id, True)
+    else:
+        tasks["pools"] = POOL.submit(api.token_pools, True)
+    results = {name: _outcome(task) for name, task in tasks.items()}
+    campaign = _value(results["campaign"])
+    multiplier = (campaign.reward_multiplier or 1.0) if campaign else 1.0
+    planned = with_multiplier(plan.base_tokens, multiplier)
+    pool_reason, pool_id, pool_name = _pool(api, plan, results, campaign, planned)
+    reasons = [pool_reason, _integration(results["integration"]), _campaign(results["campaign"], multiplier),
+               _webhooks(results["webhooks"]), _usage(results["usage"], plan)]
+    return Preflight(plan, api.environment, reasons, planned, pool_id, pool_name)
+
+
+def _outcome(task):
+    try:
+        parsed = task.result()
+    except errors.SirError as error:
+        return error
+    if getattr(parsed.reply, "stale", False) and parsed.reply.error is not None:
+        return parsed.reply.error  # an old copy cannot vouch for now
+    return parsed
+
+
+def _value(outcome):
+    return None if isinstance(outcome, errors.SirError) else outcome.value
+
+
+def _unknown(check: str, title: str, error: errors.SirError, endpoint: str) -> Reason:
+    return Reason(check, HOLD, title, f"Could not check: {error.message} {error.next_step}", endpoint,
+                  fix_text="Look there")
+
+
+def _pool(api, plan, results, campaign, planned) -> tuple[Reason, str | None, str | None]:
+    title = "Pool balance"
+    if "balance" in results:
+        outcome = results["balance"]
+        if isinstance(outcome, errors.SirError):
+            return _unknown("pool", title, outcome, "pools.index"), plan.pool_id, None
+        pool = outcome.value
+    else:
+        outcome = results["pools"]
+        if isinstance(outcome, errors.SirError):
+            return _unknown("pool", title, outcome, "pools.index"), None, None
+        active = [p for p in outcome.value if p.status == "active"]
+        wanted = campaign.pool_id if campaign and campaign.pool_id else None
+        pool = next((p for p in active if p.id == wanted), None) or (active[0] if active else None)
+        if pool is None:
+            return Reason("pool", HOLD, title, "There is no active token pool to draw the rewards from.",
+                          "pools.index", fix_text="Token pools"), None, None
+        try:
+            pool = api.pool_balance(pool.id, fresh=True).value  # the balance endpoint is the one to trust
+        except errors.SirError as error:
+            return _unknown("pool", title, error, "pools.index"), pool.id, pool.name
+    fix = dict(fix_endpoint="pools.request_top_up", fix_args={"pool_id": pool.id}, fix_text="Request a top-up")
+    left = pool.balance - planned
+    if pool.status != "active":
+        return Reason("pool", HOLD, title, f"Pool {pool.name} is {pool.status}.", **fix), pool.id, pool.name
+    if left < 0:
+        return Reason("pool", HOLD, title, f"Pool {pool.name} has {pool.balance:,} tokens; the batch needs about "
+                                           f"{planned:,}: {-left:,} short.", **fix), pool.id, pool.name
+    if left < pool.threshold:
+        return Reason("pool", HOLD, title, f"Pool {pool.name} has {pool.balance:,} tokens; after about {planned:,} "
+                                           f"it would have {left:,}, below its threshold of {pool.threshold:,}.",
+                      **fix), pool.id, pool.name
+    return Reason("pool", GO, title, f"Pool {pool.name} has {pool.balance:,} tokens; after about {planned:,} it keeps "
+                                     f"{left:,}, above its threshold of {pool.threshold:,}.", **fix), pool.id, pool.name
+
+
+def _integration(outcome) -> Reason:
+    title = "Integration health"
+    if isinstance(outcome, errors.SirError):
+        return _unknown("integration", title, outcome, "dashboard.overview")
+    status, checks = outcome.value
+    bad = [c for c in checks if c.status != "pass"]
+    described = "; ".join(f"{c.name}: {c.reason}" for c in bad)
+    if status == "fail" or any(c.status == "fail" for c in bad):
+        return Reason("integration", HOLD, title, f"SIR Giving reports a failing check — {described}.",
+                      "dashboard.overview", fix_text="Overview")
+    if bad:
+        return Reason("integration", WARN, title, f"Warnings — {described}.", "dashboard.overview",
+                      fix_text="Overview")
+    return Reason("integration", GO, title, "Every check SIR Giving makes passes.", "dashboard.overview",
+                  fix_text="Overview")
+
+
+def _campaign(outcome, multiplier: float) -> Reason:
+    title = "Active campaign"
+    if isinstance(outcome, errors.SirError):
+        return _unknown("campaign", title, outcome, "dashboard.campaigns")
+    campaign = outcome.value
+    if campaign is None:
+        return Reason("campaign", GO, title, "No campaign is active: rewards go at the base rates.",
+                      "dashboard.campaigns", fix_text="Campaigns")
+    return Reason("campaign", GO, title, f"{campaign.name} is active: its ×{multiplier:g} multiplier is counted in "
+                                         f"the tokens.", "dashboard.campaigns", fix_text="Campaigns")
+
+
+def _webhooks(outcome) -> Reason:
+    title = "Webhook health"
+    if isinstance(outcome, errors.SirError):
+        return _unknown("webhooks", title, outcome, "webhooks.index")
+    endpoints = outcome.value
+    if not endpoints:
+        return Reason("webhooks", WARN, title, "No webhook endpoint is registered: your backend will not hear of "
+                                               "the outcomes.", "webhooks.index", fix_text="Register one")
+    failing = [e for e in endpoints if e.status not in ("healthy", "degraded")]
+    degraded = [e for e in endpoints if e.status == "degraded"]
+    if failing:
+        return Reason("webhooks", HOLD, title, "Failing: " + ", ".join(f"{e.url} ({e.consecutive_failures} failures "
+                                                                       f"in a row)" for e in failing)
+                      + ". The batch's outcomes would not reach your backend.", "webhooks.index",
+                      fix_text="Fix the endpoint")
+    if degraded:
+        return Reason("webhooks", WARN, title, "Some deliveries fail: " + ", ".join(e.url for e in degraded) + ".",
+                      "webhooks.index", fix_text="Webhooks")
+    return Reason("webhooks", GO, title, f"{len(endpoints)} endpoint(s) receive their deliveries.", "webhooks.index",
+                  fix_text="Webhooks")
+
+
+def _usage(outcome, plan: Plan) -> Reason:
+    title = "API errors and rate limit"
+    if isinstance(outcome, errors.SirError):
+        return _unknown("usage", title, outcome, "keys.index")
+    usage = outcome.value
+    calls, failed = usage.total_requests, usage.total_errors
+    rate = failed / calls if calls else 0.0
+    limit = usage.rate_limit_per_minute
+    headroom = (f"{plan.bulk_calls:,} bulk call(s) of at most 100 actions; the limit is {limit:,} a minute"
+                if limit else f"{plan.bulk_calls:,} bulk call(s) of at most 100 actions")
+    errors_today = f"{failed:,} of {calls:,} calls failed today ({rate:.1%})"
+    if calls >= ERROR_RATE_MIN_CALLS and rate > ERROR_RATE_HOLD:
+        return Reason("usage", HOLD, title, f"{errors_today}: find out why before sending more. {headroom}.",
+                      "keys.index", fix_text="API keys and traffic")
+    if limit and plan.bulk_calls > limit:
+        minutes = -(-plan.bulk_calls // limit)
+        return Reason("usage", WARN, title, f"{errors_today}. {headroom}: sending takes at least {minutes} minutes "
+                                            f"(the portal waits when SIR Giving says so).", "keys.index",
+                      fix_text="API keys and traffic")
+    state = WARN if calls >= ERROR_RATE_MIN_CALLS and rate > ERROR_RATE_WARN else GO
+    return Reason("usage", state, title, f"{errors_today}. {headroom}.", "keys.index", fix_text="API keys and traffic")
