@@ -127,14 +127,20 @@ def _pool(api, plan, results, campaign, planned) -> tuple[Reason, str | None, st
                                      f"{left:,}, above its threshold of {pool.threshold:,}.", **fix), pool.id, pool.name
 
 
+# Integration checks that have a reason of their own here, weighed more precisely against the planned batch.
+OWN_REASONS = {"token_pool", "webhooks"}
+
+
 def _integration(outcome) -> Reason:
+    """Holds on a failing check that would make the batch's actions fail (no key, errors, failing actions);
+    the pool and webhooks have reasons of their own."""
     title = "Integration health"
     if isinstance(outcome, errors.SirError):
         return _unknown("integration", title, outcome, "dashboard.overview")
-    status, checks = outcome.value
-    bad = [c for c in checks if c.status != "pass"]
-    described = "; ".join(f"{c.name}: {c.reason}" for c in bad)
-    if status == "fail" or any(c.status == "fail" for c in bad):
+    _, checks = outcome.value
+    bad = [c for c in checks if c.status != "pass" and c.id not in OWN_REASONS]
+    described = "; ".join(f"{c.name}: {c.reason.rstrip('.')}" for c in bad)
+    if any(c.status == "fail" for c in bad):
         return Reason("integration", HOLD, title, f"SIR Giving reports a failing check — {described}.",
                       "dashboard.overview", fix_text="Overview")
     if bad:
@@ -166,10 +172,10 @@ def _webhooks(outcome) -> Reason:
                                                "the outcomes.", "webhooks.index", fix_text="Register one")
     failing = [e for e in endpoints if e.status not in ("healthy", "degraded")]
     degraded = [e for e in endpoints if e.status == "degraded"]
-    if failing:
-        return Reason("webhooks", HOLD, title, "Failing: " + ", ".join(f"{e.url} ({e.consecutive_failures} failures "
+    if failing:  # the rewards still land; the missed deliveries can be recovered once the endpoint is fixed
+        return Reason("webhooks", WARN, title, "Failing: " + ", ".join(f"{e.url} ({e.consecutive_failures} failures "
                                                                        f"in a row)" for e in failing)
-                      + ". The batch's outcomes would not reach your backend.", "webhooks.index",
+                      + ". The batch's outcomes will not reach your backend until it is fixed.", "webhooks.index",
                       fix_text="Fix the endpoint")
     if degraded:
         return Reason("webhooks", WARN, title, "Some deliveries fail: " + ", ".join(e.url for e in degraded) + ".",
