@@ -11,7 +11,8 @@ import io
 import pytest
 from requests.adapters import BaseAdapter
 
-from tests.conftest import AuthActions, csrf_token_from, make_app, page, partner_api_for, session_jwt, text_of
+from tests.conftest import (AuthActions, csrf_token_from, make_app, page, partner_api_for, read_timeout, session_jwt,
+                            text_of)
 from webapp.sir.api import AccountApi
 from webapp.sir.client import Credential
 
@@ -299,3 +300,48 @@ def test_sending_to_production_needs_the_number_of_actions_typed(app, signed_in,
     assert confirm(signed_in, batch_id, typed="3").status_code == 302
     assert step_until_done(signed_in, batch_id) == "finished"
     assert len(batch_actions(simulator, partner_id, "production")) == 3
+
+
+def stepped(client, batch_id: int):
+    token = csrf_token_from(client.get(f"/batches/{batch_id}"))
+    return client.post(f"/batches/{batch_id}/step", headers={**HX, "X-CSRFToken": token})
+
+
+def test_a_429_pauses_sending_for_as_long_as_sir_giving_says_then_it_goes_on(app, signed_in, simulator):
+    api = partner_api_for(app, signed_in)
+    top_up(api, simulator, campaign_pool(api), 50_000)
+    batch_id = batch_id_of(upload(signed_in, advocacy_rows(250)))
+    assert confirm(signed_in, batch_id).status_code == 302
+    simulator.add_fault(method="POST", path="*/actions/bulk", status=429, count=1)
+    limited = page(stepped(signed_in, batch_id)).select_one("#batch-progress")
+    assert limited["data-state"] == "sending"
+    assert "rate limit for this key is reached" in limited.select_one(".batch-note").get_text()
+    assert limited["hx-trigger"] == "load delay:3000ms"  # Retry-After: 1 s, and never sooner than 3 s
+    assert step_until_done(signed_in, batch_id) == "finished"
+    assert len(batch_actions(simulator, partner_id_of(signed_in))) == 250
+
+
+def test_a_chunk_whose_answer_times_out_goes_again_with_the_same_keys_and_rewards_once(app, signed_in, simulator):
+    api = partner_api_for(app, signed_in)
+    top_up(api, simulator, campaign_pool(api), 50_000)
+    batch_id = batch_id_of(upload(signed_in, advocacy_rows(150)))
+    assert confirm(signed_in, batch_id).status_code == 302
+    simulator.add_fault(method="POST", path="*/actions/bulk", delay_ms=600, count=1)
+    with read_timeout(app, 0.2):
+        timed_out = page(stepped(signed_in, batch_id)).select_one("#batch-progress")
+    assert "answer to the last chunk was lost" in timed_out.select_one(".batch-note").get_text()
+    assert step_until_done(signed_in, batch_id) == "finished"
+    rows = result_rows(signed_in, batch_id)
+    assert {r["status"] for r in rows} == {"COMPLETED"}
+    upstream = batch_actions(simulator, partner_id_of(signed_in))
+    assert len(upstream) == 150 and {a.id for a in upstream} == {r["action_id"] for r in rows}
+
+
+def test_ten_thousand_rows_are_checked_and_kept_in_one_upload(signed_in):
+    response = upload(signed_in, advocacy_rows(10_000))
+    batch_id = batch_id_of(response)
+    shown = signed_in.get(f"/batches/{batch_id}")
+    assert "10,000 actions" in text_of(shown)
+    refused = upload(signed_in, advocacy_rows(10_001, "other"))
+    assert refused.status_code == 422
+    assert "more than 10,000 rows" in text_of(refused)

@@ -17,6 +17,7 @@ the same key would only repeat the failure. The failed action issued no tokens, 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 
@@ -31,10 +32,14 @@ from .plan import CHUNK
 STEP_BUDGET_SECONDS = 3.0  # one step sends chunks for about this long, then shows the progress
 
 
+NEXT_STEP_SECONDS, AFTER_TROUBLE_SECONDS, LONGEST_WAIT_SECONDS = 0.2, 3.0, 60.0
+
+
 @dataclass(frozen=True)
 class Step:
     sent: int = 0  # rows answered in this step
-    note: str | None = None  # why it stopped early (shown, and the next step waits a little)
+    note: str | None = None  # why it stopped early (shown)
+    wait: float = NEXT_STEP_SECONDS  # before the page asks for the next step: longer after trouble, as told on a 429
 
 
 def key_for(row: store.RewardBatchRow) -> str:
@@ -48,7 +53,7 @@ def step(actor: Actor, api: PartnerApi, batch: store.RewardBatch, lease_seconds:
         return Step()
     if not store.lease(batch, lease_seconds):
         return Step(note="This batch is being sent from another tab or worker; its progress shows here.")
-    sent, note, finished, released = 0, None, False, False
+    sent, note, wait, finished, released = 0, None, NEXT_STEP_SECONDS, False, False
     started = time.monotonic()
     try:
         while time.monotonic() - started < budget:
@@ -61,9 +66,26 @@ def step(actor: Actor, api: PartnerApi, batch: store.RewardBatch, lease_seconds:
             except LOST_ANSWERS:
                 note = ("SIR Giving's answer to the last chunk was lost; it goes again with the same idempotency "
                         "keys, so nothing is rewarded twice.")
+                wait = AFTER_TROUBLE_SECONDS
+                break
+            except errors.RateLimited as error:
+                wait = min(LONGEST_WAIT_SECONDS, max(AFTER_TROUBLE_SECONDS, error.retry_after or 0))
+                note = f"SIR Giving's rate limit for this key is reached: the next chunk goes in {wait:.0f} seconds."
+                break
+            except errors.ValidationFailed as error:
+                refused = _refused_items(rows, error)
+                if refused:  # nothing of the chunk was processed: the refused rows fail, the others go again
+                    sent += len(refused)
+                    continue
+                note = f"{error.message} {error.next_step}"
+                store.release(batch, error=note)
+                store.pause(batch)
+                released = True
+                actor.audit("batch_paused", _target(batch), outcome="failure", detail=error.code)
                 break
             except errors.SirError as error:
                 note = f"{error.message} {error.next_step}"
+                wait = AFTER_TROUBLE_SECONDS
                 if not error.retryable:
                     store.release(batch, error=note)
                     store.pause(batch)
@@ -81,7 +103,24 @@ def step(actor: Actor, api: PartnerApi, batch: store.RewardBatch, lease_seconds:
     finally:
         if not released:  # whatever stopped the step (an error, a worker shutting down), the next may go on
             store.release(batch, error=note)
-    return Step(sent, note)
+    return Step(sent, note, wait)
+
+
+ITEM = re.compile(r"actions\[(\d+)\]\.?(.*)")
+
+
+def _refused_items(rows: list[store.RewardBatchRow], error: errors.ValidationFailed) -> list:
+    """The rows SIR Giving named when it refused a chunk (`actions[i].field`), recorded as failed with its reason.
+    The portal checks rows as SIR Giving does, so this is for a rule it learned since the file was read."""
+    reasons: dict[int, list[str]] = {}
+    for item in error.fields:
+        found = ITEM.fullmatch(str(item.get("field", ""))) if isinstance(item, dict) else None
+        if found and int(found.group(1)) < len(rows):
+            reasons.setdefault(int(found.group(1)), []).append(f"{found.group(2)} {item.get('message', '')}".strip())
+    refused = [(rows[index], "FAILED", None, None, "Refused by SIR Giving: " + "; ".join(texts))
+               for index, texts in sorted(reasons.items())]
+    store.record_results(refused)
+    return refused
 
 
 def _payload(row: store.RewardBatchRow) -> dict:

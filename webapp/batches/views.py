@@ -84,12 +84,12 @@ def _plan(batch: store.RewardBatch) -> Plan:
     return Plan(batch.rows, batch.planned_tokens)
 
 
-def _show(batch, status=200, checked=None, confirm_error=None, note=None):
+def _show(batch, status=200, checked=None, confirm_error=None, note=None, wait=sending.NEXT_STEP_SECONDS):
     if batch.state == "ready" and checked is None:
         checked = preflight.run(partner_api(batch.environment), _plan(batch))
     return render_htmx_template("batches/show.html", "batches/_progress.html", status=status, batch=batch,
                                 counts=store.counts(batch), preflight=checked, confirm_error=confirm_error,
-                                note=note, failed=store.failed_rows(batch), chunk=CHUNK)
+                                note=note, wait=wait, failed=store.failed_rows(batch), chunk=CHUNK)
 
 
 @bp.get("/<int:batch_id>")
@@ -121,7 +121,7 @@ def step(batch_id):
     batch = _batch_or_404(batch_id)
     done = sending.step(current_actor(), partner_api(batch.environment), batch, _settings().batch_lease_seconds)
     if request.headers.get("HX-Request") == "true":
-        return _show(batch, note=done.note)
+        return _show(batch, note=done.note, wait=done.wait)
     if done.note:
         flash(done.note, "warning")
     return go(url_for("batches.show", batch_id=batch.id))
