@@ -307,11 +307,17 @@ def stepped(client, batch_id: int):
     return client.post(f"/batches/{batch_id}/step", headers={**HX, "X-CSRFToken": token})
 
 
-def test_a_429_pauses_sending_for_as_long_as_sir_giving_says_then_it_goes_on(app, signed_in, simulator):
-    api = partner_api_for(app, signed_in)
+def confirmed_batch(app, client, simulator, rows: int) -> int:
+    """A batch of `rows` uploaded and confirmed, its pool topped up first so the preflight says Go."""
+    api = partner_api_for(app, client)
     top_up(api, simulator, campaign_pool(api), 50_000)
-    batch_id = batch_id_of(upload(signed_in, advocacy_rows(250)))
-    assert confirm(signed_in, batch_id).status_code == 302
+    batch_id = batch_id_of(upload(client, advocacy_rows(rows)))
+    assert confirm(client, batch_id).status_code == 302
+    return batch_id
+
+
+def test_a_429_pauses_sending_for_as_long_as_sir_giving_says_then_it_goes_on(app, signed_in, simulator):
+    batch_id = confirmed_batch(app, signed_in, simulator, 250)
     simulator.add_fault(method="POST", path="*/actions/bulk", status=429, count=1)
     limited = page(stepped(signed_in, batch_id)).select_one("#batch-progress")
     assert limited["data-state"] == "sending"
@@ -322,10 +328,7 @@ def test_a_429_pauses_sending_for_as_long_as_sir_giving_says_then_it_goes_on(app
 
 
 def test_a_chunk_whose_answer_times_out_goes_again_with_the_same_keys_and_rewards_once(app, signed_in, simulator):
-    api = partner_api_for(app, signed_in)
-    top_up(api, simulator, campaign_pool(api), 50_000)
-    batch_id = batch_id_of(upload(signed_in, advocacy_rows(150)))
-    assert confirm(signed_in, batch_id).status_code == 302
+    batch_id = confirmed_batch(app, signed_in, simulator, 150)
     simulator.add_fault(method="POST", path="*/actions/bulk", delay_ms=600, count=1)
     with read_timeout(app, 0.2):
         timed_out = page(stepped(signed_in, batch_id)).select_one("#batch-progress")

@@ -49,6 +49,22 @@ class Preflight:
         return self.verdict == "Go"
 
 
+# check → (title, where it is fixed, the link's text); a reason may name a more precise fix of its own.
+WHERE = {
+    "pool": ("Pool balance", "pools.index", "Token pools"),
+    "integration": ("Integration health", "dashboard.overview", "Overview"),
+    "campaign": ("Active campaign", "dashboard.campaigns", "Campaigns"),
+    "webhooks": ("Webhook health", "webhooks.index", "Webhooks"),
+    "usage": ("API errors and rate limit", "keys.index", "API keys and traffic"),
+}
+
+
+def _reason(check: str, state: str, message: str, endpoint: str | None = None, args: dict | None = None,
+            text: str | None = None) -> Reason:
+    title, where, link = WHERE[check]
+    return Reason(check, state, title, message, endpoint or where, args or {}, text or link)
+
+
 def run(api: PartnerApi, plan: Plan) -> Preflight:
     """The five checks in one parallel round (the pool list too, when the plan names no pool), then the chosen
     pool's balance if it was not known in advance."""
@@ -67,8 +83,10 @@ def run(api: PartnerApi, plan: Plan) -> Preflight:
     multiplier = (campaign.reward_multiplier or 1.0) if campaign else 1.0
     planned = with_multiplier(plan.base_tokens, multiplier)
     pool_reason, pool_id, pool_name = _pool(api, plan, results, campaign, planned)
-    reasons = [pool_reason, _integration(results["integration"]), _campaign(results["campaign"], multiplier),
-               _webhooks(results["webhooks"]), _usage(results["usage"], plan)]
+    weigh = {"integration": _integration, "campaign": lambda value: _campaign(value, multiplier),
+             "webhooks": _webhooks, "usage": lambda value: _usage(value, plan)}
+    reasons = [pool_reason] + [_unknown(check, results[check]) if isinstance(results[check], errors.SirError)
+                               else judge(results[check].value) for check, judge in weigh.items()]
     return Preflight(plan, api.environment, reasons, planned, pool_id, pool_name)
 
 
@@ -86,109 +104,85 @@ def _value(outcome):
     return None if isinstance(outcome, errors.SirError) else outcome.value
 
 
-def _unknown(check: str, title: str, error: errors.SirError, endpoint: str) -> Reason:
-    return Reason(check, HOLD, title, f"Could not check: {error.message} {error.next_step}", endpoint,
-                  fix_text="Look there")
+def _unknown(check: str, error: errors.SirError) -> Reason:
+    return _reason(check, HOLD, f"Could not check: {error.message} {error.next_step}", text="Look there")
 
 
 def _pool(api, plan, results, campaign, planned) -> tuple[Reason, str | None, str | None]:
-    title = "Pool balance"
     if "balance" in results:
         outcome = results["balance"]
         if isinstance(outcome, errors.SirError):
-            return _unknown("pool", title, outcome, "pools.index"), plan.pool_id, None
+            return _unknown("pool", outcome), plan.pool_id, None
         pool = outcome.value
     else:
         outcome = results["pools"]
         if isinstance(outcome, errors.SirError):
-            return _unknown("pool", title, outcome, "pools.index"), None, None
+            return _unknown("pool", outcome), None, None
         active = [p for p in outcome.value if p.status == "active"]
         wanted = campaign.pool_id if campaign and campaign.pool_id else None
         pool = next((p for p in active if p.id == wanted), None) or (active[0] if active else None)
         if pool is None:
-            return Reason("pool", HOLD, title, "There is no active token pool to draw the rewards from.",
-                          "pools.index", fix_text="Token pools"), None, None
+            return _reason("pool", HOLD, "There is no active token pool to draw the rewards from."), None, None
         try:
             pool = api.pool_balance(pool.id, fresh=True).value  # the balance endpoint is the one to trust
         except errors.SirError as error:
-            return _unknown("pool", title, error, "pools.index"), pool.id, pool.name
-    fix = dict(fix_endpoint="pools.request_top_up", fix_args={"pool_id": pool.id}, fix_text="Request a top-up")
+            return _unknown("pool", error), pool.id, pool.name
     left = pool.balance - planned
     if pool.status != "active":
-        return Reason("pool", HOLD, title, f"Pool {pool.name} is {pool.status}.", **fix), pool.id, pool.name
-    if left < 0:
-        return Reason("pool", HOLD, title, f"Pool {pool.name} has {pool.balance:,} tokens; the batch needs about "
-                                           f"{planned:,}: {-left:,} short.", **fix), pool.id, pool.name
-    if left < pool.threshold:
-        return Reason("pool", HOLD, title, f"Pool {pool.name} has {pool.balance:,} tokens; after about {planned:,} "
-                                           f"it would have {left:,}, below its threshold of {pool.threshold:,}.",
-                      **fix), pool.id, pool.name
-    return Reason("pool", GO, title, f"Pool {pool.name} has {pool.balance:,} tokens; after about {planned:,} it keeps "
-                                     f"{left:,}, above its threshold of {pool.threshold:,}.", **fix), pool.id, pool.name
+        state, message = HOLD, f"Pool {pool.name} is {pool.status}."
+    elif left < 0:
+        state, message = HOLD, (f"Pool {pool.name} has {pool.balance:,} tokens; the batch needs about {planned:,}: "
+                                f"{-left:,} short.")
+    elif left < pool.threshold:
+        state, message = HOLD, (f"Pool {pool.name} has {pool.balance:,} tokens; after about {planned:,} it would have "
+                                f"{left:,}, below its threshold of {pool.threshold:,}.")
+    else:
+        state, message = GO, (f"Pool {pool.name} has {pool.balance:,} tokens; after about {planned:,} it keeps "
+                              f"{left:,}, above its threshold of {pool.threshold:,}.")
+    fix = _reason("pool", state, message, "pools.request_top_up", {"pool_id": pool.id}, "Request a top-up")
+    return fix, pool.id, pool.name
 
 
 # Integration checks that have a reason of their own here, weighed more precisely against the planned batch.
 OWN_REASONS = {"token_pool", "webhooks"}
 
 
-def _integration(outcome) -> Reason:
+def _integration(value) -> Reason:
     """Holds on a failing check that would make the batch's actions fail (no key, errors, failing actions);
     the pool and webhooks have reasons of their own."""
-    title = "Integration health"
-    if isinstance(outcome, errors.SirError):
-        return _unknown("integration", title, outcome, "dashboard.overview")
-    _, checks = outcome.value
+    _, checks = value
     bad = [c for c in checks if c.status != "pass" and c.id not in OWN_REASONS]
     described = "; ".join(f"{c.name}: {c.reason.rstrip('.')}" for c in bad)
     if any(c.status == "fail" for c in bad):
-        return Reason("integration", HOLD, title, f"SIR Giving reports a failing check — {described}.",
-                      "dashboard.overview", fix_text="Overview")
+        return _reason("integration", HOLD, f"SIR Giving reports a failing check — {described}.")
     if bad:
-        return Reason("integration", WARN, title, f"Warnings — {described}.", "dashboard.overview",
-                      fix_text="Overview")
-    return Reason("integration", GO, title, "Every check SIR Giving makes passes.", "dashboard.overview",
-                  fix_text="Overview")
+        return _reason("integration", WARN, f"Warnings — {described}.")
+    return _reason("integration", GO, "Every check SIR Giving makes passes.")
 
 
-def _campaign(outcome, multiplier: float) -> Reason:
-    title = "Active campaign"
-    if isinstance(outcome, errors.SirError):
-        return _unknown("campaign", title, outcome, "dashboard.campaigns")
-    campaign = outcome.value
+def _campaign(campaign, multiplier: float) -> Reason:
     if campaign is None:
-        return Reason("campaign", GO, title, "No campaign is active: rewards go at the base rates.",
-                      "dashboard.campaigns", fix_text="Campaigns")
-    return Reason("campaign", GO, title, f"{campaign.name} is active: its ×{multiplier:g} multiplier is counted in "
-                                         f"the tokens.", "dashboard.campaigns", fix_text="Campaigns")
+        return _reason("campaign", GO, "No campaign is active: rewards go at the base rates.")
+    return _reason("campaign", GO, f"{campaign.name} is active: its ×{multiplier:g} multiplier is counted in the tokens.")
 
 
-def _webhooks(outcome) -> Reason:
-    title = "Webhook health"
-    if isinstance(outcome, errors.SirError):
-        return _unknown("webhooks", title, outcome, "webhooks.index")
-    endpoints = outcome.value
+def _webhooks(endpoints) -> Reason:
     if not endpoints:
-        return Reason("webhooks", WARN, title, "No webhook endpoint is registered: your backend will not hear of "
-                                               "the outcomes.", "webhooks.index", fix_text="Register one")
+        return _reason("webhooks", WARN, "No webhook endpoint is registered: your backend will not hear of the "
+                                         "outcomes.", text="Register one")
     failing = [e for e in endpoints if e.status not in ("healthy", "degraded")]
     degraded = [e for e in endpoints if e.status == "degraded"]
     if failing:  # the rewards still land; the missed deliveries can be recovered once the endpoint is fixed
-        return Reason("webhooks", WARN, title, "Failing: " + ", ".join(f"{e.url} ({e.consecutive_failures} failures "
-                                                                       f"in a row)" for e in failing)
-                      + ". The batch's outcomes will not reach your backend until it is fixed.", "webhooks.index",
-                      fix_text="Fix the endpoint")
+        return _reason("webhooks", WARN, "Failing: " + ", ".join(f"{e.url} ({e.consecutive_failures} failures in a "
+                                                                 f"row)" for e in failing)
+                       + ". The batch's outcomes will not reach your backend until it is fixed.",
+                       text="Fix the endpoint")
     if degraded:
-        return Reason("webhooks", WARN, title, "Some deliveries fail: " + ", ".join(e.url for e in degraded) + ".",
-                      "webhooks.index", fix_text="Webhooks")
-    return Reason("webhooks", GO, title, f"{len(endpoints)} endpoint(s) receive their deliveries.", "webhooks.index",
-                  fix_text="Webhooks")
+        return _reason("webhooks", WARN, "Some deliveries fail: " + ", ".join(e.url for e in degraded) + ".")
+    return _reason("webhooks", GO, f"{len(endpoints)} endpoint(s) receive their deliveries.")
 
 
-def _usage(outcome, plan: Plan) -> Reason:
-    title = "API errors and rate limit"
-    if isinstance(outcome, errors.SirError):
-        return _unknown("usage", title, outcome, "keys.index")
-    usage = outcome.value
+def _usage(usage, plan: Plan) -> Reason:
     calls, failed = usage.total_requests, usage.total_errors
     rate = failed / calls if calls else 0.0
     limit = usage.rate_limit_per_minute
@@ -196,12 +190,10 @@ def _usage(outcome, plan: Plan) -> Reason:
                 if limit else f"{plan.bulk_calls:,} bulk call(s) of at most 100 actions")
     errors_today = f"{failed:,} of {calls:,} calls failed today ({rate:.1%})"
     if calls >= ERROR_RATE_MIN_CALLS and rate > ERROR_RATE_HOLD:
-        return Reason("usage", HOLD, title, f"{errors_today}: find out why before sending more. {headroom}.",
-                      "keys.index", fix_text="API keys and traffic")
+        return _reason("usage", HOLD, f"{errors_today}: find out why before sending more. {headroom}.")
     if limit and plan.bulk_calls > limit:
         minutes = -(-plan.bulk_calls // limit)
-        return Reason("usage", WARN, title, f"{errors_today}. {headroom}: sending takes at least {minutes} minutes "
-                                            f"(the portal waits when SIR Giving says so).", "keys.index",
-                      fix_text="API keys and traffic")
+        return _reason("usage", WARN, f"{errors_today}. {headroom}: sending takes at least {minutes} minutes (the "
+                                      f"portal waits when SIR Giving says so).")
     state = WARN if calls >= ERROR_RATE_MIN_CALLS and rate > ERROR_RATE_WARN else GO
-    return Reason("usage", state, title, f"{errors_today}. {headroom}.", "keys.index", fix_text="API keys and traffic")
+    return _reason("usage", state, f"{errors_today}. {headroom}.")
