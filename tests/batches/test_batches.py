@@ -253,12 +253,14 @@ def test_the_result_file_gives_each_row_and_failed_rows_go_again_alone(app, sign
     assert confirm(signed_in, batch_id).status_code == 302
     # Before the batch goes out, the pool is drawn down to 10 tokens by another action: the rows will fail.
     left = api.pool_balance(pool_id, fresh=True).value.balance
-    api.post("/v1/partner/actions/submit", {"idempotencyKey": "drain", "actionType": "PURCHASE", "amount": (left - 10) / 2,
-                                            "currency": "USD", "stakeholders": [{"partnerUserId": "user_0002"}]})
+    api.post("/v1/partner/actions/submit", {"idempotencyKey": "drain", "actionType": "PURCHASE",
+                                            "amount": (left - 10) / 2, "currency": "USD",
+                                            "stakeholders": [{"partnerUserId": "user_0002"}]})
     assert step_until_done(signed_in, batch_id) == "finished"
     rows = result_rows(signed_in, batch_id)
     assert [(r["row"], r["partner_user_id"], r["action_type"], r["idempotency_key"] == "shift-77", r["status"])
-            for r in rows] == [("2", "user_0001", "VOLUNTEER", True, "FAILED"), ("3", "newcomer_1", "PURCHASE", False, "FAILED"),
+            for r in rows] == [("2", "user_0001", "VOLUNTEER", True, "FAILED"),
+                               ("3", "newcomer_1", "PURCHASE", False, "FAILED"),
                                ("4", "newcomer_2", "REFERRAL", False, "FAILED")]
     assert all(r["action_id"] and "needs" in r["error"] for r in rows)
     assert len(page(signed_in.get(f"/batches/{batch_id}")).select(".failed-rows tbody tr")) == 3

@@ -1,4 +1,5 @@
-"""A batch of rewards in a real browser: upload, preflight Hold, a top-up approved, Go, sent with progress, the result downloaded."""
+"""A batch of rewards in a real browser: upload, preflight Hold, a top-up approved, Go, sent with progress, the
+result downloaded."""
 
 from tests.browser.conftest import sign_in
 

@@ -163,7 +163,8 @@ def _integration(value) -> Reason:
 def _campaign(campaign, multiplier: float) -> Reason:
     if campaign is None:
         return _reason("campaign", GO, "No campaign is active: rewards go at the base rates.")
-    return _reason("campaign", GO, f"{campaign.name} is active: its ×{multiplier:g} multiplier is counted in the tokens.")
+    return _reason("campaign", GO, f"{campaign.name} is active: its ×{multiplier:g} multiplier is counted in the "
+                                   f"tokens.")
 
 
 def _webhooks(endpoints) -> Reason:

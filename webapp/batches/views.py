@@ -1,4 +1,4 @@
-"""Batch pages: upload, preflight, confirm, progress (stepped by htmx), result file. Thin: each view calls one function."""
+"""Batch pages: upload, preflight, confirm, progress (stepped by htmx), result file. Thin: one service call each."""
 
 from __future__ import annotations
 
