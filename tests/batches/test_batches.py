@@ -351,3 +351,14 @@ def test_ten_thousand_rows_are_checked_and_kept_in_one_upload(signed_in):
     refused = upload(signed_in, advocacy_rows(10_001, "other"))
     assert refused.status_code == 422
     assert "more than 10,000 rows" in text_of(refused)
+
+
+def test_preflight_weighs_the_pool_chosen_in_its_form(app, signed_in):
+    shown = page(signed_in.get("/batches/preflight?actions=100&tokens=5000"))
+    options = {o.get_text(): o["value"] for o in shown.select("#plan-pool option") if o["value"]}
+    chosen = next(value for name, value in options.items() if name.startswith("Sandbox rewards"))
+    again = signed_in.get(f"/batches/preflight?actions=100&tokens=5000&pool_id={chosen}")
+    reason = page(again).select_one('li[data-check="pool"]')
+    assert reason["data-state"] == "go"
+    assert "Pool Sandbox rewards has" in reason.get_text()
+    assert page(again).select_one(f'#plan-pool option[value="{chosen}"]').has_attr("selected")

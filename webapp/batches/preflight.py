@@ -39,6 +39,7 @@ class Preflight:
     planned_tokens: int  # with the campaign's multiplier
     pool_id: str | None
     pool_name: str | None
+    pools: list = field(default_factory=list)  # the active pools, for choosing another
 
     @property
     def verdict(self) -> str:
@@ -66,18 +67,17 @@ def _reason(check: str, state: str, message: str, endpoint: str | None = None, a
 
 
 def run(api: PartnerApi, plan: Plan) -> Preflight:
-    """The five checks in one parallel round (the pool list too, when the plan names no pool), then the chosen
-    pool's balance if it was not known in advance."""
+    """The five checks in one parallel round (with the pool list, to choose from), then the chosen pool's balance
+    when the plan names none (the campaign's pool, or the first active one)."""
     tasks = {
         "integration": POOL.submit(api.integration_health),
         "campaign": POOL.submit(api.active_campaign),
         "webhooks": POOL.submit(api.webhook_health),
         "usage": POOL.submit(api.api_usage, 1, None, True),
     }
+    tasks["pools"] = POOL.submit(api.token_pools, True)
     if plan.pool_id:
         tasks["balance"] = POOL.submit(api.pool_balance, plan.pool_id, True)
-    else:
-        tasks["pools"] = POOL.submit(api.token_pools, True)
     results = {name: _outcome(task) for name, task in tasks.items()}
     campaign = _value(results["campaign"])
     multiplier = (campaign.reward_multiplier or 1.0) if campaign else 1.0
@@ -87,7 +87,8 @@ def run(api: PartnerApi, plan: Plan) -> Preflight:
              "webhooks": _webhooks, "usage": lambda value: _usage(value, plan)}
     reasons = [pool_reason] + [_unknown(check, results[check]) if isinstance(results[check], errors.SirError)
                                else judge(results[check].value) for check, judge in weigh.items()]
-    return Preflight(plan, api.environment, reasons, planned, pool_id, pool_name)
+    pools = [p for p in (_value(results["pools"]) or []) if p.status == "active"]
+    return Preflight(plan, api.environment, reasons, planned, pool_id, pool_name, pools)
 
 
 def _outcome(task):
