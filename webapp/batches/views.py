@@ -46,8 +46,8 @@ def upload():
         current_app.extensions["csrf_protect"].protect()  # exempt from the early check, which reads at 1 MiB
         file = request.files.get("file")
     except RequestEntityTooLarge:
-        size = (request.content_length or 0) / 1024 / 1024
-        return _index_page(413, file_error=f"The file is {size:,.0f} MB; a batch file may be at most "
+        size = f"{request.content_length / 1024 / 1024:,.0f} MB" if request.content_length else "too large"
+        return _index_page(413, file_error=f"The file is {size}; a batch file may be at most "
                                            f"{_settings().batch_max_file_mb} MB ({_settings().batch_max_rows:,} "
                                            f"rows). Split it into smaller files. Nothing was sent.")
     if file is None or not file.filename:
