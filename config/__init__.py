@@ -207,6 +207,9 @@ class Settings:
     event_retention_days: int = 30
     reveal_expiry_minutes: int = 30
     simulator_variant: str = ""
+    batch_max_rows: int = 10_000
+    batch_max_file_mb: int = 10
+    batch_lease_seconds: int = 60
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -338,6 +341,11 @@ class Settings:
             # Where the go-live signature check may send its forged deliveries: a public address only, or
             # anywhere (a handler on this machine, while developing; refused in production).
             signature_check_to=_choice(environ, "SIGNATURE_CHECK_TO", "public", ("public", "anywhere")),
+            # Reward batches from a CSV: the largest file and number of rows one upload may hold, and how long a
+            # worker holds a sending batch (a worker killed mid-chunk leaves it to the next after this long).
+            batch_max_rows=_int(environ, "BATCH_MAX_ROWS", 10_000, 1, 100_000),
+            batch_max_file_mb=_int(environ, "BATCH_MAX_FILE_MB", 10, 1, 100),
+            batch_lease_seconds=_int(environ, "BATCH_LEASE_SECONDS", 60, 5, 3600),
         )
         if production and settings.signature_check_to != "public":
             raise ConfigError("SIGNATURE_CHECK_TO: must be 'public' in production: the signature check never posts "

@@ -224,6 +224,11 @@ def init_blueprints(app: Flask) -> None:
                       golive_bp):
         app.register_blueprint(blueprint)
     app.extensions["csrf_protect"].exempt(receiver_bp)  # SIR Giving's deliveries: the signature is the check
+    from .batches import bp as batches_bp
+
+    app.register_blueprint(batches_bp)
+    # A batch file may be larger than the app's 1 MiB: its view raises the limit, then checks CSRF itself.
+    app.extensions["csrf_protect"].exempt("webapp.batches.views.upload")
     if app.config["SETTINGS"].embedded_simulator:
         # Against real SIR Giving there is nobody to play: SIR Giving decides requests and keeps the time.
         from .demo import bp as demo_bp

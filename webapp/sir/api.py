@@ -214,8 +214,15 @@ class PartnerApi:
     def recent_actions(self, limit: int = 100, fresh: bool = False) -> Parsed:
         """The newest actions (at most 100), as the wire has them: a list of camelCase dicts."""
         reply = self.get("/v1/partner/actions", {"limit": limit}, fresh=fresh)
-        data = reply.data.get("data") if isinstance(reply.data, dict) else None
+        data = reply.data.get("data") if isinstance(reply.data, dict) else reply.data  # an envelope or a bare list
         return Parsed(data if isinstance(data, list) else [], reply)
+
+    # -- batches -----------------------------------------------------------------------------------
+
+    def bulk_actions(self, actions: list[dict]) -> dict:
+        """`POST /v1/partner/actions/bulk` (at most 100): the raw reply, parsed by webapp/batches/sending.py.
+        A write: never retried here, so a lost answer reaches the caller, which resends with the same keys."""
+        return self.post("/v1/partner/actions/bulk", {"actions": actions}).data
 
 
 def check_publishable_key(client: SirClient, public_key: str, environment: str) -> None:
