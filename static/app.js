@@ -5,6 +5,8 @@
   "use strict";
 
   var REFRESH_EVENT = "refresh";
+  // Styles that only make sense with this script (the phone's folded menu) hang on this class.
+  document.documentElement.classList.add("js");
 
   function all(root, selector) {
     // Elements matching `selector` inside `root`, and `root` itself when it matches.
@@ -301,6 +303,14 @@
       return;
     }
 
+    var navToggle = target.closest("[data-nav-toggle]");
+    if (navToggle) {
+      var menu = document.getElementById(navToggle.getAttribute("aria-controls"));
+      var open = navToggle.getAttribute("aria-expanded") !== "true";
+      navToggle.setAttribute("aria-expanded", String(open));
+      if (menu) menu.classList.toggle("is-open", open);
+      return;
+    }
     var toggle = target.closest(".chart-table-toggle, [data-table-toggle]");
     if (toggle) {
       setTableOpen(toggle, toggle.getAttribute("aria-expanded") !== "true");
