@@ -16,8 +16,13 @@ BANNER_PROVIDERS_KEY = "portal_banner_providers"
 
 
 class Banner:
-    def __init__(self, level: str, message: str, link_url: str | None = None, link_text: str | None = None):
+    """dismiss_url: where a POST dismisses it (an alert from an event); None for a banner that states what is
+    true now (a low pool, an expiring key) and goes when that changes."""
+
+    def __init__(self, level: str, message: str, link_url: str | None = None, link_text: str | None = None,
+                 dismiss_url: str | None = None):
         self.level, self.message, self.link_url, self.link_text = level, message, link_url, link_text
+        self.dismiss_url = dismiss_url
 
 
 def register_banner_provider(app: Flask, provider: Callable[[], list[Banner]]) -> None:
