@@ -271,6 +271,27 @@
   }
   function updateConfirmMatch(button) { button.disabled = !confirmMatches(button); }
 
+  // -- (j) keyboard focus where typing starts ------------------------------------------------------------
+  // On arrival: a once-only secret marked [data-focus-on-load], else the first field of a form[data-focus-first]
+  // (unless the admin has already moved focus, or the URL points at a fragment). After a swap that brings
+  // back a form with errors: its first invalid field.
+  var FIELDS = "input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])";
+  function firstField(form, selector) {
+    return form ? all(form, selector).filter(function (el) { return el.getClientRects().length > 0; })[0] : null;
+  }
+  function focusOnArrival() {
+    if (location.hash || (document.activeElement && document.activeElement !== document.body)) return;
+    var target = document.querySelector("[data-focus-on-load]") || firstField(document.querySelector("form[data-focus-first]"), FIELDS);
+    if (target) target.focus();
+  }
+  function focusAfterSwap(root) {
+    var target = all(root, "[data-focus-on-load]")[0];
+    all(root, "form[data-focus-first]").forEach(function (form) {
+      target = target || firstField(form, "[aria-invalid=true], .field-invalid input:not([type=hidden]), .field-invalid select, .field-invalid textarea");
+    });
+    if (target) target.focus();
+  }
+
   // -- everything that runs on new content: page load, and after each htmx swap ----------------------
   function enhance(root) {
     drawCharts(root);
@@ -280,6 +301,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     enhance(document);
+    focusOnArrival();
     new MutationObserver(purgeRemoved).observe(document.body, { childList: true, subtree: true });
   });
   document.addEventListener("htmx:after:settle", function (event) {
@@ -288,6 +310,7 @@
     var roots = fresh ? Array.prototype.filter.call(fresh, function (n) { return n.nodeType === 1 && n.isConnected; }) : [];
     if (!roots.length) roots = [document];
     roots.forEach(enhance);
+    roots.forEach(focusAfterSwap);
     markWhenReady();
   });
 

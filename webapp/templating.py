@@ -7,6 +7,7 @@ from typing import Callable
 
 from flask import Flask, current_app, g
 from jinja2 import MemcachedBytecodeCache
+from markupsafe import Markup, escape
 
 from .security import csp_nonce
 from .sir import times
@@ -68,6 +69,11 @@ def percent(value, digits: int = 1) -> str:
     if value is None:
         return "—"
     return f"{value * 100:.{digits}f} %"
+
+
+def path_breaks(value) -> Markup:
+    """A URL that may wrap after each slash (<wbr>) on a narrow screen, instead of anywhere or not at all."""
+    return Markup("/<wbr>").join(escape(part) for part in str(value or "").split("/"))
 
 
 def parse_time(value) -> datetime | None:
@@ -135,7 +141,7 @@ def init_app(app: Flask) -> None:
 
     app.get_send_file_max_age = send_file_max_age
 
-    app.jinja_env.filters.update(number=number, percent=percent, iso=iso, short_time=short_time)
+    app.jinja_env.filters.update(number=number, percent=percent, iso=iso, short_time=short_time, path_breaks=path_breaks)
     app.jinja_env.globals["charts"] = charts  # chart builders are pure: a card partial builds its own figure
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

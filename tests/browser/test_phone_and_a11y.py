@@ -39,8 +39,7 @@ def signed_in_state(browser, live_server):
 def viewport_page(request, browser, live_server, signed_in_state):
     """One signed-in page per viewport; what the browser reports (CSP, console errors) is in `.problems`."""
     problems: list[str] = []
-    page = open_page(browser, problems, viewport=VIEWPORTS[request.param], storage_state=signed_in_state,
-                     is_mobile=request.param == "phone", has_touch=request.param == "phone")
+    page = open_page(browser, problems, viewport=VIEWPORTS[request.param], storage_state=signed_in_state)
     page.viewport_name = request.param
     yield page
     page.context.close()
@@ -106,6 +105,10 @@ def test_every_page_state_passes_axe_with_no_violations(shown, live_server, brow
     check("webhook endpoint", endpoint)
     check("new webhook", "/webhooks/new")
     check("webhook debugger", "/webhooks/debugger")
+    page.fill("textarea[name=headers]", "X-SIR-Timestamp: 1764000000\nX-SIR-Signature: sha256=00")
+    page.fill("textarea[name=body]", '{"id": "evt_1"}')
+    page.click("#debugger-form button[type=submit]")
+    check("webhook debugger with a result", shows="#debugger-result .verdict")
     check("events", "/webhooks/events")
     check("audit log", "/audit/")
     check("onboarding", "/onboarding/")
@@ -132,3 +135,148 @@ def test_every_page_state_passes_axe_with_no_violations(shown, live_server, brow
     found.extend(violations(signed_out, f"{page.viewport_name} login"))
     signed_out.context.close()
     assert not found, f"{len(found)} axe violation(s):\n" + "\n".join(found)
+
+
+def test_the_navigation_folds_into_a_menu_on_a_phone_and_shows_every_entry(shown, live_server):
+    page = shown
+    page.goto(live_server + "/keys/")
+    menu = page.get_by_role("button", name="Menu")
+    audit = page.locator("nav[aria-label=Main] a", has_text="Audit log")
+    if page.viewport_name == "desktop":
+        assert not menu.is_visible() and audit.is_visible()
+    else:
+        assert menu.get_attribute("aria-expanded") == "false" and not audit.is_visible()
+        menu.click()
+        assert menu.get_attribute("aria-expanded") == "true" and audit.is_visible()
+    width = page.viewport_size["width"]
+    for link in page.locator("nav[aria-label=Main] a").all():  # every entry whole on the screen
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"{link.inner_text()} is cut off: {box}"
+    # The focus ring (3 px, 2 px out) is drawn whole: no box between the links and the page clips it.
+    audit.focus()
+    clipping = page.evaluate("""() => {
+        const out = [];
+        for (let el = document.activeElement.parentElement; el && el !== document.body; el = el.parentElement) {
+            const style = getComputedStyle(el);
+            if (style.overflowX !== 'visible' || style.overflowY !== 'visible') out.push(el.className);
+        }
+        return out; }""")
+    assert clipping == []
+
+
+def test_each_card_range_stays_in_the_url_when_another_changes_and_after_a_reload(shown, live_server):
+    page = shown
+    page.goto(live_server + "/")
+    wait_until(page, CARDS_FILLED)
+    page.locator("#card-top-earners nav.card-controls a", has_text="25 users").click()
+    page.wait_for_url("**earners_limit=25**")
+    page.locator("#card-trends nav.card-controls a", has_text="90 days").click()
+    page.wait_for_url("**trend_days=90**")
+    assert "earners_limit=25" in page.url
+    page.get_by_role("button", name="Refresh Top earners").click()  # a refresh keeps the range too
+    page.wait_for_selector("#card-top-earners:not(.htmx-request) table.top-earners")
+    page.reload()
+    wait_until(page, CARDS_FILLED)
+    assert page.locator("#card-top-earners a[aria-current=true]").inner_text() == "25 users"
+    assert page.locator("#card-trends a[aria-current=true]").inner_text() == "90 days"
+    assert page.locator("table.top-earners tbody tr").count() == 25
+
+
+def test_refresh_buttons_say_what_their_name_says(shown, live_server):
+    page = shown
+    page.goto(live_server + "/")
+    wait_until(page, CARDS_FILLED)
+    buttons = page.locator("button.card-refresh")
+    assert buttons.count() >= 5
+    for button in buttons.all():
+        visible = button.evaluate("b => [...b.childNodes].filter(n => !(n.classList && n.classList.contains("
+                                  "'visually-hidden'))).map(n => n.textContent).join('').replace('↻', '').trim()")
+        name = button.evaluate("b => b.textContent.replace('↻', '').replace(/\\s+/g, ' ').trim()")
+        assert visible == "Refresh" and name.startswith("Refresh ") and button.get_attribute("aria-label") is None
+
+
+def test_wide_tables_scroll_inside_their_card_with_the_first_column_in_view(shown, live_server):
+    page = shown
+    page.goto(live_server + "/keys/")
+    wrap = page.locator("table.keys-table").locator("xpath=ancestor::*[contains(@class, 'table-wrap')][1]")
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= page.viewport_size["width"], "the page itself scrolls sideways"
+    if page.viewport_name == "phone":
+        assert wrap.evaluate("w => w.scrollWidth > w.clientWidth"), "the table does not need to scroll at 390 px?"
+        first = page.locator("table.keys-table tbody tr td").first
+        before = first.bounding_box()["x"]
+        wrap.evaluate("w => { w.scrollLeft = w.scrollWidth; }")
+        assert first.bounding_box()["x"] == before, "the key's name scrolled away with the table"
+
+
+def test_chart_legends_do_not_overlap_the_axis_labels(shown, live_server):
+    page = shown
+    page.goto(live_server + "/")
+    wait_until(page, CHARTS_DRAWN)
+    overlaps = page.evaluate("""() => {
+        const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+        const out = [];
+        for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+            const legend = plot.querySelector('g.legend');
+            if (!legend) continue;
+            const box = legend.getBoundingClientRect();
+            for (const label of plot.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text, .gtitle')) {
+                if (hit(box, label.getBoundingClientRect())) out.push(plot.id + ': ' + label.textContent);
+            }
+        }
+        return out; }""")
+    assert page.locator(".js-plotly-plot g.legend").count() >= 1
+    assert overlaps == []
+
+
+def test_long_endpoint_paths_break_at_their_slashes(shown, live_server):
+    page = shown
+    url = f"https://{page.viewport_name}-paths.example/partners/integrations/sir-giving/webhooks/rewards/v2/inbox"
+    page.goto(live_server + "/webhooks/new")
+    page.fill("input[name=url]", url)
+    page.check("input[name=event_types][value='action.completed']")
+    page.click("button:has-text('Register')")
+    page.wait_for_selector("#webhook-secret")
+    page.click("button:has-text('I have stored it')")
+    cell = page.locator("table.webhooks-table code.path", has_text=f"{page.viewport_name}-paths.example").first
+    assert cell.locator("wbr").count() == url.count("/")
+    assert cell.inner_text().replace("\n", "") == url
+    if page.viewport_name == "phone":
+        lines = cell.evaluate("c => c.getClientRects().length")
+        assert lines > 1  # wrapped, and each line ends at a slash
+        assert cell.evaluate("c => c.scrollWidth <= c.parentElement.parentElement.clientWidth")
+
+
+def test_keyboard_focus_starts_at_the_first_field_and_at_the_secret_shown_once(shown, live_server):
+    page = shown
+    focused = "document.activeElement && (document.activeElement.name || document.activeElement.id)"
+    page.goto(live_server + "/keys/new")
+    assert wait_until(page, focused) == "name"
+    page.goto(live_server + "/webhooks/new")
+    assert wait_until(page, focused) == "use_portal_receiver"
+    page.click("button:has-text('Register')")  # errors come back in place: focus on the first one
+    page.wait_for_selector("#register-webhook .field-errors")
+    assert page.evaluate("!!document.activeElement.closest('.field-invalid, [aria-invalid=true]')")
+    page.goto(live_server + "/keys/new")
+    page.fill("input[name=name]", f"focus key {page.viewport_name}")
+    page.click("button:has-text('Create key')")
+    page.wait_for_selector("#secret-key")
+    assert wait_until(page, focused) == "secret-key"
+    page.click("button:has-text('I have stored these')")
+    page.wait_for_selector("table.keys-table")
+
+
+def test_htmx_swaps_on_the_key_page_and_the_webhook_form_raise_no_csp_violation(shown, live_server):
+    """The `shown` fixture fails the test on any CSP violation or console error these swaps cause."""
+    page = shown
+    page.goto(live_server + "/keys/")
+    page.locator("table.keys-table tbody tr", has_text="axe key").first.locator("td a").first.click()
+    page.fill("#rename-key input[name=name]", "")
+    page.click("#rename-key button[type=submit]")
+    page.wait_for_selector("#rename-key .field-errors")
+    page.fill("#rename-key input[name=name]", f"renamed in place {page.viewport_name}")
+    page.click("#rename-key button[type=submit]")
+    page.wait_for_selector("#key-actions .flash-success")
+    page.goto(live_server + "/webhooks/new")
+    page.click("button:has-text('Register')")
+    page.wait_for_selector("#register-webhook .field-errors")
