@@ -122,6 +122,16 @@ def test_every_page_state_passes_axe_with_no_violations(shown, live_server, brow
     page.fill("input[name=name]", f"axe key {page.viewport_name}")
     page.click("button:has-text('Create key')")
     check("new key's secrets", shows="#secret-key")
+    page.click("button:has-text('I have stored these')")
+    page.wait_for_selector("table.keys-table")
+    # Rolling that key: the replacement's secrets (focus on the secret), then the roll in its grace period.
+    page.locator("table.keys-table tbody tr", has_text=f"axe key {page.viewport_name}").locator("a:has-text('Roll key')").click()
+    page.check("input[name=grace][value='1h']")
+    page.click("button:has-text('Create the replacement')")
+    check("roll with the replacement's secrets", shows="#new-secret-key")
+    assert page.evaluate("document.activeElement.id") == "new-secret-key"
+    page.click("button:has-text('I have stored these — continue')")
+    check("roll in its grace period", shows="table.traffic")
     page.goto(base + "/webhooks/new")
     page.click("button:has-text('Register')")  # empty: every field's error in place, through htmx
     check("new webhook with errors", shows="#register-webhook .field-errors")
