@@ -8,10 +8,12 @@ DevTools protocol, so the portal's CSP does not see it."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.conftest import CARDS_FILLED, CHARTS_DRAWN, open_page, settle, sign_in, wait_until
+from tests.browser.conftest import CARDS_FILLED, CHARTS_DRAWN, open_page, settle, sign_in, urlpath, wait_until
 
 # Every chart on a page without overview cards drawn by plotly.
 DRAWN = ("[...document.querySelectorAll('script[data-chart]')].every(s => "
@@ -294,3 +296,36 @@ def test_htmx_swaps_on_the_key_page_and_the_webhook_form_raise_no_csp_violation(
     page.evaluate("document.getElementById('url').style.minWidth = '10rem'")
     page.click("button:has-text('Register')")
     page.wait_for_selector("#register-webhook .field-errors")
+
+
+def test_an_alert_is_dismissed_from_the_banner_where_it_shows(shown, live_server):
+    """A top-up SIR Giving approves (played on the simulator's page) arrives at the portal's own receiver as an
+    alert: its banner shows on every page, and Dismiss there removes it and stays on that page."""
+    page = shown
+    page.goto(live_server + "/webhooks/new")
+    page.check("input[name=use_portal_receiver]")
+    page.check("input[name=event_types][value='token_pool_request.approved']")
+    page.click("button:has-text('Register')")
+    page.wait_for_selector("#webhook-secret")
+    page.click("button:has-text('I have stored it')")
+    page.wait_for_selector("table.webhooks-table")
+    page.goto(live_server + first_href(page, live_server, "/token-pools/", "a[href$='/top-up']"))
+    amount = 4321 if page.viewport_name == "desktop" else 4322  # one alert per viewport
+    page.fill("input[name=amount]", str(amount))
+    page.fill("textarea[name=reason]", f"Alert banner check from the {page.viewport_name}")
+    page.click("button:has-text('Review request')")
+    page.click("button:has-text('Send request to SIR Giving')")
+    page.wait_for_url("**/token-pools/requests?status=pending*")
+    page.goto(live_server + "/simulator/")
+    with page.expect_navigation():
+        page.locator("tr", has_text=f"{amount:,}").first.locator("button:has-text('Approve')").click()
+    banner = page.locator(".banner", has_text=f"approved the top-up of {amount:,} tokens")
+    deadline = time.monotonic() + 15
+    while True:  # the delivery reaches the receiver on its own time: look again on each page load
+        page.goto(live_server + "/audit/")
+        if banner.count() or time.monotonic() > deadline:
+            break
+    assert banner.count() == 1, "the approval's alert did not show"
+    with page.expect_navigation():
+        banner.get_by_role("button", name="Dismiss this alert").click()
+    assert urlpath(page.url) == "/audit/" and banner.count() == 0
