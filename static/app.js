@@ -5,6 +5,8 @@
   "use strict";
 
   var REFRESH_EVENT = "refresh";
+  // Styles that only make sense with this script (the phone's folded menu) hang on this class.
+  document.documentElement.classList.add("js");
 
   function all(root, selector) {
     // Elements matching `selector` inside `root`, and `root` itself when it matches.
@@ -282,6 +284,27 @@
     else window.setTimeout(show, Math.min(wait, 2147483647));  // setTimeout's longest wait
   }
 
+  // -- (k) keyboard focus where typing starts ------------------------------------------------------------
+  // On arrival: a once-only secret marked [data-focus-on-load], else the first field of a form[data-focus-first]
+  // (unless the admin has already moved focus, or the URL points at a fragment). After a swap that brings
+  // back a form with errors: its first invalid field.
+  var FIELDS = "input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])";
+  function firstField(form, selector) {
+    return form ? all(form, selector).filter(function (el) { return el.getClientRects().length > 0; })[0] : null;
+  }
+  function focusOnArrival() {
+    if (location.hash || (document.activeElement && document.activeElement !== document.body)) return;
+    var target = document.querySelector("[data-focus-on-load]") || firstField(document.querySelector("form[data-focus-first]"), FIELDS);
+    if (target) target.focus();
+  }
+  function focusAfterSwap(root) {
+    var target = all(root, "[data-focus-on-load]")[0];
+    all(root, "form[data-focus-first]").forEach(function (form) {
+      target = target || firstField(form, "[aria-invalid=true], .field-invalid input:not([type=hidden]), .field-invalid select, .field-invalid textarea");
+    });
+    if (target) target.focus();
+  }
+
   // -- everything that runs on new content: page load, and after each htmx swap ----------------------
   function enhance(root) {
     drawCharts(root);
@@ -292,6 +315,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     enhance(document);
     watchSessionEnd();
+    focusOnArrival();
     new MutationObserver(purgeRemoved).observe(document.body, { childList: true, subtree: true });
   });
   document.addEventListener("htmx:after:settle", function (event) {
@@ -300,6 +324,7 @@
     var roots = fresh ? Array.prototype.filter.call(fresh, function (n) { return n.nodeType === 1 && n.isConnected; }) : [];
     if (!roots.length) roots = [document];
     roots.forEach(enhance);
+    roots.forEach(focusAfterSwap);
     markWhenReady();
   });
 
@@ -315,6 +340,14 @@
       return;
     }
 
+    var navToggle = target.closest("[data-nav-toggle]");
+    if (navToggle) {
+      var menu = document.getElementById(navToggle.getAttribute("aria-controls"));
+      var open = navToggle.getAttribute("aria-expanded") !== "true";
+      navToggle.setAttribute("aria-expanded", String(open));
+      if (menu) menu.classList.toggle("is-open", open);
+      return;
+    }
     var toggle = target.closest(".chart-table-toggle, [data-table-toggle]");
     if (toggle) {
       setTableOpen(toggle, toggle.getAttribute("aria-expanded") !== "true");

@@ -49,16 +49,19 @@ def _layout(title: str, *, x_title: str | None = None, y_title: str | None = Non
         template="none",
         title=dict(text=plain_text(title), x=0, xanchor="left", font=dict(size=14, color=INK)),
         height=height,
-        margin=dict(l=72 if y_title else 56, r=16, t=40, b=40),
+        margin=dict(l=72 if y_title else 56, r=16, t=40, b=40 + (28 if legend else 0)),
         font=dict(family=FONT, size=12, color=INK),
         colorway=PALETTE,
         separators=".,",  # decimal point ".", thousands separator ","
         showlegend=legend,
-        legend=dict(orientation="h", y=-0.2, x=0),
+        # The legend sits at the bottom of the figure itself (container), not a fraction of the plot's height
+        # below it: on a phone the dates turn sideways and grow taller than that fraction, and ran into it.
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0),
         hovermode="x unified" if dates else "closest",
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         xaxis=dict(title=dict(text=plain_text(x_title)) if x_title else None, gridcolor=GRID, zeroline=False,
+                   automargin=True,
                    **({"type": "date", "tickformat": "%Y-%m-%d", "hoverformat": "%Y-%m-%d"} if dates else {})),
         yaxis=dict(title=dict(text=plain_text(y_title)) if y_title else None, gridcolor=GRID, zeroline=False,
                    tickformat=",d", rangemode="tozero"),

@@ -8,6 +8,7 @@ from typing import Callable
 
 from flask import Flask, current_app, g
 from jinja2 import MemcachedBytecodeCache
+from markupsafe import Markup, escape
 
 from . import clock
 from .security import csp_nonce
@@ -18,8 +19,13 @@ BANNER_PROVIDERS_KEY = "portal_banner_providers"
 
 
 class Banner:
-    def __init__(self, level: str, message: str, link_url: str | None = None, link_text: str | None = None):
+    """dismiss_url: where a POST dismisses it (an alert from an event); None for a banner that states what is
+    true now (a low pool, an expiring key) and goes when that changes."""
+
+    def __init__(self, level: str, message: str, link_url: str | None = None, link_text: str | None = None,
+                 dismiss_url: str | None = None):
         self.level, self.message, self.link_url, self.link_text = level, message, link_url, link_text
+        self.dismiss_url = dismiss_url
 
 
 def register_banner_provider(app: Flask, provider: Callable[[], list[Banner]]) -> None:
@@ -65,6 +71,11 @@ def percent(value, digits: int = 1) -> str:
     if value is None:
         return "—"
     return f"{value * 100:.{digits}f} %"
+
+
+def path_breaks(value) -> Markup:
+    """A URL that may wrap after each slash (<wbr>) on a narrow screen, instead of anywhere or not at all."""
+    return Markup("/<wbr>").join(escape(part) for part in str(value or "").split("/"))
 
 
 def parse_time(value) -> datetime | None:
@@ -151,7 +162,8 @@ def init_app(app: Flask) -> None:
 
     app.get_send_file_max_age = send_file_max_age
 
-    app.jinja_env.filters.update(number=number, percent=percent, iso=iso, short_time=short_time, until=until)
+    app.jinja_env.filters.update(number=number, percent=percent, iso=iso, short_time=short_time, until=until,
+                                 path_breaks=path_breaks)
     app.jinja_env.globals["charts"] = charts  # chart builders are pure: a card partial builds its own figure
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

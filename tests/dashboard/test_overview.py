@@ -63,9 +63,23 @@ def test_the_earners_limit_changes_only_that_card_and_stays_in_the_url(signed_in
     soup = page(fragment)
     assert soup.select_one("header.topbar") is None and len(soup.select("table.top-earners tbody tr")) == 25
     link = soup.select_one("nav.card-controls a[aria-current=true]")
-    assert link.get_text(strip=True) == "25 users" and link["hx-push-url"] == "/?trend_days=30&earners_limit=25&usage_days=7"
+    assert link.get_text(strip=True) == "25 users" and link["href"] == "/?trend_days=30&earners_limit=25&usage_days=7"
+    assert fragment.headers["HX-Push-Url"] == "/?trend_days=30&earners_limit=25&usage_days=7"
     reloaded = signed_in.get("/?earners_limit=5")
     assert len(card(reloaded, "top-earners").select("table.top-earners tbody tr")) == 5
+
+
+def test_a_range_change_keeps_the_other_cards_ranges_of_the_page_url(signed_in):
+    page_url = "http://localhost/?trend_days=90&earners_limit=25&usage_days=1"
+    fragment = signed_in.get("/overview/cards/trends?trend_days=7", headers={"HX-Request": "true", "HX-Current-URL": page_url})
+    assert fragment.headers["HX-Push-Url"] == "/?trend_days=7&earners_limit=25&usage_days=1"
+    links = {a.get_text(strip=True): a for a in page(fragment).select("nav.card-controls a")}
+    assert links["30 days"]["href"] == "/?trend_days=30&earners_limit=25&usage_days=1"
+    assert links["30 days"]["hx-get"] == "/overview/cards/trends?trend_days=30"
+    # A refresh names no range: it keeps the page's and changes no URL.
+    refreshed = signed_in.get("/overview/cards/top_earners", headers={"HX-Request": "true", "HX-Current-URL": page_url})
+    assert "HX-Push-Url" not in refreshed.headers
+    assert len(page(refreshed).select("table.top-earners tbody tr")) == 25
 
 
 def test_the_trend_total_for_a_range_is_the_simulators(app, signed_in):

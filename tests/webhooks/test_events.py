@@ -128,6 +128,21 @@ def test_a_rejected_top_up_shows_a_banner_linking_to_the_rejected_requests(app, 
     assert banner.select_one("a")["href"] == "/token-pools/requests?status=rejected"
 
 
+def test_an_alert_is_dismissed_from_the_banner_on_any_page_and_the_admin_stays_there(inbox, simulator):
+    client = inbox[0]
+    pool = next(iter(simulator.pools.values()))
+    deliver(inbox, envelope("evt_low_banner", "token_pool.low_balance", poolId=pool.id, poolName=pool.name, balance=10))
+    shown = [b for b in banners(client.get("/keys/")) if "SIR Giving reports" in b.get_text()]
+    assert len(shown) == 1
+    form = shown[0].select_one("form")
+    assert form.select_one("button").get_text(" ", strip=True) == "Dismiss this alert"
+    answer = client.post(form["action"], data={"csrf_token": form.select_one("input[name=csrf_token]")["value"]},
+                         headers={"Referer": "http://localhost/keys/"})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/keys/")
+    assert not [b for b in banners(client.get("/keys/")) if "SIR Giving reports" in b.get_text()]
+    assert "evt_low_banner" in client.get("/webhooks/events").get_data(as_text=True)
+
+
 def test_a_dismissed_alert_goes_away_and_the_event_stays(inbox, simulator):
     client = inbox[0]
     pool = next(iter(simulator.pools.values()))

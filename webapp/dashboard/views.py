@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlsplit
+
 from flask import abort, redirect, render_template, request, session, url_for
 
 from ..keys.banner import key_flags_are_fresh, remember_key_flags
@@ -8,7 +10,16 @@ from ..upstream import account_api, current_environment, partner_api
 from ..web import is_htmx_partial_request, render_htmx_template
 from . import bp
 from .campaigns import campaign_report
-from .cards import CARDS, load, load_overview, read_params
+from .cards import CARDS, PARAMS, load, load_overview, read_params
+
+
+def card_params() -> tuple[dict, bool]:
+    """A card's parameters: the page's own (its URL, as htmx reports it) with the request's on top, so changing
+    one card's range keeps every other card's in the URL. Also: whether the request changes one of them."""
+    page_query = urlsplit(request.headers.get("HX-Current-URL", "")).query
+    merged = dict(parse_qsl(page_query))
+    merged.update({name: value for name, value in request.args.items() if name in PARAMS})
+    return read_params(merged), any(name in PARAMS for name in request.args)
 
 
 @bp.get("/")
@@ -31,12 +42,14 @@ def overview():
 def card(card_id):
     """One card on its own: for refresh, retry, a range change, or a card that missed the page's budget."""
     chosen = CARDS.get(card_id) or abort(404)
-    params = read_params(request.args)
     if not is_htmx_partial_request():
-        return redirect(url_for("dashboard.overview", **params))
+        return redirect(url_for("dashboard.overview", **read_params(request.args)))
+    params, changed = card_params()
     response = render_htmx_template("dashboard/page.html", chosen.template,
                                     loaded=load(chosen, partner_api(), params), params=params)
     response.headers["Cache-Control"] = "private, no-cache"
+    if changed:  # the page's address then names every card's range, this one's new value included
+        response.headers["HX-Push-Url"] = url_for("dashboard.overview", **params)
     return response
 
 

@@ -22,6 +22,7 @@ def event_banners() -> list[Banner]:
     since = clock.now() - WINDOW
     for event in events.alerts(g.partner["id"], current_environment(), ALERT_TYPES, since, limit=5):
         data = (json.loads(event.raw_body).get("data") or {})
+        count = len(banners)
         if event.event_type in ("token_pool.low_balance", "token_pool.depleted"):
             word = "is empty" if event.event_type.endswith("depleted") else "ran low"
             banners.append(Banner("danger" if word == "is empty" else "warning",
@@ -38,4 +39,6 @@ def event_banners() -> list[Banner]:
             banners.append(Banner("warning" if outcome == "rejected" else "info",
                                   f"SIR Giving {outcome} the top-up of {int(data.get('amount', 0)):,} tokens for “{data.get('poolName', '')}”.",
                                   url_for("pools.top_up_requests", status=outcome), "See requests"))
+        if len(banners) > count:  # dismissed where it shows, not only on the events page
+            banners[-1].dismiss_url = url_for("webhooks.dismiss_event", event_id=event.id)
     return banners
