@@ -191,6 +191,7 @@ class Settings:
     connect_timeout: float
     read_timeout: float
     cache_ttl_seconds: int
+    overview_budget_seconds: float
     simulator_seed: int
     simulator_latency_ms: int
     login_rate_limit: str
@@ -317,6 +318,8 @@ class Settings:
             connect_timeout=_float(environ, "SIR_CONNECT_TIMEOUT", 3.05, 0.1, 60),
             read_timeout=_float(environ, "SIR_READ_TIMEOUT", 10.0, 0.1, 120),
             cache_ttl_seconds=_int(environ, "SIR_CACHE_TTL", 30, 0, 3600),
+            # How long the overview waits for its cards' round before it sends the late ones as skeletons.
+            overview_budget_seconds=_float(environ, "OVERVIEW_BUDGET_SECONDS", 2.5, 0.1, 60),
             simulator_seed=_int(environ, "SIMULATOR_SEED", 42, 0, 2**31 - 1),
             simulator_latency_ms=_int(environ, "SIMULATOR_LATENCY_MS", 0, 0, 60_000),
             simulator_state_key=simulator_state_key,

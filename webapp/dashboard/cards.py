@@ -143,12 +143,13 @@ class Overview:
     keys: list | None  # the key list, for the expiring-key banner (None: not asked, or that call failed)
 
 
-def load_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callable[[], list] | None = None) -> Overview:
+def load_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callable[[], list] | None = None,
+                  budget: float = BUDGET_SECONDS) -> Overview:
     """Every card, and in the same round what the banners of every page need: the pools, and the key list
     through `keys_call` (a JWT call) unless the banner remembers it."""
     pools_task = POOL.submit(shared, hints, "token_pools", api.token_pools)
     keys_task = POOL.submit(keys_call) if keys_call is not None else None
-    cards = load_all(api, params, hints)
+    cards = load_all(api, params, hints, budget)
     return Overview(cards, _answer(pools_task), _answer(keys_task) if keys_task is not None else None)
 
 

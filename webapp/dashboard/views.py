@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 
 from ..keys.banner import key_flags_are_fresh, remember_key_flags
 from ..pools.banner import share_pools
@@ -28,7 +28,8 @@ def overview():
     # The active campaign's id seen last time lets its analytics be asked at once (see cards._campaign).
     hint_key = f"overview_campaign:{current_environment()}"
     hints = {"campaign_id": session.get(hint_key)}
-    shown = load_overview(partner_api(), params, hints, None if key_flags_are_fresh() else account_api().keys)
+    shown = load_overview(partner_api(), params, hints, None if key_flags_are_fresh() else account_api().keys,
+                          budget=current_app.config["SETTINGS"].overview_budget_seconds)
     if shown.pools is not None:
         share_pools(shown.pools)
     if shown.keys is not None:
