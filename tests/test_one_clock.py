@@ -96,3 +96,49 @@ def test_after_moving_the_clock_the_events_page_and_the_debugger_agree_on_a_just
     assert window["data-verdict"] == "ok", window.get_text(" ", strip=True)
     assert "ago, measured when it arrived" in window.get_text(" ", strip=True)
     assert "Signature matches" in shown.select_one(".verdict").get_text()
+
+
+def times_on(shown, selector: str = "main") -> list[datetime]:
+    """Every <time datetime> the page states inside `selector`, but when the sign-in ends (later by design)."""
+    return [datetime.fromisoformat(t["datetime"].replace("Z", "+00:00")) for t in shown.select(f"{selector} time[datetime]")
+            if not t.find_parent(id="session-ends") and "next try" not in t.parent.get_text()]
+
+
+def test_after_moving_the_clock_every_page_that_states_a_time_states_the_moved_one(app, signed_in, simulator):
+    """The pages that state "now" or something that just happened: each newest time is the moved clock's."""
+    from tests.keys.test_roll_finishes import roll_in_grace
+
+    register_portal_receiver(signed_in, event_types=("token_pool_request.approved",))
+    move_the_clock(signed_in, simulator, TWO_DAYS)
+    moved_now = datetime.fromtimestamp(simulator.now(), timezone.utc)
+
+    def near_now(when: datetime, where: str, slack: float = 120) -> None:
+        assert abs((when - moved_now).total_seconds()) < slack, f"{where} states {when}, not about {moved_now}"
+
+    # Things that happen now: a roll (its grace period ends an hour from the moved now), an approved top-up,
+    # its event delivered to the portal's receiver.
+    roll_url, old_key_id = roll_in_grace(app, signed_in)
+    chosen = next(r for r in simulator.requests.values()
+                  if r.status == "pending" and r.environment == "sandbox"
+                  and simulator.partners[r.partner_id].name == "Acme Rewards")
+    post_form(signed_in, "/simulator/", f"#pending-{chosen.id} form", decision="approve")
+    simulator.deliver_due()
+
+    summary = page(signed_in.get("/overview/cards/summary", headers={"HX-Request": "true"}))
+    near_now(max(times_on(summary, ".updated")), "the overview's summary card (Updated)")
+    roll = page(signed_in.get(roll_url))
+    near_now(max(times_on(roll, ".grace-ends")), "the roll page's grace period end", slack=3600 + 120)
+    assert max(times_on(roll, ".grace-ends")) > moved_now  # an hour after the moved now, not in its past
+    grace_ends = max(times_on(roll, ".grace-ends"))
+    # The rolled key's page: it stops when the grace period ends, the roll page's time, an hour after the moved now.
+    assert grace_ends in times_on(page(signed_in.get(f"/keys/{old_key_id}")), "#key-actions")
+    requests = page(signed_in.get("/token-pools/requests"))
+    near_now(max(times_on(requests, f"#request-{chosen.id}")), "the top-up requests page (the approval)")
+    webhooks = page(signed_in.get("/webhooks/"))
+    near_now(max(times_on(webhooks, "table.webhooks-table")), "the webhooks list (last success)")
+    endpoint = webhooks.select_one("table.webhooks-table a.btn:-soup-contains('Deliveries')")["href"]
+    deliveries = page(signed_in.get(endpoint))
+    near_now(max(times_on(deliveries)), "the endpoint's deliveries")
+    near_now(max(times_on(page(signed_in.get("/webhooks/events")), "table")), "the events page")
+    near_now(max(times_on(page(signed_in.get("/audit/")), "#audit-entries")), "the audit log")
+    assert all(t <= moved_now + timedelta(seconds=5) for t in times_on(page(signed_in.get("/audit/")), "#audit-entries"))
