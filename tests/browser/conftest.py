@@ -115,6 +115,11 @@ def instance_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
+    yield from serving(tmp_path_factory)
+
+
+def serving(tmp_path_factory):
+    """A fresh server while the generator runs (a fixture's body: `yield from serving(tmp_path_factory)`)."""
     instance = instance_folder(tmp_path_factory)
     try:
         process, base_url, log = start_server(instance)

@@ -10,14 +10,12 @@ The clock test moves the simulator's one clock, so it has a server of its own.""
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.browser.conftest import (CARDS_FILLED, instance_folder, open_page, settle, sign_in, start_server,
-                                    stop_server, wait_until)
+from tests.browser.conftest import CARDS_FILLED, open_page, serving, settle, sign_in, wait_until
 from tests.browser.fakesite import serve
 from tests.browser.test_phone_and_a11y import VIEWPORTS, shown, signed_in_state, viewport_page  # noqa: F401
 
@@ -136,14 +134,7 @@ def test_a_bogus_pasted_production_key_is_named_in_onboarding(browser, live_serv
 @pytest.fixture
 def own_server(tmp_path_factory):
     """A server of its own for a test that moves the simulator's one clock."""
-    instance = instance_folder(tmp_path_factory)
-    try:
-        process, base_url, log = start_server(instance)
-        yield base_url
-        stop_server(process, log)
-    finally:
-        if str(instance).startswith("/dev/shm/"):
-            shutil.rmtree(instance, ignore_errors=True)
+    yield from serving(tmp_path_factory)
 
 
 def expires_in_days(page, base: str, name: str) -> int:
