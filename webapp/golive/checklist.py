@@ -9,10 +9,11 @@ clients, the resolver and what the audit log says of the last signature check.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from .. import clock
 from ..dashboard.cards import shared
 from ..parallel import POOL
 from ..sir import errors
@@ -58,7 +59,7 @@ class Inputs:
     address_of: Callable[[str], tuple[bool, str]]
     last_check: Any = None
     fresh: bool = False
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=clock.now)  # the portal's one clock
     hints: dict = field(default_factory=dict)
 
     def once(self, name: str, call: Callable[[], Any]):

@@ -16,11 +16,12 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
 from simulator.delivery import DeliveryRefused, PublicAddressesOnly, sender_for
 
+from .. import clock
 from ..actor import Actor
 from ..sir.webhooks import expected_signature
 from .checklist import SIGNATURE_CHECK, choose_endpoint, is_embedded_host
@@ -86,7 +87,7 @@ def forged_deliveries(now: datetime, secret: str | None) -> list[tuple[str, dict
 
 def check_handler(actor: Actor, hook, send: Send, secret: str | None, now: datetime | None = None) -> list[Answer]:
     """Send the two forged deliveries to `hook.url`, record the outcome in the audit log, return the answers."""
-    now = now or datetime.now(timezone.utc)
+    now = now or clock.now()  # SIR Giving's now, as its deliveries would carry it
     answers = []
     for label, headers, body in forged_deliveries(now, secret):
         try:
