@@ -211,6 +211,15 @@ class Settings:
     batch_max_rows: int = 10_000
     batch_max_file_mb: int = 10
     batch_lease_seconds: int = 60
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    smtp_tls: str = "starttls"
+    alerts_scheduler: bool = False
+    alerts_interval_minutes: int = 15
+    alert_chat_to: str = "public"
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -350,6 +359,7 @@ class Settings:
             batch_max_file_mb=_int(environ, "BATCH_MAX_FILE_MB", 10, 1, 100),
             batch_lease_seconds=_int(environ, "BATCH_LEASE_SECONDS", 60, 5, 3600),
         )
+        _alert_settings(settings, environ, production)
         if production and settings.signature_check_to != "public":
             raise ConfigError("SIGNATURE_CHECK_TO: must be 'public' in production: the signature check never posts "
                               "to a private or loopback address from a production portal")
@@ -362,6 +372,44 @@ class Settings:
         for key, value in overrides.items():
             setattr(settings, key, value)
         return settings
+
+
+_EMAIL = re.compile(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+")
+
+
+def _alert_settings(settings: "Settings", environ, production: bool) -> None:
+    """Alerts outside the portal (webapp/alerts): the SMTP server e-mails go through, the in-process schedule,
+    and where a chat webhook may post. No SMTP_HOST: e-mail alerts are off (the settings page says so)."""
+    settings.smtp_host = (environ.get("SMTP_HOST") or "").strip() or None
+    settings.smtp_port = _int(environ, "SMTP_PORT", 587, 1, 65535)
+    settings.smtp_user = environ.get("SMTP_USER") or None
+    settings.smtp_password = env_secret("SMTP_PASSWORD", environ)
+    settings.smtp_from = (environ.get("SMTP_FROM") or "").strip() or None
+    # starttls: upgrade a plain connection (port 587); tls: TLS from the first byte (port 465); none: plain.
+    settings.smtp_tls = _choice(environ, "SMTP_TLS", "starttls", ("starttls", "tls", "none"))
+    if settings.smtp_host:
+        if not settings.smtp_from or not _EMAIL.fullmatch(settings.smtp_from):
+            raise ConfigError(f"SMTP_FROM: expected the address alerts are sent from (alerts@example.com), got "
+                              f"{settings.smtp_from!r}")
+        if bool(settings.smtp_user) != bool(settings.smtp_password):
+            raise ConfigError("SMTP_USER: set together with SMTP_PASSWORD (or SMTP_PASSWORD_FILE), or neither")
+        if production and settings.smtp_tls == "none" and settings.smtp_host not in LOOPBACK_HOSTS:
+            raise ConfigError("SMTP_TLS: 'none' is refused in production except to a loopback relay: alerts and "
+                              "the SMTP password must not travel in the clear")
+    elif settings.smtp_user or settings.smtp_password or settings.smtp_from:
+        raise ConfigError("SMTP_HOST: required when SMTP_USER, SMTP_PASSWORD or SMTP_FROM is set")
+    # The checks run every ALERTS_INTERVAL_MINUTES, by `flask --app wsgi alerts run` from cron or a systemd
+    # timer, or by a thread inside the portal: on by default on the embedded default (one process), off
+    # elsewhere unless ALERTS_SCHEDULER=on. Either way a database claim makes it one run per interval.
+    scheduler = _choice(environ, "ALERTS_SCHEDULER", "auto", ("auto", "on", "off"))
+    settings.alerts_scheduler = scheduler == "on" or (scheduler == "auto" and settings.embedded_simulator)
+    settings.alerts_interval_minutes = _int(environ, "ALERTS_INTERVAL_MINUTES", 15, 1, 24 * 60)
+    # Where a chat webhook may post: public addresses only (the portal's SSRF policy), or anywhere (a chat
+    # relay on this machine or the local network; refused in production).
+    settings.alert_chat_to = _choice(environ, "ALERT_CHAT_TO", "public", ("public", "anywhere"))
+    if production and settings.alert_chat_to != "public":
+        raise ConfigError("ALERT_CHAT_TO: must be 'public' in production: alerts never post to a private or "
+                          "loopback address from a production portal")
 
 
 def _simulator_variant(environ) -> str:

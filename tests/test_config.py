@@ -53,6 +53,17 @@ def test_a_secret_can_come_from_a_file(tmp_path):
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ({"METRICS_TOKEN_FILE": "/nonexistent/token"}, "METRICS_TOKEN_FILE"),
     ({"SIMULATOR_VARIANT": "lists=sideways"}, "SIMULATOR_VARIANT"),
+    ({"SMTP_HOST": "mail.acme.example"}, "SMTP_FROM"),
+    ({"SMTP_HOST": "mail.acme.example", "SMTP_FROM": "not an address"}, "SMTP_FROM"),
+    ({"SMTP_HOST": "mail.acme.example", "SMTP_FROM": "a@acme.example", "SMTP_PORT": "0"}, "SMTP_PORT"),
+    ({"SMTP_HOST": "mail.acme.example", "SMTP_FROM": "a@acme.example", "SMTP_TLS": "ssl3"}, "SMTP_TLS"),
+    ({"SMTP_HOST": "mail.acme.example", "SMTP_FROM": "a@acme.example", "SMTP_USER": "a"}, "SMTP_USER"),
+    ({"SMTP_HOST": "mail.acme.example", "SMTP_FROM": "a@acme.example", "SMTP_USER": "a",
+      "SMTP_PASSWORD_FILE": "/nonexistent/password"}, "SMTP_PASSWORD_FILE"),
+    ({"SMTP_FROM": "a@acme.example"}, "SMTP_HOST"),
+    ({"ALERTS_SCHEDULER": "sometimes"}, "ALERTS_SCHEDULER"),
+    ({"ALERTS_INTERVAL_MINUTES": "0"}, "ALERTS_INTERVAL_MINUTES"),
+    ({"ALERT_CHAT_TO": "everywhere"}, "ALERT_CHAT_TO"),
 ])
 def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
     with pytest.raises(ConfigError, match=name):

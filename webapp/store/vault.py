@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import func, inspect, select
 
 from ..sir.client import Credential, environment_of_key
+from .alerts import AlertSettings
 from .db import db
 from .models import KeyRotation, ReceiverEndpoint, RevealedSecret, VaultCredential, utcnow
 
@@ -19,7 +20,8 @@ from .models import KeyRotation, ReceiverEndpoint, RevealedSecret, VaultCredenti
 ENCRYPTED = ((VaultCredential, ("secret_key_encrypted", "hmac_secret_encrypted")),
              (ReceiverEndpoint, ("secret_encrypted",)),  # webhook signing secrets the portal keeps
              (RevealedSecret, ("secrets_encrypted",)),  # new secrets waiting for their once-only page
-             (KeyRotation, ("new_secrets_encrypted",)))  # a replacement's secrets, until the roll needs them no more
+             (KeyRotation, ("new_secrets_encrypted",)),  # a replacement's secrets, until the roll needs them no more
+             (AlertSettings, ("chat_url_encrypted",)))  # a chat webhook URL: whoever has it can post
 
 
 class VaultError(Exception):
