@@ -30,6 +30,7 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
     init_errors(app)
     init_blueprints(app)
     init_cli(app)
+    init_alerts(app)
     return app
 
 
@@ -227,6 +228,9 @@ def init_blueprints(app: Flask) -> None:
     from .batches import bp as batches_bp
 
     app.register_blueprint(batches_bp)
+    from .alerts import bp as alerts_bp
+
+    app.register_blueprint(alerts_bp)
     # A batch file may be larger than the app's 1 MiB: its view raises the limit, then checks CSRF itself.
     app.extensions["csrf_protect"].exempt("webapp.batches.views.upload")
     if app.config["SETTINGS"].embedded_simulator:
@@ -238,6 +242,14 @@ def init_blueprints(app: Flask) -> None:
     from . import health
 
     health.init_app(app)  # /healthz and /readyz
+
+
+def init_alerts(app: Flask) -> None:
+    """The in-process schedule of alert checks (webapp/alerts/scheduler.py): built here, started with the
+    first request served when ALERTS_SCHEDULER says so."""
+    from .alerts import scheduler
+
+    scheduler.init_app(app)
 
 
 def init_cli(app: Flask) -> None:

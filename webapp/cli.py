@@ -1,6 +1,7 @@
 """Command-line tasks: `flask vault rotate` re-encrypts every stored secret with the newest VAULT_KEY, `flask
 vault check` proves the configured keys decrypt them all;
-`flask prune` deletes what the portal no longer needs (webapp/housekeeping.py)."""
+`flask prune` deletes what the portal no longer needs (webapp/housekeeping.py);
+`flask alerts run` runs the alert checks once (for cron or a systemd timer; webapp/alerts/run.py)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,21 @@ def init_app(app: Flask) -> None:
 
         counts = prune_all(current_app)
         click.echo("Pruned: " + ", ".join(f"{count} {kind}" for kind, count in counts.items()) + ".")
+
+    @app.cli.group("alerts")
+    def alerts_group():
+        """Alerts outside the portal (e-mail, chat)."""
+
+    @alerts_group.command("run")
+    def alerts_run():
+        """Run the alert checks for this interval (once per ALERTS_INTERVAL_MINUTES, whichever worker or
+        machine comes first)."""
+        from .alerts.run import run
+
+        result = run(current_app)
+        if not result.ran:
+            click.echo("Alert checks for this interval already ran (or are running) elsewhere: nothing to do.")
+            return
+        click.echo(f"Alert checks done: {result.sent} alert(s) sent.")
+        for problem in result.problems:
+            click.echo(f"could not check: {problem}", err=True)

@@ -12,6 +12,7 @@ from .. import clock
 from ..sir import errors
 from ..sir.client import ENVIRONMENTS
 from ..sir.times import parse_time, to_wire
+from ..store import alerts as alert_store
 from ..store import rotations
 from ..templating import Banner, time_left
 from ..upstream import account_api, vault
@@ -30,6 +31,10 @@ def remember_key_flags(keys) -> list[dict]:
               "expires_at": to_wire(k.expires_at) or None}
              for k in keys if k.needs_attention(now)]
     session["key_flags"] = {"at": clock.timestamp(), "items": items}
+    # The scheduled alert checks cannot list keys (an admin's call): they judge expiry from this list.
+    alert_store.remember_keys(g.partner["id"], [{"id": k.id, "name": k.name, "environment": k.environment,
+                                                 "status": k.status, "expires_at": to_wire(k.expires_at) or None}
+                                                for k in keys if k.expires_at and k.revoked_at is None])
     return items
 
 
