@@ -7,8 +7,8 @@ import json
 import socket
 import threading
 from contextlib import contextmanager
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
@@ -24,12 +24,13 @@ class Mailbox:
     """What the SMTP server accepted: (envelope sender, recipients, parsed message) each."""
 
     def __init__(self):
-        self.messages: list[tuple[str, list[str], Message]] = []
+        self.messages: list[tuple[str, list[str], EmailMessage]] = []
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         with self._lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                                  message_from_bytes(envelope.content, policy=policy.default)))
         return "250 Message accepted for delivery"
 
     @property

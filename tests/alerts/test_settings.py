@@ -74,7 +74,7 @@ def test_a_test_email_arrives_at_the_smtp_server_and_the_page_says_it_works(sign
     assert sender == "alerts@portal.acme.example"
     assert recipients == ["ops@acme.example", "oncall@acme.example"]
     assert message["Subject"] == "[Partner Ops] Test alert"
-    assert "A test alert from the Partner Ops Portal for Acme" in message.get_payload()
+    assert "A test alert from the Partner Ops Portal for Acme" in message.get_content()
     assert channel_status(signed_in, "email").startswith("Working Sent through 127.0.0.1:")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from .. import clock
 from ..sir import errors
@@ -148,7 +148,9 @@ def pool_alerts(api: PartnerApi, row: AlertSettings) -> list[Alert]:
             continue
         alerts.append(Alert("pool_low", pool.id, api.environment, f"Token pool “{pool.name}” needs a top-up",
                             message + " Request a top-up now.", "pools.request_top_up", {"pool_id": pool.id}))
-    since = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=clock.now().tzinfo)
+    # Decisions since alerts were set up (not the partner's history); SIR Giving's times are whole seconds.
+    since = (row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)).replace(
+        microsecond=0)
     for request in items:
         if request.status in ("approved", "rejected") and request.decided_at and request.decided_at >= since:
             note = f" Note: {request.decision_note}" if request.decision_note else ""
