@@ -5,7 +5,9 @@ nothing depends on the time of day the tests run at."""
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from collections import Counter
 
 import pytest
@@ -27,9 +29,37 @@ def servers():
         yield port, mailbox, url, hook
 
 
+DATABASE_URL = os.environ.get("DATABASE_URL")
+
+
 @pytest.fixture
-def app(tmp_path, servers):
-    return alert_app(tmp_path, servers[0], PORTAL_PUBLIC_URL="https://portal.acme.example")
+def database_env(request):
+    """The portal's database: SQLite (the embedded default) unless a test asks for PostgreSQL (a schema of its own,
+    on the machine's DATABASE_URL, dropped afterwards)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield {}
+        return
+    if not DATABASE_URL:
+        pytest.skip("DATABASE_URL is not set")
+    from sqlalchemy import create_engine, text
+
+    url = DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield {"DATABASE_URL": f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"}
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, servers, database_env):
+    app = alert_app(tmp_path, servers[0], PORTAL_PUBLIC_URL="https://portal.acme.example", **database_env)
+    yield app
+    with app.app_context():
+        app.extensions["sqlalchemy"].engine.dispose()
 
 
 def sim_of(app):
@@ -66,11 +96,13 @@ def acme(app, servers):
     return client, partner_id, request.id
 
 
-def second_worker(app, tmp_path, smtp_port):
-    """Another worker: its own app on the same database and vault key, talking to the same SIR Giving."""
+def second_worker(app, tmp_path, smtp_port, database_env=None):
+    """Another worker: its own app on the same database and vault key, talking to the same SIR Giving (and so
+    on the same clock)."""
     other = make_app(tmp_path, {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_port),
                                 "SMTP_FROM": "alerts@portal.acme.example", "SMTP_TLS": "none",
-                                "ALERT_CHAT_TO": "anywhere", "PORTAL_PUBLIC_URL": "https://portal.acme.example"})
+                                "ALERT_CHAT_TO": "anywhere", "PORTAL_PUBLIC_URL": "https://portal.acme.example",
+                                **(database_env or {})})
     other.extensions["sir_client"] = app.extensions["sir_client"]
     return other
 
@@ -108,10 +140,13 @@ def alert_audit(app, partner_id):
             select(AuditEntry).filter_by(partner_id=partner_id, action="alert_sent").order_by(AuditEntry.id)))
 
 
-def test_each_condition_sends_one_email_and_one_chat_message_with_two_workers_at_once(app, acme, servers, tmp_path):
+@pytest.mark.parametrize("database_env", ["sqlite", "postgresql"], indirect=True)
+def test_each_condition_sends_one_email_and_one_chat_message_with_two_workers_at_once(app, acme, servers, tmp_path,
+                                                                                     database_env):
     client, partner_id, request_id = acme
     _port, mailbox, _url, hook = servers
-    first, second = at_once(lambda: run_in(app), lambda: run_in(second_worker(app, tmp_path, servers[0])))
+    other = second_worker(app, tmp_path, servers[0], database_env)
+    first, second = at_once(lambda: run_in(app), lambda: run_in(other))
     assert sorted([first.ran, second.ran]) == [False, True]  # one run for the interval; the other found it taken
     rows = sent_rows(app, partner_id)
     conditions = Counter(row.condition for row in rows)
@@ -173,11 +208,13 @@ def test_a_key_is_alerted_again_within_three_days_and_within_one_day_of_expiry(a
     assert stages == ["14d", "3d", "1d"]
 
 
-def test_two_runs_that_both_go_past_the_interval_claim_still_send_each_alert_once(app, acme, servers, tmp_path):
+@pytest.mark.parametrize("database_env", ["sqlite", "postgresql"], indirect=True)
+def test_two_runs_that_both_go_past_the_interval_claim_still_send_each_alert_once(app, acme, servers, tmp_path,
+                                                                                 database_env):
     """Even without the interval's claim (a clock that jumps, a run that overran), the per-alert claim holds."""
     client, partner_id, _ = acme
     _port, mailbox, _url, hook = servers
-    other = second_worker(app, tmp_path, servers[0])
+    other = second_worker(app, tmp_path, servers[0], database_env)
 
     def partner_run(worker):
         with worker.app_context():
