@@ -197,13 +197,12 @@ def test_the_next_runs_of_the_day_send_nothing_again_and_the_next_day_sends_the_
 
 def test_a_key_is_alerted_again_within_three_days_and_within_one_day_of_expiry(app, acme, servers):
     client, partner_id, _ = acme
+    sim = sim_of(app)
+    (key,) = [k for k in sim.keys.values() if k.partner_id == partner_id and k.name == "Legacy batch job"]
     run_in(app)
-    move(app, 7.5 * DAY)  # 2.5 days left
-    run_in(app)
-    move(app, 1.75 * DAY)  # 0.75 days left
-    run_in(app)
-    move(app, 0.5 * DAY)  # still within the last day: not again
-    run_in(app)
+    for days_left in (2.5, 0.75, 0.25):  # the last: still within the last day, so not again
+        move(app, key.expires_at - days_left * DAY - sim.now())
+        run_in(app)
     stages = [r.subject.split(":")[1] for r in reversed(sent_rows(app, partner_id)) if r.condition == "key_expiring"]
     assert stages == ["14d", "3d", "1d"]
 

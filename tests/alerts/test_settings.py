@@ -156,3 +156,27 @@ def test_removing_the_chat_webhook_forgets_its_url(signed_in):
     shown = signed_in.get("/alerts/")
     assert "Now posting to" not in text_of(shown) and page(shown).select_one("#chat form") is None
     assert "chat webhook removed" in text_of(signed_in.get("/audit/?action=alert_settings_saved"))
+
+
+def test_the_chat_url_is_re_encrypted_by_vault_rotate_and_still_posts(tmp_path, smtp):
+    from cryptography.fernet import Fernet
+
+    old_key = Fernet.generate_key().decode()
+    first = alert_app(tmp_path, smtp[0], VAULT_KEY=old_key)
+    client = first.test_client()
+    AuthActions(client).sign_in("acme")
+    with chat_listener() as (url, hook):
+        save_settings(client, chat_url=url)
+        # The operator puts a new key in front and rotates: the chat URL is one of the values re-encrypted.
+        rotated = alert_app(tmp_path, smtp[0], VAULT_KEY=f"{Fernet.generate_key().decode()},{old_key}")
+        rotated.extensions["sir_client"] = first.extensions["sir_client"]
+        runner = rotated.test_cli_runner()
+        assert runner.invoke(args=["vault", "rotate"]).exit_code == 0
+        checked = runner.invoke(args=["vault", "check"])
+        assert checked.exit_code == 0 and "still encrypted with an older key" not in checked.stdout
+        newest_only = alert_app(tmp_path, smtp[0], VAULT_KEY=rotated.config["SETTINGS"].vault_keys[0])
+        newest_only.extensions["sir_client"] = first.extensions["sir_client"]
+        other = newest_only.test_client()
+        AuthActions(other).sign_in("acme")
+        send_test(other, "chat")
+    assert len(hook.posts) == 1
