@@ -265,3 +265,17 @@ def test_a_broken_channel_does_not_stop_the_other_and_the_page_says_so(tmp_path)
     status = page(shown).select_one(".channel-status[data-channel=email]").get_text(" ")
     assert "Not working" in status and "refused the connection" in status
     assert "Working" in page(shown).select_one(".channel-status[data-channel=chat]").get_text(" ")
+
+
+def test_a_check_sir_giving_cannot_answer_is_named_on_the_page_and_the_others_still_alert(app, acme, servers):
+    client, partner_id, _ = acme
+    sim_of(app).add_fault("GET", "/v1/partner/dashboard/webhooks/health", status=503)
+    result = run_in(app)
+    conditions = {r.condition for r in sent_rows(app, partner_id)}
+    assert "webhook_failing" not in conditions and {"key_expiring", "pool_low", "top_up_decided"} <= conditions
+    assert result.problems == [f"{partner_id} sandbox: the webhooks could not be checked (SIR Giving had an internal error)."]
+    from tests.conftest import page
+
+    shown = page(client.get("/alerts/")).select_one("#not-checked").get_text(" ")
+    assert "sandbox: the webhooks could not be checked (SIR Giving had an internal error)." in " ".join(shown.split())
+    assert partner_id not in shown

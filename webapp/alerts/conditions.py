@@ -66,7 +66,7 @@ def check(api: PartnerApi, row: AlertSettings, portal_key_id: str | None) -> tup
                       f"SIR Giving refused the key the portal signs with in {env}: {refused.message} "
                       f"{refused.next_step}", "onboarding.index")], []
     except errors.SirError as error:
-        return [], [f"{env}: SIR Giving could not be asked ({error.title.lower()}); the checks run again next time."]
+        return [], [f"{env}: SIR Giving could not be asked ({error.title}); the checks run again next time."]
     alerts: list[Alert] = []
     problems: list[str] = []
     for name, checker in (("keys", lambda: key_alerts(row, env, portal_key_id)),
@@ -75,7 +75,7 @@ def check(api: PartnerApi, row: AlertSettings, portal_key_id: str | None) -> tup
         try:
             alerts.extend(checker())
         except errors.SirError as error:
-            problems.append(f"{env}: the {name} could not be checked ({error.title.lower()}).")
+            problems.append(f"{env}: the {name} could not be checked ({error.title}).")
     return alerts, problems
 
 

@@ -27,11 +27,19 @@ def _portal_url() -> str | None:
 
 def _page(form: AlertSettingsForm, row, status: int = 200):
     settings = current_app.config["SETTINGS"]
+    last_run = store.last_run()
     return render_htmx_template(
         "alerts/page.html", "alerts/_settings_form.html", status=status, form=form, row=row,
         smtp=smtp_where(settings) if settings.smtp_host else None, smtp_from=settings.smtp_from,
-        conditions=CONDITIONS, sent=store.sent_for(g.partner["id"]) if row else [], last_run=store.last_run(),
-        interval=settings.alerts_interval_minutes)
+        conditions=CONDITIONS, sent=store.sent_for(g.partner["id"]) if row else [], last_run=last_run,
+        not_checked=_not_checked(last_run), interval=settings.alerts_interval_minutes)
+
+
+def _not_checked(last_run) -> list[str]:
+    """What the last run could not check for this partner (its lines only: a run covers every partner)."""
+    prefix = f"{g.partner['id']} "
+    return [line.removeprefix(prefix) for line in (last_run.problems or "").splitlines()
+            if line.startswith(prefix)] if last_run else []
 
 
 @bp.get("/")

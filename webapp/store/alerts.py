@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 
 from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import db
@@ -108,13 +108,16 @@ def remember_keys(partner_id: str, keys: list[dict]) -> None:
     """The keys an admin's key list just showed (id, name, environment, status, expiresAt): the scheduled checks
     have no admin sign-in to list them, so they judge expiry from the newest list the portal read. Only for
     partners who set up alerts."""
-    row = settings_for(partner_id)
-    if row is None:
-        return
-    encoded = json.dumps(keys, sort_keys=True)
-    if row.known_keys != encoded:
-        row.known_keys = encoded
-        db.session.commit()
+    try:
+        row = settings_for(partner_id)
+        if row is None:
+            return
+        encoded = json.dumps(keys, sort_keys=True)
+        if row.known_keys != encoded:
+            row.known_keys = encoded
+            db.session.commit()
+    except SQLAlchemyError:  # a page's banner must never fail for the alerts' sake; the next read tries again
+        db.session.rollback()
 
 
 def commit() -> None:
