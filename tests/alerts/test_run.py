@@ -279,3 +279,25 @@ def test_a_check_sir_giving_cannot_answer_is_named_on_the_page_and_the_others_st
     shown = page(client.get("/alerts/")).select_one("#not-checked").get_text(" ")
     assert "sandbox: the webhooks could not be checked (SIR Giving had an internal error)." in " ".join(shown.split())
     assert partner_id not in shown
+
+
+def test_an_endpoint_alerts_only_once_it_has_failed_as_many_times_in_a_row_as_the_partner_set(app, acme):
+    client, partner_id, _ = acme
+    with app.app_context():
+        api = app.extensions["sir_client"]
+        from webapp.sir.api import PartnerApi
+
+        credential = app.extensions["vault"].credential_for(partner_id, "sandbox")
+        failures = {e.webhook_id: e.consecutive_failures
+                    for e in PartnerApi(api, credential, "sandbox").webhook_health().value}
+    most = max(failures.values())
+    assert most >= 3
+    assert save_settings(client, failing_after=str(most + 1)).status_code == 302
+    run_in(app)
+    assert "webhook_failing" not in {r.condition for r in sent_rows(app, partner_id)}
+    assert save_settings(client, failing_after=str(most)).status_code == 302
+    move(app, 20 * 60)
+    run_in(app)
+    failing = [r for r in sent_rows(app, partner_id) if r.condition == "webhook_failing"]
+    assert [r.subject for r in failing] == [w for w, n in failures.items() if n >= most]
+    assert f"failed {most} deliveries in a row" in failing[0].message
