@@ -301,3 +301,27 @@ def test_an_endpoint_alerts_only_once_it_has_failed_as_many_times_in_a_row_as_th
     failing = [r for r in sent_rows(app, partner_id) if r.condition == "webhook_failing"]
     assert [r.subject for r in failing] == [w for w, n in failures.items() if n >= most]
     assert f"failed {most} deliveries in a row" in failing[0].message
+
+
+def test_a_pool_above_its_threshold_that_runs_out_before_approvals_usually_come_alerts(app, acme):
+    client, partner_id, _ = acme
+    sim = sim_of(app)
+    with app.app_context():
+        from webapp.pools.approvals import ApprovalTimes, every_request
+        from webapp.pools.forecast import pool_runways
+        from webapp.sir.api import PartnerApi
+
+        api = PartnerApi(app.extensions["sir_client"], app.extensions["vault"].credential_for(partner_id, "sandbox"),
+                         "sandbox")
+        typical = ApprovalTimes.of(every_request(api).value.items).typical_days
+        busiest, runway = max(pool_runways(api).value.rows, key=lambda row: row[1].pace)
+    assert typical and runway.pace > 0
+    # A few hours' worth of tokens left at its pace, and no threshold: it is not "low", only about to run out.
+    pool = sim.pools[busiest.id]
+    pool.low_balance_threshold = 0
+    pool.allocated = pool.consumed + max(1, int(runway.pace * typical / 4))
+    expire_cached_answers(app)
+    run_in(app)
+    (alert,) = [r for r in sent_rows(app, partner_id) if r.condition == "pool_low" and r.subject == busiest.id]
+    assert f"fewer than the {typical:.1f} days SIR Giving typically takes to approve a top-up" in alert.message
+    assert alert.link == f"https://portal.acme.example/token-pools/{busiest.id}/top-up"
