@@ -73,7 +73,8 @@ def free_port() -> int:
 def start_server(instance: Path, extra_env: dict | None = None):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({"INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1"})
+    # The alert schedule would start with the first request (a served portal): tests that want it ask for it.
+    env.update({"INSTANCE_PATH": str(instance), "PYTHONUNBUFFERED": "1", "ALERTS_SCHEDULER": "off"})
     env.update(extra_env or {})
     log_path = instance / "server.log"
     log = open(log_path, "w")
