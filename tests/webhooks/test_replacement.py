@@ -175,7 +175,7 @@ def test_the_old_endpoint_is_kept_while_sir_giving_still_retries_an_event_only_i
     assert row.old_webhook_id in inbox.simulator.webhooks and replacement_row(inbox.app).state == "proven"
     inbox.simulator.advance_clock(60)  # past its first backoff (30 s)
     inbox.simulator.deliver_due()  # the retry lands at the old endpoint
-    inbox.post(f"{here}/resume", here)
+    inbox.post(f"{here}/finish", here)  # "Delete the old endpoint" again
     assert replacement_row(inbox.app).state == "completed"
     stored = inbox.stored_once()
     assert set(stored) == set(inbox.raised) and set(stored.values()) == {1}
@@ -325,3 +325,89 @@ def test_a_crash_just_after_sir_giving_registered_the_replacement_resumes_withou
     assert replacement_row(second).state == "completed"
     stored = flow.stored_once()
     assert set(stored) == set(flow.raised) and set(stored.values()) == {1}
+
+
+SAMPLE = "https://sandbox.simulator.invalid/_sim/endpoints/"  # the simulator's sample handler (section 5's example)
+
+
+@pytest.fixture
+def own_endpoint(app, signed_in, simulator):
+    """Acme with its own endpoint (the sample handler, which verifies with the secret of every webhook at its URL,
+    as a receiver that accepts both secrets during the overlap does)."""
+    from tests.webhooks.helpers import register
+
+    assert register(signed_in, url=SAMPLE + "acme-old", event_types=list(TYPES), keep_secret="").status_code == 302
+    hook = next(h for h in simulator.webhooks.values() if h.url == SAMPLE + "acme-old")
+    acme = hook.partner_id
+    return Flow(app, signed_in, simulator, acme, hook.id)
+
+
+def landed(simulator, event_ids) -> dict[str, int]:
+    """Event id → how many deliveries of it succeeded, on any endpoint."""
+    counts = {event_id: 0 for event_id in event_ids}
+    for delivery in simulator.deliveries.values():
+        if delivery.event_id in counts and delivery.status == "succeeded":
+            counts[delivery.event_id] += 1
+    return counts
+
+
+def test_moving_your_own_endpoint_to_a_new_url_shows_the_secret_once_and_every_event_lands(own_endpoint):
+    flow = own_endpoint
+    flow.tick()
+    started = start(flow, url=SAMPLE + "acme-new")
+    row = replacement_row(flow.app)
+    here = f"/webhooks/replacements/{row.id}"
+    assert row.state == "registered" and started.headers["Location"].startswith("/webhooks/secret/webhook.")
+    flow.tick()
+    early = flow.client.get(flow.post(f"{here}/deployed", here).headers["Location"])
+    assert "Show the new signing secret first" in text_of(early) and replacement_row(flow.app).state == "registered"
+    shown = flow.client.get(started.headers["Location"])
+    assert page(shown).select_one("#webhook-secret").get_text() == flow.simulator.webhooks[row.new_webhook_id].secret
+    assert page(shown).select_one(f"form[action='{here}']") is not None  # back to the replacement
+    assert "no longer available" in text_of(flow.client.get(started.headers["Location"]))  # once
+    flow.tick()
+    flow.post(f"{here}/deployed", here)
+    assert replacement_row(flow.app).state == "deployed"
+    flow.tick()
+    flow.post(f"{here}/test", here)
+    flow.tick()
+    flow.client.get(here)
+    flow.post(f"{here}/finish", here)
+    flow.tick()
+    row = replacement_row(flow.app)
+    assert row.state == "completed" and row.old_webhook_id not in flow.simulator.webhooks
+    assert all(count >= 1 for count in landed(flow.simulator, flow.raised).values())
+
+
+def test_a_test_event_the_replacement_does_not_answer_is_said_plainly_and_can_be_sent_again(own_endpoint):
+    flow = own_endpoint
+    start(flow, url="https://hooks.acme.example/moved")
+    row = replacement_row(flow.app)
+    here = f"/webhooks/replacements/{row.id}"
+    flow.client.get(f"/webhooks/secret/{row.reveal_token}")
+    flow.post(f"{here}/deployed", here)
+    flow.post(f"{here}/test", here)
+    flow.simulator.deliver_due()
+    failed = flow.client.get(here)
+    shown = text_of(failed)
+    assert "The replacement answered" in shown and "send another test" in shown.lower()
+    assert not page(failed).select_one("#replacement-body").has_attr("hx-trigger")  # nothing to wait for
+    assert replacement_row(flow.app).state == "deployed" and row.old_webhook_id in flow.simulator.webhooks
+    assert page(failed).select_one("#finish") is None  # no deleting before a proof
+
+
+def test_a_refused_deletion_of_the_old_endpoint_is_said_plainly_and_resumes(inbox):
+    start(inbox)
+    row = replacement_row(inbox.app)
+    here = f"/webhooks/replacements/{row.id}"
+    inbox.post(f"{here}/test", here)
+    inbox.simulator.deliver_due()
+    inbox.client.get(here)
+    inbox.simulator.add_fault("DELETE", "/v1/partner/webhooks/*", status=503, count=1)
+    shown = text_of(inbox.client.get(inbox.post(f"{here}/finish", here).headers["Location"]))
+    assert "The replacement stopped." in shown and "Traceback" not in shown
+    assert replacement_row(inbox.app).state == "proven" and row.old_webhook_id in inbox.simulator.webhooks
+    inbox.tick()
+    inbox.post(f"{here}/finish", here)  # "Delete the old endpoint" again
+    assert replacement_row(inbox.app).state == "completed"
+    assert set(inbox.stored_once()) == set(inbox.raised)
