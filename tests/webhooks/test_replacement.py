@@ -411,3 +411,41 @@ def test_a_refused_deletion_of_the_old_endpoint_is_said_plainly_and_resumes(inbo
     inbox.post(f"{here}/finish", here)  # "Delete the old endpoint" again
     assert replacement_row(inbox.app).state == "completed"
     assert set(inbox.stored_once()) == set(inbox.raised)
+
+
+def test_after_a_rotation_the_receiver_refuses_the_old_secret_and_takes_the_new(inbox):
+    from tests.webhooks.helpers import envelope, post_event
+
+    with inbox.app.app_context():
+        old_secret = inbox.app.extensions["vault"].decrypt(receivers(inbox.app)[0].secret_encrypted)
+    row = replace_with_events_flowing(inbox)
+    (receiver,) = receivers(inbox.app)
+    new_secret = inbox.simulator.webhooks[row.new_webhook_id].secret
+    now = str(int(inbox.simulator.now()))
+    refused = post_event(inbox.app.test_client(), receiver.token, old_secret, envelope("evt_after_old"), timestamp=now)
+    taken = post_event(inbox.app.test_client(), receiver.token, new_secret, envelope("evt_after_new"), timestamp=now)
+    assert (refused.status_code, taken.status_code) == (401, 200)
+
+
+def test_neither_endpoint_of_a_replacement_in_progress_can_be_deleted_by_hand(inbox):
+    start(inbox)
+    row = replacement_row(inbox.app)
+    for hook_id in (row.old_webhook_id, row.new_webhook_id):
+        response = inbox.client.get(f"/webhooks/{hook_id}/delete")
+        assert response.headers["Location"] == f"/webhooks/replacements/{row.id}"
+    assert {row.old_webhook_id, row.new_webhook_id} <= set(inbox.simulator.webhooks)
+
+
+def test_another_partner_cannot_see_or_step_a_replacement(inbox):
+    from tests.conftest import AuthActions
+
+    start(inbox)
+    row = replacement_row(inbox.app)
+    globex = inbox.app.test_client()
+    AuthActions(globex).sign_in("globex")
+    assert globex.get(f"/webhooks/replacements/{row.id}").status_code == 404
+    from tests.conftest import csrf_token_from
+
+    token = csrf_token_from(globex.get("/webhooks/"))
+    assert globex.post(f"/webhooks/replacements/{row.id}/cancel", data={"csrf_token": token}).status_code == 404
+    assert replacement_row(inbox.app).state == "deployed"

@@ -111,6 +111,11 @@ def secret(token):
 @bp.route("/<webhook_id>/delete", methods=["GET", "POST"])
 def delete(webhook_id):
     hook = webhook_or_404(webhook_id)
+    replacing = replacements.in_progress_for(g.partner["id"], hook.id)
+    if replacing is not None:  # deleting either side by hand could leave a receiver without its secret
+        flash("This endpoint is part of a replacement in progress: finish it (the old endpoint is deleted last) "
+              "or cancel it (the replacement is deleted).", "warning")
+        return go(url_for("webhooks.replacement", replacement_id=replacing.id))
     form = DeleteWebhookForm(hook.url)
     if request.method == "GET" or not form.validate_on_submit():
         return render_htmx_template("webhooks/delete.html", "webhooks/_delete_form.html", hook=hook, form=form,

@@ -3,6 +3,8 @@ with its steps, the test event's answer polled live, and each step's action. The
 
 from __future__ import annotations
 
+from dataclasses import replace as replace_field
+
 from flask import abort, flash, g, request, url_for
 
 from ...actor import current_actor
@@ -19,8 +21,12 @@ from .common import kept_receivers
 from .endpoints import _receiver_address, _receiver_base
 
 
-def _replacer() -> Replacer:
-    return Replacer(partner_api(), vault(), current_actor(), sir_client().clock)
+def _replacer(environment: str | None = None) -> Replacer:
+    """The steps, run in the replacement's own environment (the admin may have switched since it began)."""
+    actor = current_actor()
+    if environment and environment != actor.environment:
+        actor = replace_field(actor, environment=environment)
+    return Replacer(partner_api(actor.environment), vault(), actor, sir_client().clock)
 
 
 def _row_or_404(replacement_id):
@@ -81,7 +87,7 @@ def _context(row, delivery=None, delivery_error=None):
 def _proof(row):
     """The test delivery as SIR Giving has it now, or why it cannot be read: (delivery, error sentence)."""
     try:
-        return _replacer().test_delivery(row), None
+        return _replacer(row.environment).test_delivery(row), None
     except errors.SirError as error:
         return None, in_place(error).sentence
 
@@ -107,7 +113,7 @@ def _action(replacement_id, action):
     """Run one of the replacement's actions and go back to its page, which shows the outcome."""
     row = _row_or_404(replacement_id)
     try:
-        action(_replacer(), row)
+        action(_replacer(row.environment), row)
     except ReplacementError as error:
         if str(error) != row.error:  # a failed step is shown by the page itself, next to its step
             flash(str(error), "error")
