@@ -82,3 +82,26 @@ def test_a_recovery_counts_first_then_shows_its_progress_to_the_end(page, live_s
     assert page.locator("progress").get_attribute("value") == str(count)
     page.click("text=see how they land")
     expect(page.locator("table.deliveries-table tbody tr").first).to_be_visible()
+
+
+def test_rotating_the_secret_of_the_portals_receiver_runs_to_the_end_with_the_proof_shown_live(page, live_server):
+    from tests.browser.test_phone_and_a11y import violations  # axe-core, as the other pages are checked
+
+    page.clock.install()  # the replacement's page polls the test event's answer every second: move time on
+    sign_in(page, live_server, "acme")
+    register_portal_receiver(page, live_server, "Rotating inbox")
+    page.goto(live_server + "/webhooks/")
+    page.locator("table.webhooks-table tr", has_text="Rotating inbox").get_by_role("link", name="Replace or rotate secret").click()
+    assert not violations(page, "replace form")
+    page.click("#replace-webhook button:has-text('Register the replacement')")  # unchanged: a new secret only
+    expect(page.locator("#overlap")).to_contain_text("Receivers must de-duplicate by event id")
+    expect(page.locator(".replacement-steps li.done")).to_have_count(2)  # registered; the portal took the secret
+    assert not violations(page, "replacement")
+    page.click("button:has-text('Send a test event')")
+    poll_until(page, page.locator("#finish", has_text="The replacement answered the test event with HTTP 200"),
+               every_ms=1000)
+    assert not violations(page, "replacement proven")
+    page.click("#finish button:has-text('Delete the old endpoint')")
+    expect(page.locator(".replacement-done")).to_contain_text("Done. The old endpoint was deleted")
+    page.goto(live_server + "/webhooks/")
+    expect(page.locator("table.webhooks-table tr", has_text="Rotating inbox")).to_have_count(1)

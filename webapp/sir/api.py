@@ -152,8 +152,8 @@ class PartnerApi:
 
     # -- webhooks ----------------------------------------------------------------------------------
 
-    def webhooks(self) -> Parsed:
-        return self.every("/v1/partner/webhooks", models.Webhook.parse)
+    def webhooks(self, fresh: bool = False) -> Parsed:
+        return self.every("/v1/partner/webhooks", models.Webhook.parse, fresh=fresh)
 
     def register_webhook(self, url: str, description: str | None, event_types: list[str], receive_all: bool) -> dict:
         """The reply as the reference documents it (a camelCase dict): it carries the signing secret, shown once."""

@@ -84,3 +84,27 @@ class DebuggerForm(FlaskForm):
     body = TextAreaField("Raw body", validators=[Length(max=1024 * 1024, message="At most 1 MiB.")])
     receiver = HiddenField()
     secret = StringField("Or paste the endpoint's signing secret", validators=[Length(max=200)])
+
+
+class ReplaceWebhookForm(RegisterWebhookForm):
+    """Replace an endpoint: the register form, filled with the old endpoint's settings. Sent unchanged it rotates
+    the signing secret only. Every event type the old endpoint receives must still reach an endpoint."""
+
+    new_address = BooleanField("Give the portal's receiver a new address (otherwise it keeps the old one and "
+                               "accepts both secrets while both endpoints exist)")
+
+    def __init__(self, environment: str, receiver_base: str, old, others, *args, **kwargs):
+        super().__init__(environment, receiver_base, *args, **kwargs)
+        self.old, self.others = old, others
+
+    def validate_event_types(self, field):
+        super().validate_event_types(field)
+        from .replacement import uncovered
+
+        missing = uncovered(self.old, field.data or [], self.all_events.data, self.others)
+        if missing:
+            raise ValidationError(f"The old endpoint receives {', '.join(missing)}, and no other endpoint of yours "
+                                  "does: keep {} in the replacement. To stop receiving {}, register a new "
+                                  "endpoint and delete this one instead.".format(
+                                      "it" if len(missing) == 1 else "them", "it" if len(missing) == 1 else "them"))
+

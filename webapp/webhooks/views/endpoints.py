@@ -9,7 +9,7 @@ from ...actor import current_actor
 from ...auth.kept_forms import restored_form
 from ...errors import in_place
 from ...sir import errors
-from ...store import receivers, submissions
+from ...store import receivers, replacements, submissions
 from ...upstream import current_environment, partner_api, vault
 from ...web import go, render_htmx_template, shown_once, take_revealed
 from .. import bp
@@ -30,7 +30,8 @@ def index():
     portal = {h.id for h in hooks.value if delivers_to_portal(kept.get(h.id), h)}
     failing = [h for h in hooks.value if health and health.get(h.id) and health[h.id].is_failing]
     return render_template("webhooks/page.html", hooks=hooks.value, reply=hooks.reply, health=health,
-                           receivers=kept, portal=portal, failing=failing)
+                           receivers=kept, portal=portal, failing=failing,
+                           replacing=replacements.in_progress(g.partner["id"], current_environment()))
 
 
 def _receiver_base() -> str | None:
@@ -101,13 +102,20 @@ def secret(token):
     """The one page that shows a new endpoint's signing secret: never cached, and gone once rendered."""
     revealed, shown = take_revealed(token, "webhook")
     receiver = receivers.for_webhook(g.partner["id"], revealed.key_id)
+    replacing = replacements.in_progress_for(g.partner["id"], revealed.key_id)  # a replacement's new secret
     return render_template("webhooks/secret.html", shown=shown, revealed=revealed, receiver=receiver,
-                           portal_receiver=delivers_to_portal(receiver))
+                           portal_receiver=delivers_to_portal(receiver) or bool(replacing and replacing.to_portal),
+                           replacement=replacing)
 
 
 @bp.route("/<webhook_id>/delete", methods=["GET", "POST"])
 def delete(webhook_id):
     hook = webhook_or_404(webhook_id)
+    replacing = replacements.in_progress_for(g.partner["id"], hook.id)
+    if replacing is not None:  # deleting either side by hand could leave a receiver without its secret
+        flash("This endpoint is part of a replacement in progress: finish it (the old endpoint is deleted last) "
+              "or cancel it (the replacement is deleted).", "warning")
+        return go(url_for("webhooks.replacement", replacement_id=replacing.id))
     form = DeleteWebhookForm(hook.url)
     if request.method == "GET" or not form.validate_on_submit():
         return render_htmx_template("webhooks/delete.html", "webhooks/_delete_form.html", hook=hook, form=form,
