@@ -1,0 +1,26 @@
+"""Recovery batches remember which deliveries SIR Giving refused to queue, so the report tells them apart
+from deliveries that were sent again and failed again.
+
+Revision ID: 0003_i16_deliveries
+Revises: 0002
+Create Date: 2026-12-01 23:20:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0003_i16_deliveries'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('recovery_batches', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('refused_ids', sa.Text(), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('recovery_batches', schema=None) as batch_op:
+        batch_op.drop_column('refused_ids')
