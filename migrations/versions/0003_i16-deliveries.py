@@ -17,6 +17,11 @@ depends_on = None
 
 
 def upgrade():
+    # A database from before migrations is brought up with create_all and upgraded from 0001
+    # (webapp/store/schema.py): when it already has the column, there is nothing to add.
+    columns = {c['name'] for c in sa.inspect(op.get_bind()).get_columns('recovery_batches')}
+    if 'refused_ids' in columns:
+        return
     with op.batch_alter_table('recovery_batches', schema=None) as batch_op:
         batch_op.add_column(sa.Column('refused_ids', sa.Text(), nullable=True))
 
