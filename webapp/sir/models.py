@@ -532,7 +532,10 @@ class Attempt(Reply):
     duration_ms: float | None = None
     response_excerpt: str | None = Field(None, alias="responseBodyExcerpt")
     error: str | None = None
-    request_headers: dict[str, str] = {}
+    # Header names to text values; anything else in there (a field the portal does not know) is left out.
+    request_headers: Annotated[dict[str, str], BeforeValidator(
+        lambda v: {k: x for k, x in v.items() if isinstance(k, str) and isinstance(x, str)} if isinstance(v, dict) else {}
+    )] = {}
 
     @property
     def succeeded(self) -> bool:

@@ -30,11 +30,11 @@ def attempts_of(delivery: Delivery) -> tuple[list[Attempt], bool]:
         return list(reversed(delivery.attempt_history)), len(delivery.attempt_history) >= delivery.attempts
     if not delivery.attempts and not delivery.last_attempt_at and delivery.response_status is None \
             and not delivery.error:
-        return [], delivery.attempts == 0
+        return [], delivery.status == "pending"  # a settled delivery with nothing reported: not "none made"
     last = Attempt(attempted_at=delivery.last_attempt_at, response_status=delivery.response_status,
                    response_excerpt=delivery.response_excerpt, error=delivery.error,
                    status="succeeded" if delivery.status == "succeeded" else "failed")
-    return [last], delivery.attempts <= 1
+    return [last], delivery.attempts == 1
 
 
 def sent_headers(delivery: Delivery) -> dict[str, str]:
