@@ -153,3 +153,17 @@ def test_a_delivery_without_a_kept_secret_is_checked_only_with_a_pasted_one(sign
     assert "Choose an endpoint whose secret the portal keeps" in text_of(debugger)
     assert page(debugger).select_one("#receiver_choice option[selected]") is None or \
         page(debugger).select_one("#receiver_choice option[selected]")["value"] == ""
+
+
+def test_delivery_pages_read_newer_and_older_and_keep_the_filters(signed_in, simulator, legacy):
+    first = page(signed_in.get(f"/webhooks/{legacy}?type=action.completed"))
+    older = first.select_one("nav.pagination a[rel=next]")
+    assert older.get_text(strip=True) == "Older →" and "type=action.completed" in older["href"]
+    second = page(signed_in.get(older["href"]))
+    newer = second.select_one("nav.pagination a[rel=prev]")
+    assert newer.get_text(strip=True) == "← Newer" and "type=action.completed" in newer["href"]
+    rows = second.select("table.deliveries-table tbody tr")
+    assert rows and all("action.completed" in r.get_text() for r in rows)
+    newest_of_second = second.select_one("table.deliveries-table tbody tr time")["datetime"]
+    oldest_of_first = first.select("table.deliveries-table tbody tr")[-1].select_one("time")["datetime"]
+    assert newest_of_second <= oldest_of_first
