@@ -147,3 +147,11 @@ def test_a_report_of_another_partners_batch_is_not_found(app, signed_in, simulat
     AuthActions(other).sign_in("globex")
     assert other.get(url).status_code == 404
     assert other.get(url + "/report", headers=HX).status_code == 404
+
+
+def test_the_test_event_sent_before_a_recovery_is_not_recovered_with_the_rest(signed_in, simulator, hooks):
+    made, since = hooks
+    probe(signed_in, simulator, made["down"])  # fails: the endpoint is down
+    url, shown = recover(signed_in, made["down"], since)
+    retried = set(outcomes(shown))
+    assert len(retried) == 12 and not any(simulator.deliveries[i].event_type == "webhook.test" for i in retried)

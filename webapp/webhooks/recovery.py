@@ -17,6 +17,7 @@ from ..sir.models import Attempt, Delivery, Webhook
 from ..sir.times import to_wire
 from ..store import recoveries
 from ..store.models import RecoveryBatch
+from .filters import TEST_EVENT_TYPE
 
 RECOVERY_CHUNK = 10  # retries per step: bounded work per request
 RECOVERY_PAGES = 20  # at most 2,000 failed deliveries in one batch: bounded work, and the admin is told
@@ -30,12 +31,13 @@ class FailedSince:
 
 
 def failed_since(api: PartnerApi, webhook_id: str, since: datetime) -> FailedSince:
-    """The webhook's deliveries that the portal itself sees as failed and created since `since`, fresh from
-    SIR Giving, oldest first (the filter is applied here as well as asked of SIR Giving, so an upstream that
+    """The webhook's deliveries (test events aside) that the portal itself sees as failed and created since
+    `since`, fresh from SIR Giving, oldest first (the filter is applied here as well as asked of SIR Giving, so an upstream that
     ignores it cannot add a delivery that had succeeded). Counting sends nothing."""
     listing = api.every_delivery(webhook_id, status="failed", since=to_wire(since), fresh=True,
                                  max_pages=RECOVERY_PAGES).value
-    oldest_first = sorted(listing, key=lambda d: d.created_at)
+    # A test event is no missed event (and the probe sent before a recovery must not join it).
+    oldest_first = sorted((d for d in listing if d.event_type != TEST_EVENT_TYPE), key=lambda d: d.created_at)
     return FailedSince([d.id for d in oldest_first], not listing.complete)
 
 
