@@ -37,3 +37,16 @@ def test_a_delivery_found_by_its_event_id_shows_every_attempt_and_a_retry_adds_o
     # SIR Giving sends it again (legacy.acme.example never resolves): the attempt appears without a reload.
     poll_until(page, page.locator("table.attempts-table tbody tr").nth(attempts), every_ms=5000)
     expect(page.locator("table.attempts-table tbody tr").first).to_contain_text("could not resolve host")
+
+
+def test_the_recover_page_sends_a_test_event_and_warns_while_the_endpoint_is_not_answering(page, live_server):
+    sign_in(page, live_server, "acme")
+    page.goto(live_server + "/webhooks/")
+    page.locator("table.webhooks-table tr", has_text="legacy.acme.example").get_by_role("link", name="Deliveries").click()
+    page.fill("input[name=since]", "2026-01-01T00:00")
+    page.click("button:has-text('Count them')")
+    count = int(page.locator(".recover-count strong").inner_text())
+    # On its own: the test event is sent as the page loads, and its answer shows once SIR Giving has tried it.
+    expect(page.locator("#probe.probe-failing")).to_contain_text("not answering", timeout=30000)
+    expect(page.locator("#probe")).to_contain_text("could not resolve host legacy.acme.example")
+    expect(page.get_by_role("button", name=f"Retry {count} deliveries")).to_be_enabled()  # a warning, not a block
