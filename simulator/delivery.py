@@ -19,6 +19,7 @@ import hmac
 import ipaddress
 import socket
 import threading
+import time
 from typing import Callable
 from urllib.parse import urlsplit
 
@@ -187,6 +188,7 @@ class Deliverer:
         timestamp = str(int(self.sim.now()))
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                    "X-SIR-Signature": sign(hook.secret, timestamp, delivery.payload), "X-SIR-Timestamp": timestamp}
+        started = time.monotonic()
         try:
             status, body = self.deliver(hook.url, headers, delivery.payload, TIMEOUT_SECONDS)
             error = None if 200 <= status < 300 else f"HTTP {status}"
@@ -194,4 +196,5 @@ class Deliverer:
             status, body, error = None, None, str(refused)[:300]
         except Exception as exc:  # any transport failure is a failed attempt, retried later
             status, body, error = None, None, f"{type(exc).__name__}: {exc}"[:300]
-        self.sim.record_attempt(delivery.id, status, body, error)
+        self.sim.record_attempt(delivery.id, status, body, error,
+                                duration_ms=(time.monotonic() - started) * 1000, headers=headers)

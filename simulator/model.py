@@ -274,6 +274,8 @@ class Delivery:
     last_attempt_at: float | None = None
     next_retry_at: float | None = None
     error: str | None = None
+    # Every attempt, oldest first: {at, responseStatus, durationMs, responseBodyExcerpt, error, headers}.
+    history: list[dict] = field(default_factory=list)
 
     def to_wire(self) -> dict[str, Any]:
         import json
@@ -282,4 +284,14 @@ class Delivery:
                 "status": self.status, "attempts": self.attempts, "responseStatus": self.response_status,
                 "responseBodyExcerpt": self.response_body_excerpt, "error": self.error,
                 "createdAt": iso(self.created_at), "lastAttemptAt": iso(self.last_attempt_at),
-                "nextRetryAt": iso(self.next_retry_at), "payload": json.loads(self.payload)}
+                "nextRetryAt": iso(self.next_retry_at), "payload": json.loads(self.payload),
+                "attemptHistory": [attempt_wire(a) for a in getattr(self, "history", None) or ()]}
+
+
+def attempt_wire(attempt: dict) -> dict[str, Any]:
+    """One attempt as the deliveries list shows it; `headers` are those the request carried (section 5)."""
+    status = attempt.get("responseStatus")
+    return {"attemptedAt": iso(attempt["at"]), "status": "succeeded" if status and 200 <= status < 300 else "failed",
+            "responseStatus": status, "durationMs": attempt.get("durationMs"),
+            "responseBodyExcerpt": attempt.get("responseBodyExcerpt"), "error": attempt.get("error"),
+            "requestHeaders": dict(attempt.get("headers") or {})}

@@ -267,9 +267,37 @@ def _build(seed: int, now: float) -> dict:
                                     last_attempt_at=min(sent + (0 if ok else 3600), now), next_retry_at=None)
                 if flaky:  # the retry went through
                     delivery.status, delivery.response_status, delivery.response_body_excerpt = "succeeded", 200, '{"ok":true}'
+                delivery.history = _seeded_attempts(delivery, hook.secret, broken, drawn)
                 sim.deliveries[delivery.id] = delivery
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     sim.jwt_private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                             serialization.NoEncryption()).decode()
     return sim.state_dict()
+
+
+def _seeded_attempts(delivery: Delivery, secret: str, broken: bool, drawn: random.Random) -> list[dict]:
+    """The attempts a seeded delivery's counts stand for, each signed as it was sent: on the retry schedule
+    from its creation, the last one at its `last_attempt_at`; only the last may have succeeded."""
+    from .delivery import USER_AGENT, sign
+    from .state import RETRY_BACKOFF
+
+    times, at = [], delivery.created_at
+    for number in range(delivery.attempts):
+        times.append(min(at, delivery.last_attempt_at))
+        if number < len(RETRY_BACKOFF):
+            at += RETRY_BACKOFF[number]
+    times[-1] = delivery.last_attempt_at
+    history = []
+    for number, at in enumerate(times, start=1):
+        last = number == len(times)
+        status = delivery.response_status if last else (503 if broken else 500)
+        excerpt = delivery.response_body_excerpt if last else ("Service Unavailable" if broken else "Internal Server Error")
+        timestamp = str(int(at))
+        history.append({"at": at, "responseStatus": status, "responseBodyExcerpt": excerpt,
+                        "error": None,  # as the seeded record has it: the status says what went wrong
+                        "durationMs": round(drawn.uniform(20, 400), 1),
+                        "headers": {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                                    "X-SIR-Signature": sign(secret, timestamp, delivery.payload),
+                                    "X-SIR-Timestamp": timestamp}})
+    return history

@@ -54,7 +54,10 @@ The conventions the portal relies on are in `docs/architecture.md`. In short:
   type `webhook.test`. Each POST carries `Content-Type: application/json`, `User-Agent: SIRGiving-Webhooks/1.0`,
   `X-SIR-Timestamp` (Unix seconds) and `X-SIR-Signature: sha256=HMAC_SHA256_hex(secret, timestamp + "." + rawBody)`;
   the body is `{"id", "type", "createdAt", "data"}`. Webhook URLs must be HTTPS, except loopback hosts
-  (`localhost`, any of 127.0.0.0/8, `::1`) with a sandbox key.
+  (`localhost`, any of 127.0.0.0/8, `::1`) with a sandbox key. The reference has no delivery detail or attempts
+  endpoint: each delivery in the list carries `attemptHistory`, every attempt with its time, outcome, duration,
+  response excerpt, error and the headers it was sent with (a field the reference does not name, so the portal
+  treats it as optional).
 
 ## Operator controls (`/_sim/`, not part of SIR Giving's API; no auth; for tests and demos only)
 
@@ -128,7 +131,7 @@ NOTES = {
     ("GET", "/v1/partner/dashboard/recent-activity"): "`limit` 1..100 (default 20), newest first.",
     ("GET", "/v1/partner/dashboard/webhooks/health"): "Over deliveries attempted in the last 7 days.",
     ("GET", "/v1/partner/dashboard/integration-health"): "Checks: api_keys, token_pool, webhooks, error_rate, action_failures, campaign; `status` is the worst of them.",
-    ("GET", "/v1/partner/webhooks/:webhook_id/deliveries"): "Filters: `status` (pending|succeeded|failed), `eventType`, `since`, `until` (on createdAt).",
+    ("GET", "/v1/partner/webhooks/:webhook_id/deliveries"): "Filters: `status` (pending|succeeded|failed), `eventType`, `eventId`, `since`, `until` (on createdAt). `attemptHistory` (not in the reference) lists every attempt, oldest first: `attemptedAt`, `status`, `responseStatus`, `durationMs`, `responseBodyExcerpt`, `error`, and the `requestHeaders` it was sent with (section 5's four).",
     ("GET", "/v1/partner/actions"): "Filters: `status` (COMPLETED|FAILED|REVERSED|PARTIALLY_REVERSED), `actionType`, `since`, `until` (on createdAt).",
     ("GET", "/v1/partner/transactions"): "Filters: `type` (distribution|reversal), `externalUserId`, `since`, `until`. Reversals carry negative `tokens`.",
     ("POST", "/v1/partner/webhooks"): "`secret` (whsec_…) is in this reply only. eventTypes from section 5's list; or receiveAllEvents true.",

@@ -414,7 +414,8 @@ class Simulator(ControlsMixin):
 
     @journaled
     def record_attempt(self, delivery_id: str, status: int | None, body: str | None, error: str | None,
-                       manual: bool = False) -> Delivery:
+                       manual: bool = False, duration_ms: float | None = None, headers: dict | None = None) -> Delivery:
+        """Count an attempt and keep it in the delivery's history (`headers`: those the request carried)."""
         delivery = self.deliveries[delivery_id]
         now = self.now()
         delivery.attempts += 1
@@ -422,6 +423,9 @@ class Simulator(ControlsMixin):
         delivery.response_status = status
         delivery.response_body_excerpt = (body or "")[:500] or None
         delivery.error = error
+        delivery.history.append({"at": now, "responseStatus": status, "responseBodyExcerpt": delivery.response_body_excerpt,
+                                 "error": error, "durationMs": None if duration_ms is None else round(duration_ms, 1),
+                                 "headers": dict(headers or {})})
         if status is not None and 200 <= status < 300:
             delivery.status, delivery.next_retry_at = "succeeded", None
         else:

@@ -40,6 +40,7 @@ OPTIONAL_FIELDS = frozenset({
     "consecutiveFailures", "attempts", "responseStatus", "responseBodyExcerpt", "error", "lastAttemptAt",
     "nextRetryAt", "rewardMultiplier", "budget", "poolName", "decisionNote", "decidedAt", "receiveAllEvents",
     "lastFailureReason", "lastSuccessAt", "lastFailureAt", "avgLatencyMs", "failureReason", "currency",
+    "attemptHistory",
 })
 
 EXTRA = {"simUnknownFlag": True, "simUnknownNote": "a field the portal has never heard of"}

@@ -78,15 +78,17 @@ def delete_webhook(state, key, webhook_id):
     return {"id": hook.id, "deleted": True}
 
 
-@route("GET", "/webhooks/:webhook_id/deliveries", "hmac", "List deliveries", query=["page", "limit", "status", "eventType", "since", "until"], tag="Webhooks")
+@route("GET", "/webhooks/:webhook_id/deliveries", "hmac", "List deliveries", query=["page", "limit", "status", "eventType", "eventId", "since", "until"], tag="Webhooks")
 def list_deliveries(state, key, webhook_id):
     hook = state.scoped(state.webhooks, webhook_id, key.partner_id, key.environment)
     status = choice_arg("status", {"pending", "succeeded", "failed"})
     event_type = request.args.get("eventType") or None
+    event_id = request.args.get("eventId") or None
     since, until = time_arg("since"), time_arg("until")
     with state.lock:
         items = [d for d in state.deliveries_by_hook.get(hook.id, ())
                  if (status is None or d.status == status) and (event_type is None or d.event_type == event_type)
+                 and (event_id is None or d.event_id == event_id)
                  and (since is None or d.created_at >= since) and (until is None or d.created_at < until)]
     items.sort(key=lambda d: (-d.created_at, d.id))
     return paginate(items, lambda d: d.to_wire())

@@ -78,9 +78,9 @@ def test_a_recovery_counts_first_then_shows_its_progress_to_the_end(page, live_s
     assert count > 10  # more than one step
     page.click(f"button:has-text('Retry {count} deliveries')")
     page.wait_for_selector("#recovery-progress[data-state=finished]", timeout=30000)
-    assert re.search(rf"{count} of {count}\s+retried — done", page.locator(".recovery-status").inner_text())
+    assert re.search(rf"{count} of {count}\s+retried: how each one landed", page.locator(".recovery-status").inner_text())
     assert page.locator("progress").get_attribute("value") == str(count)
-    page.click("text=see how they land")
+    page.click("text=see them in the list")
     expect(page.locator("table.deliveries-table tbody tr").first).to_be_visible()
 
 

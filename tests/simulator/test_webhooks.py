@@ -267,3 +267,27 @@ def test_a_campaign_whose_end_comes_is_completed_everywhere_and_says_so_once(acm
     assert [e["data"]["id"] for e in completed] == [active["id"]]
     assert acme.signed("GET", f"/v1/partner/campaigns/{active['id']}/analytics").json["status"] == "completed"
     assert [e for e in receiver() if e["type"] == "campaign.completed"] == completed
+
+
+def test_each_delivery_keeps_every_attempt_with_its_time_outcome_duration_response_and_signed_headers(acme, sim, sim_app):
+    hook = acme.signed("POST", "/v1/partner/webhooks", {"url": "https://fail.partner.test/x", "receiveAllEvents": True}).json
+    sent = acme.signed("POST", f"/v1/partner/webhooks/{hook['id']}/test").json
+    sim.deliver_due()
+    sim.advance_clock(BACKOFF[0] + 1)
+    sim.deliver_due()
+    delivery = acme.signed("GET", f"/v1/partner/webhooks/{hook['id']}/deliveries?eventId={sent['eventId']}").json["data"]
+    assert [d["id"] for d in delivery] == [sent["deliveryId"]]
+    history = delivery[0]["attemptHistory"]
+    posted = [d for d in sim_app.delivered if d["url"] == hook["url"]]
+    assert len(history) == len(posted) == delivery[0]["attempts"] == 2
+    for attempt, request in zip(history, posted):
+        assert attempt["status"] == "failed" and attempt["responseStatus"] == 500
+        assert attempt["responseBodyExcerpt"] == "nope" and attempt["error"] == "HTTP 500"
+        assert isinstance(attempt["durationMs"], (int, float)) and attempt["durationMs"] >= 0
+        assert attempt["requestHeaders"] == request["headers"]  # exactly what went over the wire
+        verify_from_section_5(hook["secret"], attempt["requestHeaders"], request["body"],
+                              int(attempt["requestHeaders"]["X-SIR-Timestamp"]))
+    first, second = (calendar.timegm(time.strptime(a["attemptedAt"], "%Y-%m-%dT%H:%M:%SZ")) for a in history)
+    assert second - first == BACKOFF[0] + 1 and history[-1]["attemptedAt"] == delivery[0]["lastAttemptAt"]
+    other = acme.signed("GET", f"/v1/partner/webhooks/{hook['id']}/deliveries?eventId=evt_nope").json
+    assert other["data"] == []

@@ -167,18 +167,21 @@ class PartnerApi:
 
     def delivery_pages(self, webhook_id: str, status: str | None = None, since: str | None = None,
                        until: str | None = None, event_type: str | None = None, fresh: bool = False,
-                       max_pages: int = MAX_PAGES) -> tuple[Pager, Iterator[list[models.Delivery]]]:
+                       max_pages: int = MAX_PAGES, *, event_id: str | None = None
+                       ) -> tuple[Pager, Iterator[list[models.Delivery]]]:
         """The endpoint's deliveries that the portal itself sees matching the filters, page by page as they
         are read (lazily). The filters are sent, and applied again here: an upstream that ignores `status` or
         `since` cannot make the portal count, show or retry a delivery outside them. With a time filter, a
         delivery without `createdAt` is left out: it cannot be shown to be inside the window."""
-        params = {"status": status, "eventType": event_type, "since": since, "until": until}
+        params = {"status": status, "eventType": event_type, "eventId": event_id, "since": since, "until": until}
         pager = self.pager(f"/v1/partner/webhooks/{webhook_id}/deliveries", models.Delivery.parse,
                            {k: v for k, v in params.items() if v}, fresh, max_pages)
         start, end = parse_time(since), parse_time(until)
 
         def wanted(d: models.Delivery) -> bool:
             if (status and d.status != status) or (event_type and d.event_type != event_type):
+                return False
+            if event_id and d.event_id != event_id:
                 return False
             if start or end:
                 return d.created_at is not None and (not start or d.created_at >= start) and \
@@ -201,6 +204,27 @@ class PartnerApi:
         """One page (a Page cut by the portal) of `every_delivery`: its total is what the portal counted."""
         every = self.every_delivery(webhook_id, status, since, until, event_type, fresh)
         return Parsed(models.Page.of(every.value, page, limit, every.value.complete), every.reply)
+
+    def find_delivery(self, webhook_id: str, delivery_id: str, event_id: str | None = None,
+                      fresh: bool = False) -> Parsed:
+        """One delivery of the endpoint (the reference has no detail endpoint: its list is read, page by page,
+        until the delivery is found); NotFound when the endpoint's list does not have it. `event_id` narrows
+        the list when the caller knows it."""
+        pager, pages = self.delivery_pages(webhook_id, fresh=fresh, event_id=event_id)
+        for page in pages:
+            for delivery in page:
+                if delivery.id == delivery_id:
+                    return Parsed(delivery, pager.replies[-1])
+        raise NotFound("No such delivery for this endpoint.", status=404)
+
+    def deliveries_of_event(self, webhook_ids: list[str], event_id: str, fresh: bool = False) -> list[models.Delivery]:
+        """Every delivery of `event_id` to any of the endpoints, in their order (asked with the `eventId`
+        filter, checked here too: an upstream that ignores it is read to the end, bounded)."""
+        found = []
+        for webhook_id in webhook_ids:
+            _, pages = self.delivery_pages(webhook_id, fresh=fresh, event_id=event_id)
+            found.extend(d for page in pages for d in page)
+        return found
 
     def retry_delivery(self, webhook_id: str, delivery_id: str) -> models.Delivery:
         return models.Delivery.parse(self.post(f"/v1/partner/webhooks/{webhook_id}/deliveries/{delivery_id}/retry").data,

@@ -523,6 +523,41 @@ class RegisteredWebhook(Reply):
         return self.model_dump(by_alias=True)
 
 
+class Attempt(Reply):
+    """One attempt to deliver, as far as SIR Giving reports it (the reference names no attempt history)."""
+
+    attempted_at: Time = None
+    status: str | None = None  # succeeded, failed
+    response_status: int | None = None
+    duration_ms: float | None = None
+    response_excerpt: str | None = Field(None, alias="responseBodyExcerpt")
+    error: str | None = None
+    # Header names to text values; anything else in there (a field the portal does not know) is left out.
+    request_headers: Annotated[dict[str, str], BeforeValidator(
+        lambda v: {k: x for k, x in v.items() if isinstance(k, str) and isinstance(x, str)} if isinstance(v, dict) else {}
+    )] = {}
+
+    @property
+    def succeeded(self) -> bool:
+        if self.response_status is not None:
+            return 200 <= self.response_status < 300
+        return self.status == "succeeded"
+
+
+def _readable_attempts(value):
+    """The attempts that can be read; the history is a bonus the reference does not promise, so one
+    unreadable entry (or a history of the wrong shape) never costs the delivery itself."""
+    if not isinstance(value, list):
+        return None
+    attempts = []
+    for entry in value:
+        try:
+            attempts.append(Attempt.model_validate(entry))
+        except ValidationError:
+            continue
+    return tuple(attempts)
+
+
 class Delivery(Reply):
     id: str
     webhook_id: str = ""
@@ -536,6 +571,9 @@ class Delivery(Reply):
     created_at: Time = None
     last_attempt_at: Time = None
     next_retry_at: Time = None
+    payload: dict | None = None  # the event envelope, when SIR Giving includes it
+    # Every attempt, oldest first; None when SIR Giving does not report them (then only the last is known).
+    attempt_history: Annotated[tuple[Attempt, ...] | None, BeforeValidator(_readable_attempts)] = None
 
 
 class EventEnvelope(Reply):

@@ -168,6 +168,7 @@ class RecoveryBatch(db.Model):
     webhook_id: Mapped[str] = mapped_column(String(64))
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivery_ids: Mapped[str] = mapped_column(Text)  # JSON list, fixed when the batch starts
+    refused_ids: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list: SIR Giving would not queue these
     done: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16), default="running")  # running, finished

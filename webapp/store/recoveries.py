@@ -33,7 +33,13 @@ def delivery_ids(batch: RecoveryBatch) -> list[str]:
     return json.loads(batch.delivery_ids)
 
 
-def claim_step(batch: RecoveryBatch, handled_before: int, done: int, failed: int, finished: bool) -> bool:
+def refused_ids(batch: RecoveryBatch) -> list[str]:
+    """The deliveries SIR Giving refused to queue (counted in `failed`)."""
+    return json.loads(batch.refused_ids or "[]")
+
+
+def claim_step(batch: RecoveryBatch, handled_before: int, done: int, failed: int, finished: bool,
+               refused: list[str] = ()) -> bool:
     """Count a step's retries, once: the counts move only if nobody moved them since they stood at
     `handled_before` (one conditional UPDATE, so of two tabs stepping at once exactly one wins). Committed;
     `batch` is reloaded either way, so it shows the counts that were kept. True when this step won."""
@@ -41,6 +47,8 @@ def claim_step(batch: RecoveryBatch, handled_before: int, done: int, failed: int
         update(RecoveryBatch)
         .where(RecoveryBatch.id == batch.id, RecoveryBatch.done + RecoveryBatch.failed == handled_before)
         .values(done=RecoveryBatch.done + done, failed=RecoveryBatch.failed + failed,
+                # Read with the counts this step claims from, so the list moves with them or not at all.
+                refused_ids=json.dumps(refused_ids(batch) + list(refused)) if refused else RecoveryBatch.refused_ids,
                 state="finished" if finished else "running"))
     db.session.commit()
     db.session.refresh(batch)

@@ -131,6 +131,15 @@ def check_received(event: ReceivedEvent, receiver: ReceiverEndpoint | None, vaul
                     {}, now=parse_time(event.received_at).timestamp(), checked_at="when it arrived")
 
 
+def check_delivery(header_text: str, body: bytes, receiver: ReceiverEndpoint | None, vault: Vault,
+                   sent_at: float) -> Report:
+    """A delivery SIR Giving reports (its last attempt's headers, its envelope) checked with the endpoint's kept
+    secret, at the moment it was sent. Like a received event: a yes or no, never the expected signature."""
+    return diagnose(header_text, body, vault.decrypt(receiver.secret_encrypted) if receiver else None,
+                    f"secret of {secret_label(receiver)}" if receiver else None, {}, now=sent_at,
+                    checked_at="when it was sent")
+
+
 def check_pasted(header_text: str, body: str, pasted_secret: str, chosen: ReceiverEndpoint | None,
                  kept: dict[str, ReceiverEndpoint], vault: Vault) -> Report:
     """A pasted delivery checked with the pasted secret, or else the chosen endpoint's kept one; the other

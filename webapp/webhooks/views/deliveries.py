@@ -54,6 +54,8 @@ def retry(webhook_id, delivery_id):
         flash(f"Retry queued for delivery {delivery_id}: SIR Giving sends it again now; its row updates below."
               if queued else "That delivery has already succeeded; there is nothing to retry.",
               "success" if queued else "info")
+    if request.args.get("from") == "detail":
+        return go(url_for("webhooks.delivery", webhook_id=hook.id, delivery_id=delivery_id, refresh=1))
     return go(url_for("webhooks.deliveries", webhook_id=hook.id,
                       **chosen.args(refresh=1, page=chosen.page if chosen.page > 1 else None)))
 
