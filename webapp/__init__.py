@@ -45,6 +45,8 @@ def init_config(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings.production,
         SESSION_COOKIE_NAME="portal_session",
         PERMANENT_SESSION_LIFETIME=12 * 3600,
+        # A session is saved when it changes (or its expiry is due to move: webapp/sessions.py), not on every request.
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=1024 * 1024 + 1024,  # the receiver refuses over 1 MiB itself, with a clear reply
         WTF_CSRF_HEADERS=["X-CSRFToken"],
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
