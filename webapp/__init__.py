@@ -19,6 +19,7 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
     init_config(app, settings)
     init_proxies(app)
     init_observability(app)  # first: the request id and clock are set before any other hook may answer
+    init_compression(app)  # early: its after-request hook then runs after every hook that may change a body
     init_store(app)
     init_sessions(app)
     init_csrf(app)
@@ -202,6 +203,12 @@ def init_observability(app: Flask) -> None:
     request_log.init_app(app)
     timing.init_app(app)
     metrics.init_app(app)
+
+
+def init_compression(app: Flask) -> None:
+    from . import compression
+
+    compression.init_app(app)
 
 
 def init_errors(app: Flask) -> None:
