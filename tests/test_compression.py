@@ -85,3 +85,31 @@ def test_a_rolls_new_secrets_page_is_never_compressed(app, signed_in):
     secrets = signed_in.get(shown.headers["Location"], headers=BROWSER)
     assert secrets.status_code == 200 and "Content-Encoding" not in secrets.headers
     assert "sk_test_" in secrets.get_data(as_text=True)
+
+
+def test_a_streamed_page_is_compressed_chunk_by_chunk_so_each_part_arrives_when_sent(tmp_path):
+    from flask import Response
+
+    from tests.conftest import make_app
+
+    app = make_app(tmp_path)
+    sent = []
+
+    def parts():
+        for part in ("<!doctype html><head><title>Overview</title></head>", "<section>card one</section>" * 30,
+                     "<section>card two</section>"):
+            sent.append(part)
+            yield part
+
+    app.add_url_rule("/streamed", "streamed", lambda: Response(parts(), mimetype="text/html"))
+    for encoding, decompressor in (("br", brotli.Decompressor().process),
+                                   ("gzip", __import__("zlib").decompressobj(16 + 15).decompress)):
+        sent.clear()
+        response = app.test_client().get("/streamed", headers={"Accept-Encoding": encoding}, buffered=False)
+        assert response.headers["Content-Encoding"] == encoding and "Content-Length" not in response.headers
+        chunks = iter(response.response)
+        first = decompressor(next(chunks))
+        assert first.decode() == "<!doctype html><head><title>Overview</title></head>" and len(sent) == 1
+        rest = b"".join(decompressor(chunk) for chunk in chunks)
+        assert rest.decode().endswith("<section>card two</section>")
+        response.close()
