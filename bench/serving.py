@@ -27,7 +27,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
