@@ -289,7 +289,7 @@ class SirClient:
         if method != "GET":
             self.invalidate(credential, family_of(path))
         from_cache = bool(getattr(response, "from_cache", False))
-        fetched_at = getattr(response, "created_at", None) if from_cache else None
+        fetched_at = getattr(response, "created_at", None) if from_cache else self._stored_at(response)
         return Reply(data=data, status=response.status_code, from_cache=from_cache,
                      fetched_at=self.on_clock(fetched_at) if fetched_at else self.now(),
                      elapsed_ms=(time.perf_counter() - started) * 1000)
@@ -311,6 +311,15 @@ class SirClient:
         self._record(record, probe, path, started, response.status_code, True, True)
         return Reply(data=data, status=response.status_code, from_cache=True,
                      fetched_at=self.on_clock(response.created_at), elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def _stored_at(self, response: requests.Response) -> datetime | None:
+        """For an answer just fetched and cached: the moment the cache stamped it, which every later hit reports,
+        so the first view and the hits that follow name one answer by one time (webapp/dashboard/rendered.py)."""
+        key, cache = getattr(response, "cache_key", None), getattr(self.cached, "cache", None)
+        if not key or cache is None:
+            return None
+        stored = cache.get_response(key)
+        return stored.created_at if stored is not None else None
 
     def now(self) -> datetime:
         """SIR Giving's now, as this client signs with it (the portal's one clock: webapp/clock.py)."""
