@@ -140,7 +140,7 @@ def main() -> int:
                 print(f"  {label}: {target['size']:,} bytes")
                 for name, runs in (("bare Flask+Jinja", bare), ("portal", mine)):
                     failures = sum(run["errors"] for run in runs)
-                    print(f"    {name:18} {spread([r['rps'] for r in runs])} req/s   p50 {spread([r['p50'] for r in runs], 1)} ms"
+                    print(f"    {name:18} {spread([r['rps'] for r in runs], 1)} req/s   p50 {spread([r['p50'] for r in runs], 1)} ms"
                           f"   p99 {spread([r['p99'] for r in runs], 1)} ms" + (f"   {failures} failed" if failures else ""))
                 target_ratio = 0.8 if kind == "partial" else 0.5
                 print(f"    ratio portal/bare  {spread(ratios, 2)}  (target >= {target_ratio})")
