@@ -44,10 +44,13 @@ def start_gunicorn(tree: Path, app: str, env: dict | None = None) -> tuple[subpr
     """`app` (`wsgi:app`) from checkout `tree`, with that checkout's gunicorn.conf.py."""
     port = free_port()
     environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SIR_API_URL")}
-    environ.update({"INSTANCE_PATH": tempfile.mkdtemp(prefix="bench-portal-"), "LOGIN_RATE_LIMIT": "1000 per minute",
+    instance = tempfile.mkdtemp(prefix="bench-portal-")
+    environ.update({"INSTANCE_PATH": instance, "LOGIN_RATE_LIMIT": "1000 per minute",
                     "BIND": f"127.0.0.1:{port}", "PYTHONPATH": str(tree)}, **(env or {}))
+    log = open(Path(instance) / "server.log", "w")  # the server's own lines, to read when a run fails
     process = subprocess.Popen([*GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), app], cwd=tree, env=environ,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log, stderr=log)
+    print(f"serving {tree} ({app}) at 127.0.0.1:{port}; log {log.name}", file=sys.stderr)
     base = f"http://127.0.0.1:{port}"
     wait_until_up(base + ("/healthz" if app == "wsgi:app" else "/bare?size=10"), process)
     return process, base
