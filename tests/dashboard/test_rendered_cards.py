@@ -58,3 +58,13 @@ def test_two_partners_never_see_each_others_card(app, signed_in):
     globex = page(globex_client.get("/overview/cards/top_earners", headers=PARTIAL))
     names = lambda soup: [row.select("td")[1].get_text(" ", strip=True) for row in soup.select("table.top-earners tbody tr")]
     assert names(acme) and names(globex) and names(acme) != names(globex)
+
+
+def test_the_overview_uses_the_same_kept_cards(app, signed_in):
+    first = page(signed_in.get("/"))
+    with templates_rendered(app) as rendered:
+        again = page(signed_in.get("/"))
+    cards = [name for name in rendered if name.startswith("dashboard/_")]
+    assert cards == ["dashboard/_campaign.html"]  # built from two answers, so rendered each time (and the runway)
+    assert [card["id"] for card in again.select("[data-card]")] == [card["id"] for card in first.select("[data-card]")]
+    assert again.select_one("#card-top-earners table.top-earners") is not None

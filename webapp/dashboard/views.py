@@ -37,7 +37,7 @@ def overview():
         remember_key_flags(shown.keys)
     if hints.get("seen_campaign_id") and hints["seen_campaign_id"] != hints["campaign_id"]:
         session[hint_key] = hints["seen_campaign_id"]
-    return render_template("dashboard/page.html", cards=shown.cards, params=params)
+    return render_template("dashboard/page.html", cards=shown.cards, params=params, card_html=card_html)
 
 
 @bp.get("/overview/cards/<card_id>")
