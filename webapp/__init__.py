@@ -19,6 +19,7 @@ def create_app(environ: dict[str, str] | None = None, *, simulator_config: dict 
     init_config(app, settings)
     init_proxies(app)
     init_observability(app)  # first: the request id and clock are set before any other hook may answer
+    init_compression(app)  # early: its after-request hook then runs after every hook that may change a body
     init_store(app)
     init_sessions(app)
     init_csrf(app)
@@ -46,6 +47,8 @@ def init_config(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SECURE=settings.production,
         SESSION_COOKIE_NAME="portal_session",
         PERMANENT_SESSION_LIFETIME=12 * 3600,
+        # A session is saved when it changes (or its expiry is due to move: webapp/sessions.py), not on every request.
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=1024 * 1024 + 1024,  # the receiver refuses over 1 MiB itself, with a clear reply
         WTF_CSRF_HEADERS=["X-CSRFToken"],
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
@@ -201,6 +204,12 @@ def init_observability(app: Flask) -> None:
     request_log.init_app(app)
     timing.init_app(app)
     metrics.init_app(app)
+
+
+def init_compression(app: Flask) -> None:
+    from . import compression
+
+    compression.init_app(app)
 
 
 def init_errors(app: Flask) -> None:

@@ -1,9 +1,14 @@
-"""Plotly figures, built from parsed data: pure functions, data in, figure out (tested via `fig.to_dict()`).
+"""Plotly figures, built from parsed data: pure functions, data in, figure out.
+
+A figure is a plain dict (`{"data": [...], "layout": {...}}`), exactly what plotly's `go.Figure(...).to_plotly_json()`
+would give: building validated `go.Figure`s cost a card ~20 ms per chart on every request, the dict well under
+one. tests/dashboard/test_charts.py passes every builder's output through `go.Figure` once, so a property plotly
+does not know still fails a test, not a page.
 
 Every chart goes through `figure()` so they look alike: one palette, readable axes, thousands separators,
-ISO dates, a title, and no plotly template (keeps the JSON small; `template="none"`). Each area adds its
-builders below; the page puts `fig.to_plotly_json()` in a `<script type="application/json">` (chart macro),
-and app.js mounts it under the strict CSP.
+ISO dates, a title, and no plotly template (keeps the JSON small; plotly's `"none"` template). Each area adds its
+builders below; the page puts the dict in a `<script type="application/json">` (chart macro), and app.js mounts
+it under the strict CSP.
 
 Plotly reads every label, title and hover text as a small HTML dialect (`<a href>`, `<b>`, `<span style>`):
 a user named `<a href="https://evil.example">` would be a link on the overview. `figure()` is the one place
@@ -11,8 +16,6 @@ that escapes the text it is handed (titles and the traces' labels), so builders 
 """
 
 from __future__ import annotations
-
-import plotly.graph_objects as go
 
 # Colour-blind-safe palette (Okabe–Ito), in the order series take them.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -37,16 +40,43 @@ def plain_text(value):
     return value
 
 
-def _escape_labels(trace) -> None:
+def _escape_labels(trace: dict) -> None:
     for name in TEXT_PROPERTIES:
         if name in trace and trace[name] is not None:
             trace[name] = plain_text(trace[name])
 
 
+# What plotly's `template="none"` becomes in a figure's JSON.
+NO_TEMPLATE = {"data": {"scatter": [{"type": "scatter"}]}}
+
+
+def bar(**properties) -> dict:
+    return {**properties, "type": "bar"}
+
+
+def scatter(**properties) -> dict:
+    return {**properties, "type": "scatter"}
+
+
+def update_layout(fig: dict, **changes) -> dict:
+    """As plotly's `update_layout`: nested dicts are merged into what is there, other values replace it."""
+    _merge(fig["layout"], changes)
+    return fig
+
+
+def _merge(target: dict, changes: dict) -> None:
+    for name, value in changes.items():
+        if isinstance(value, dict) and isinstance(target.get(name), dict):
+            _merge(target[name], value)
+        else:
+            target[name] = value
+
+
 def _layout(title: str, *, x_title: str | None = None, y_title: str | None = None, dates: bool = False,
             height: int = 280, legend: bool = True) -> dict:
+    axis = dict(gridcolor=GRID, zeroline=False)
     return dict(
-        template="none",
+        template=NO_TEMPLATE,
         title=dict(text=plain_text(title), x=0, xanchor="left", font=dict(size=14, color=INK)),
         height=height,
         margin=dict(l=72 if y_title else 56, r=16, t=40, b=40 + (28 if legend else 0)),
@@ -60,72 +90,74 @@ def _layout(title: str, *, x_title: str | None = None, y_title: str | None = Non
         hovermode="x unified" if dates else "closest",
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        xaxis=dict(title=dict(text=plain_text(x_title)) if x_title else None, gridcolor=GRID, zeroline=False,
-                   automargin=True,
+        xaxis=dict(axis, automargin=True, **_axis_title(x_title),
                    **({"type": "date", "tickformat": "%Y-%m-%d", "hoverformat": "%Y-%m-%d"} if dates else {})),
-        yaxis=dict(title=dict(text=plain_text(y_title)) if y_title else None, gridcolor=GRID, zeroline=False,
-                   tickformat=",d", rangemode="tozero"),
+        yaxis=dict(axis, tickformat=",d", rangemode="tozero", **_axis_title(y_title)),
     )
 
 
-def figure(traces: list, title: str, **layout_options) -> go.Figure:
+def _axis_title(text: str | None) -> dict:
+    return {"title": {"text": plain_text(text)}} if text else {}
+
+
+def figure(traces: list[dict], title: str, **layout_options) -> dict:
     """A figure in the house style, its text escaped; areas build traces and call this. Whatever a builder
     adds afterwards (`update_layout`) is fixed text of ours, never a name from the data."""
-    fig = go.Figure(data=traces, layout=_layout(title, **layout_options))
-    fig.for_each_trace(_escape_labels)
-    return fig
+    for trace in traces:
+        _escape_labels(trace)
+    return {"data": traces, "layout": _layout(title, **layout_options)}
 
 
 # -- overview ------------------------------------------------------------------------------------------
 
-def trends_chart(trends) -> go.Figure:
+def trends_chart(trends) -> dict:
     """Daily tokens (bars) and actions (line, right axis) over the chosen range."""
     dates = [d.date for d in trends.daily]
     fig = figure([
-        go.Bar(x=dates, y=[d.tokens for d in trends.daily], name="Tokens distributed", marker_color=PALETTE[0],
+        bar(x=dates, y=[d.tokens for d in trends.daily], name="Tokens distributed", marker=dict(color=PALETTE[0]),
                hovertemplate="%{y:,} tokens<extra></extra>"),
-        go.Scatter(x=dates, y=[d.actions for d in trends.daily], name="Actions", yaxis="y2", mode="lines+markers",
+        scatter(x=dates, y=[d.actions for d in trends.daily], name="Actions", yaxis="y2", mode="lines+markers",
                    line=dict(color=PALETTE[1], width=2), marker=dict(size=4),
                    hovertemplate="%{y:,} actions<extra></extra>"),
     ], f"Activity, last {trends.days} days", dates=True, y_title="Tokens")
-    fig.update_layout(yaxis2=dict(title=dict(text="Actions"), overlaying="y", side="right", tickformat=",d",
+    update_layout(fig, yaxis2=dict(title=dict(text="Actions"), overlaying="y", side="right", tickformat=",d",
                                   rangemode="tozero", showgrid=False), bargap=0.2, margin=dict(r=64))
     return fig
 
 
-def top_earners_chart(earners) -> go.Figure:
+def top_earners_chart(earners) -> dict:
     """Horizontal bars, the top earner at the top."""
     ordered = list(reversed(earners))
-    fig = figure([go.Bar(x=[e.tokens for e in ordered], y=[e.name for e in ordered], orientation="h",
-                         marker_color=PALETTE[2], hovertemplate="%{y}: %{x:,} tokens<extra></extra>",
+    fig = figure([bar(x=[e.tokens for e in ordered], y=[e.name for e in ordered], orientation="h",
+                         marker=dict(color=PALETTE[2]), hovertemplate="%{y}: %{x:,} tokens<extra></extra>",
                          name="Tokens")],
                  f"Top {len(earners)} earners", legend=False, height=max(220, 32 * len(earners) + 80))
-    fig.update_layout(xaxis=dict(tickformat=",d", title=dict(text="Tokens")), yaxis=dict(tickformat="", automargin=True),
+    update_layout(fig, xaxis=dict(tickformat=",d", title=dict(text="Tokens")), yaxis=dict(tickformat="", automargin=True),
                       margin=dict(l=8, r=16, t=40, b=40))
     return fig
 
 
-def api_usage_chart(usage) -> go.Figure:
+def api_usage_chart(usage) -> dict:
     dates = [d.date for d in usage.daily]
     fig = figure([
-        go.Bar(x=dates, y=[d.requests - d.errors for d in usage.daily], name="Succeeded", marker_color=PALETTE[0],
+        bar(x=dates, y=[d.requests - d.errors for d in usage.daily], name="Succeeded", marker=dict(color=PALETTE[0]),
                hovertemplate="%{y:,} succeeded<extra></extra>"),
-        go.Bar(x=dates, y=[d.errors for d in usage.daily], name="Errors", marker_color=PALETTE[3],
+        bar(x=dates, y=[d.errors for d in usage.daily], name="Errors", marker=dict(color=PALETTE[3]),
                hovertemplate="%{y:,} errors<extra></extra>"),
     ], f"API requests, last {usage.days} day{'s' if usage.days != 1 else ''}", dates=True, y_title="Requests")
-    fig.update_layout(barmode="stack", bargap=0.25)
+    update_layout(fig, barmode="stack", bargap=0.25)
     return fig
 
 
-def campaign_chart(analytics, name: str) -> go.Figure:
+def campaign_chart(analytics, name: str) -> dict:
     dates = [d.date for d in analytics.daily]
     fig = figure([
-        go.Bar(x=dates, y=[d.tokens for d in analytics.daily], name="Tokens", marker_color=PALETTE[4],
+        bar(x=dates, y=[d.tokens for d in analytics.daily], name="Tokens", marker=dict(color=PALETTE[4]),
                hovertemplate="%{y:,} tokens<extra></extra>"),
-        go.Scatter(x=dates, y=[d.actions for d in analytics.daily], name="Actions", yaxis="y2", mode="lines",
+        scatter(x=dates, y=[d.actions for d in analytics.daily], name="Actions", yaxis="y2", mode="lines",
                    line=dict(color=PALETTE[0], width=2), hovertemplate="%{y:,} actions<extra></extra>"),
     ], f"{name}: daily performance", dates=True, y_title="Tokens")
-    fig.update_layout(yaxis2=dict(title=dict(text="Actions"), overlaying="y", side="right", tickformat=",d",
+    update_layout(fig, yaxis2=dict(title=dict(text="Actions"), overlaying="y", side="right", tickformat=",d",
                                   rangemode="tozero", showgrid=False), margin=dict(r=64))
     return fig
 
@@ -148,14 +180,14 @@ def campaign_table(analytics) -> tuple[list[str], list[list]]:
 
 # -- token pools ---------------------------------------------------------------------------------------
 
-def pools_chart(pools) -> go.Figure:
+def pools_chart(pools) -> dict:
     """Each pool's balance as a bar, its low-balance threshold as a marker across it."""
     names = [p.name for p in pools]
     colours = [PALETTE[3] if p.is_depleted else (PALETTE[1] if p.is_low else PALETTE[2]) for p in pools]
     fig = figure([
-        go.Bar(x=names, y=[p.balance for p in pools], name="Balance", marker_color=colours,
+        bar(x=names, y=[p.balance for p in pools], name="Balance", marker=dict(color=colours),
                hovertemplate="%{x}: %{y:,} tokens<extra></extra>"),
-        go.Scatter(x=names, y=[p.threshold for p in pools], name="Low-balance threshold", mode="markers",
+        scatter(x=names, y=[p.threshold for p in pools], name="Low-balance threshold", mode="markers",
                    marker=dict(symbol="line-ew", size=40, line=dict(width=3, color=INK)),
                    hovertemplate="threshold %{y:,}<extra></extra>"),
     ], "Balance against threshold", y_title="Tokens", height=300)

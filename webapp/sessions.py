@@ -10,11 +10,16 @@
 While the store (Redis, or the database) is unreachable, a session that could not be opened is an empty one that
 writes nothing, not even a cookie: the browser keeps its cookie, and the admin is still signed in once the store is
 back (if it kept its data). `outages.refuse_without_session` answers such a request 503, naming the store.
+
+A stored session is written only when it changed, or when its expiry was last pushed back more than
+`refresh_after` seconds ago (so an admin at work is not signed out 12 hours after signing in): a page view, a
+card partial or a poll writes nothing and sends no cookie. A static file opens no session at all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 
 from flask import Flask
 from flask.json.tag import TaggedJSONSerializer
@@ -26,6 +31,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 ANONYMOUS = "anon."
 # The SQL backend's table (part of the migrated schema: webapp/store/schema.py).
 SESSION_TABLE = "portal_sessions"
+# When a stored session last had its expiry pushed back (seconds since the epoch), kept in the session itself.
+REFRESHED_AT = "_refreshed_at"
+REFRESH_AFTER_SECONDS = 300
 
 
 def is_signed_in(session) -> bool:
@@ -44,6 +52,15 @@ class _PortalSessions:
                                       signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256})
 
     dependency = "redis"
+    refresh_after = REFRESH_AFTER_SECONDS
+
+    def should_set_storage(self, app, session) -> bool:
+        """Only a changed session, or one whose expiry is due to be pushed back, is written (with its cookie)."""
+        now = time.time()
+        if session.modified or now - float(session.get(REFRESHED_AT) or 0) >= self.refresh_after:
+            session[REFRESHED_AT] = int(now)  # marks it modified: the cookie's expiry moves with the row's
+            return True
+        return False
 
     def _unavailable(self, error):
         from . import outages
@@ -78,6 +95,11 @@ class _PortalSessions:
             raise outages.DependencyDown(outages.dependency_of(error)) from error
 
     def _open_session(self, app, request):
+        if app.static_url_path and request.path.startswith(app.static_url_path + "/"):
+            # A stylesheet or script needs no session: nothing is read for it, and nothing written.
+            session = self.session_class(sid=self._generate_sid(self.sid_length), permanent=self.permanent)
+            session.stored = False
+            return session
         value = request.cookies.get(self.get_cookie_name(app)) or ""
         if value.startswith(ANONYMOUS):
             try:

@@ -50,6 +50,25 @@ def portal_banners() -> list[Banner]:
     return banners
 
 
+class LazyBanners:
+    """`portal_banners` in a template: computed the first time a template shows them (base.html, a full page),
+    once per request. A card partial or an error fragment never shows them, so never asks for them."""
+
+    def _banners(self) -> list[Banner]:
+        if "portal_banners" not in g:
+            g.portal_banners = portal_banners()
+        return g.portal_banners
+
+    def __iter__(self):
+        return iter(self._banners())
+
+    def __len__(self) -> int:
+        return len(self._banners())
+
+    def __bool__(self) -> bool:
+        return bool(self._banners())
+
+
 class Admin:
     def __init__(self, data: dict):
         self.id, self.email, self.name = data.get("id"), data.get("email"), data.get("name") or data.get("email")
@@ -181,6 +200,6 @@ def init_app(app: Flask) -> None:
             "current_environment": current_environment(),
             "csp_nonce": csp_nonce(),
             "demo_mode": app.config["SETTINGS"].embedded_simulator,
-            "portal_banners": portal_banners(),
+            "portal_banners": LazyBanners(),
             "session_ends": session_end(),
         }

@@ -40,13 +40,16 @@ def no_store(response):
 
 
 def shown_once(view):
-    """For a page that shows a secret once: never cached, and a HEAD (a link checker, a proxy) gets an empty
-    no-store answer without running the view, so it cannot use up the one showing."""
+    """For a page that shows a secret once: never cached, never compressed (BREACH: webapp/compression.py), and a
+    HEAD (a link checker, a proxy) gets an empty no-store answer without running the view, so it cannot use up the
+    one showing."""
+    from .compression import never_compress
+
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if request.method == "HEAD":
             return no_store(make_response("", 200))
-        return no_store(make_response(view(*args, **kwargs)))
+        return never_compress(no_store(make_response(view(*args, **kwargs))))
 
     return wrapped
 

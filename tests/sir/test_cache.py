@@ -88,3 +88,21 @@ def test_the_cache_stores_no_key_and_no_signature(app, tmp_path):
     assert acme.credential.secret_key.encode() not in raw
     assert acme.credential.hmac_secret.encode() not in raw
     assert b"X-Signature" not in raw or b"REDACTED" in raw
+
+
+def test_a_cache_hit_signs_nothing_and_a_miss_is_signed_as_before(app, simulator, monkeypatch):
+    from webapp.sir import client as client_module
+
+    signed = []
+    real = client_module.signature_headers
+    monkeypatch.setattr(client_module, "signature_headers", lambda *args: signed.append(args[3:5]) or real(*args))
+    acme = bound_api(app, "admin@acme.example")
+    first = acme.get("/v1/partner/dashboard/summary")
+    assert signed == [("GET", "/v1/partner/dashboard/summary")] and not first.from_cache
+    served = simulator.requests_served()
+    second = acme.get("/v1/partner/dashboard/summary")
+    assert second.from_cache and second.data == first.data
+    assert len(signed) == 1 and simulator.requests_served() == served
+    assert acme.calls[-1].from_cache and acme.calls[-1].cache_result == "hit"
+    refreshed = acme.get("/v1/partner/dashboard/summary", fresh=True)  # an admin's Refresh: asked and signed
+    assert not refreshed.from_cache and len(signed) == 2

@@ -93,3 +93,43 @@ def test_vault_check_fails_naming_each_secret_the_keys_cannot_decrypt_and_never_
     assert "cannot decrypt: vault_credentials 1 hmac_secret_encrypted" in failed.output
     assert "2 of 2 stored secret(s) cannot be decrypted" in failed.output
     assert SECRET not in failed.output and HMAC not in failed.output
+
+
+OTHER = "sk_test_" + "c3" * 16
+
+
+def test_a_credential_is_decrypted_once_and_held_in_memory_for_a_while(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        vault = app.extensions["vault"]
+        vault.store_credential("p", Credential("k1", SECRET, HMAC), source="pasted", stored_by="x")
+        assert vault.credential_for("p", "sandbox").key_id == "k1"
+        # Another worker's write, which this process is not told of: the held credential serves until it lapses.
+        db.session.execute(db.update(VaultCredential).values(key_id="k2"))
+        db.session.commit()
+        assert vault.credential_for("p", "sandbox").key_id == "k1"
+        vault.forget("p", "sandbox")  # as when the hold lapses
+        assert vault.credential_for("p", "sandbox").key_id == "k2"
+
+
+def test_storing_a_credential_replaces_the_held_one_at_once(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        vault = app.extensions["vault"]
+        vault.store_credential("p", Credential("old", SECRET, HMAC), source="created", stored_by="x")
+        assert vault.credential_for("p", "sandbox").key_id == "old"
+        vault.store_credential("p", Credential("new", OTHER, HMAC), source="rolled", stored_by="x", commit=False)
+        assert vault.credential_for("p", "sandbox").key_id == "new"  # this transaction's own view
+        db.session.commit()
+        assert vault.credential_for("p", "sandbox") == Credential("new", OTHER, HMAC)
+
+
+def test_a_store_that_is_rolled_back_leaves_the_vaults_credential_in_use(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        vault = app.extensions["vault"]
+        vault.store_credential("p", Credential("old", SECRET, HMAC), source="created", stored_by="x")
+        vault.store_credential("p", Credential("new", OTHER, HMAC), source="rolled", stored_by="x", commit=False)
+        vault.credential_for("p", "sandbox")  # read inside the transaction that is about to fail
+        db.session.rollback()
+        assert vault.credential_for("p", "sandbox").key_id == "old"

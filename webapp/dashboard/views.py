@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import abort, current_app, make_response, redirect, render_template, request, session, url_for
 
 from ..keys.banner import key_flags_are_fresh, remember_key_flags
 from ..pools.banner import share_pools
 from ..upstream import account_api, current_environment, partner_api
-from ..web import is_htmx_partial_request, render_htmx_template
+from ..web import is_htmx_partial_request
 from . import bp
 from .campaigns import campaign_report
 from .cards import CARDS, PARAMS, load, load_overview, read_params
+from .rendered import card_html
 
 
 def card_params() -> tuple[dict, bool]:
@@ -36,7 +37,7 @@ def overview():
         remember_key_flags(shown.keys)
     if hints.get("seen_campaign_id") and hints["seen_campaign_id"] != hints["campaign_id"]:
         session[hint_key] = hints["seen_campaign_id"]
-    return render_template("dashboard/page.html", cards=shown.cards, params=params)
+    return render_template("dashboard/page.html", cards=shown.cards, params=params, card_html=card_html)
 
 
 @bp.get("/overview/cards/<card_id>")
@@ -46,8 +47,8 @@ def card(card_id):
     if not is_htmx_partial_request():
         return redirect(url_for("dashboard.overview", **read_params(request.args)))
     params, changed = card_params()
-    response = render_htmx_template("dashboard/page.html", chosen.template,
-                                    loaded=load(chosen, partner_api(), params), params=params)
+    response = make_response(card_html(load(chosen, partner_api(), params), params))  # kept per answer: rendered.py
+    response.vary.add("HX-Request")
     response.headers["Cache-Control"] = "private, no-cache"
     if changed:  # the page's address then names every card's range, this one's new value included
         response.headers["HX-Push-Url"] = url_for("dashboard.overview", **params)

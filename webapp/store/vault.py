@@ -7,8 +7,11 @@ old key can be dropped.
 
 from __future__ import annotations
 
+import threading
+import time
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import func, inspect, select
+from sqlalchemy import event, func, inspect, select
 
 from ..sir.client import Credential, environment_of_key
 from .alerts import AlertSettings
@@ -22,6 +25,12 @@ ENCRYPTED = ((VaultCredential, ("secret_key_encrypted", "hmac_secret_encrypted")
              (RevealedSecret, ("secrets_encrypted",)),  # new secrets waiting for their once-only page
              (KeyRotation, ("new_secrets_encrypted",)),  # a replacement's secrets, until the roll needs them no more
              (AlertSettings, ("chat_url_encrypted",)))  # a chat webhook URL: whoever has it can post
+
+
+# How long a process keeps a decrypted credential in memory (never on disk): a page then costs no query and no
+# decryption for it. Storing a credential (a roll, a new portal key) drops it at once in this process; another
+# worker may sign with the one it holds for at most this long (during a roll the old key still works).
+HOLD_SECONDS = 30
 
 
 class VaultError(Exception):
@@ -39,9 +48,12 @@ def encrypted_values():
 
 
 class Vault:
-    def __init__(self, keys: list[str]):
+    def __init__(self, keys: list[str], hold_seconds: float = HOLD_SECONDS):
         self._fernet = MultiFernet([Fernet(k) for k in keys])
         self._newest = Fernet(keys[0])
+        self._hold_seconds = hold_seconds
+        self._held: dict[tuple[str, str], tuple[float, Credential]] = {}  # (partner, environment) → (until, it)
+        self._lock = threading.Lock()
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -58,10 +70,24 @@ class Vault:
     # -- credentials -------------------------------------------------------------------------------
 
     def credential_for(self, partner_id: str, environment: str) -> Credential | None:
+        """The partner's credential for `environment`, decrypted; held in this process's memory for HOLD_SECONDS."""
+        key = (partner_id, environment)
+        held = self._held.get(key)
+        if held is not None and time.monotonic() < held[0]:
+            return held[1]
         row = db.session.scalar(select(VaultCredential).filter_by(partner_id=partner_id, environment=environment))
         if row is None:
             return None
-        return Credential(row.key_id, self.decrypt(row.secret_key_encrypted), self.decrypt(row.hmac_secret_encrypted))
+        credential = Credential(row.key_id, self.decrypt(row.secret_key_encrypted), self.decrypt(row.hmac_secret_encrypted))
+        if self._hold_seconds > 0:
+            with self._lock:
+                self._held[key] = (time.monotonic() + self._hold_seconds, credential)
+        return credential
+
+    def forget(self, partner_id: str, environment: str) -> None:
+        """Drop the held credential: the next use reads the vault again."""
+        with self._lock:
+            self._held.pop((partner_id, environment), None)
 
     def record_for(self, partner_id: str, environment: str) -> VaultCredential | None:
         return db.session.scalar(select(VaultCredential).filter_by(partner_id=partner_id, environment=environment))
@@ -81,6 +107,10 @@ class Vault:
         row.stored_by = stored_by
         row.stored_at = utcnow()
         db.session.add(row)
+        # Dropped now, and again when the transaction ends: a page that read the old row meanwhile must not keep it.
+        self.forget(partner_id, environment)
+        for moment in ("after_commit", "after_rollback"):
+            event.listen(db.session(), moment, lambda _session: self.forget(partner_id, environment), once=True)
         if commit:
             db.session.commit()
         return row
