@@ -135,7 +135,7 @@ class Rotator:
 
     def now(self) -> datetime:
         """SIR Giving's idea of now, as the client signs with it (the portal's one clock, or a test's)."""
-        return datetime.fromtimestamp(self.client.sir_time(), tz=timezone.utc)
+        return datetime.fromtimestamp(self.client.clock(), tz=timezone.utc)
 
     def _record(self, rotation, action, outcome="success", detail=None, target=None):
         self.actor.audit(action, target or f"{rotation.old_key_name} ({rotation.old_key_id})", outcome=outcome,
