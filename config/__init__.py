@@ -211,6 +211,7 @@ class Settings:
     batch_max_rows: int = 10_000
     batch_max_file_mb: int = 10
     batch_lease_seconds: int = 60
+    sir_live_keys_host: str = "production"
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -349,6 +350,9 @@ class Settings:
             batch_max_rows=_int(environ, "BATCH_MAX_ROWS", 10_000, 1, 100_000),
             batch_max_file_mb=_int(environ, "BATCH_MAX_FILE_MB", 10, 1, 100),
             batch_lease_seconds=_int(environ, "BATCH_LEASE_SECONDS", 60, 5, 3600),
+            # Key management for live keys: on the production host (the reference's hosts cover every path), or
+            # on the host the admin signed in at (docs/architecture.md, "Hosts").
+            sir_live_keys_host=_choice(environ, "SIR_LIVE_KEYS_HOST", "production", ("production", "sign-in")),
         )
         if production and settings.signature_check_to != "public":
             raise ConfigError("SIGNATURE_CHECK_TO: must be 'public' in production: the signature check never posts "

@@ -53,6 +53,7 @@ def test_a_secret_can_come_from_a_file(tmp_path):
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ({"METRICS_TOKEN_FILE": "/nonexistent/token"}, "METRICS_TOKEN_FILE"),
     ({"SIMULATOR_VARIANT": "lists=sideways"}, "SIMULATOR_VARIANT"),
+    ({"SIR_LIVE_KEYS_HOST": "sandbox"}, "SIR_LIVE_KEYS_HOST"),
 ])
 def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
     with pytest.raises(ConfigError, match=name):

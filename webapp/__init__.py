@@ -177,7 +177,8 @@ def init_sir(app: Flask, simulator_config: dict) -> None:
     app.extensions["sir_client"] = SirClient(
         sandbox_url=settings.sandbox_url, production_url=settings.production_url, cached_session=cached,
         generations=generations, transport=transport, connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout, clock=clock, observe=observe_call, copies=copies)
+        read_timeout=settings.read_timeout, clock=clock, observe=observe_call, copies=copies,
+        live_keys_host=settings.sir_live_keys_host)
     app.extensions["vault"] = Vault(settings.vault_keys)
 
 

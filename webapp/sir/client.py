@@ -54,6 +54,9 @@ USER_AGENT = "PartnerOpsPortal/1.0"
 REQUEST_ID: ContextVar[str | None] = ContextVar("sir_request_id", default=None)
 
 ENVIRONMENTS = ("sandbox", "production")
+# Where JWT key management for production (`*_live_`) keys goes: the production host (the reference's host table
+# covers every path, and a live secret is minted where live keys are used), or the host the admin signed in at.
+LIVE_KEY_HOSTS = ("production", "sign-in")
 
 
 def environment_of_key(key: str) -> str | None:
@@ -125,10 +128,15 @@ class SirClient:
                  transport: requests.adapters.BaseAdapter | None = None, connect_timeout: float = 3.05,
                  read_timeout: float = 10.0, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, observe: Callable[[CallRecord], None] | None = None,
-                 copies=None):
+                 copies=None, live_keys_host: str = "production"):
         self.base_urls = {"sandbox": sandbox_url.rstrip("/"), "production": production_url.rstrip("/")}
         self.auth_url = (auth_url or sandbox_url).rstrip("/")
-
+        if live_keys_host not in LIVE_KEY_HOSTS:
+            raise ValueError(f"unknown live_keys_host {live_keys_host!r}")
+        self.live_keys_host = live_keys_host
+        # Which environment each key id belongs to, as key lists and creations said: a PATCH or DELETE of a live
+        # key goes to the host that holds it (`key_host`).
+        self.key_environments: dict[str, str] = {}
         self.timeout = (connect_timeout, read_timeout)
         self.clock = clock  # this machine's clock (the embedded simulator's, moved or not): see sir_time()
         # How far ahead of `clock` SIR Giving's clock runs, per host (scheme://host:port), as measured from the
@@ -262,27 +270,39 @@ class SirClient:
 
     # -- JWT calls: the admin's own account --------------------------------------------------------
 
+    def key_host(self, environment: str | None) -> str:
+        """The base URL of JWT key management for a key of `environment` (None: not known, the sign-in host)."""
+        if environment == "production" and self.live_keys_host == "production":
+            return self.base_urls["production"]
+        return self.auth_url
+
+    def key_hosts(self) -> list[str]:
+        """Every host that holds some of the admin's keys: the sign-in host, and the production host when live
+        keys are managed there (once, when they are the same host)."""
+        return list(dict.fromkeys([self.auth_url, self.key_host("production")]))
+
     def jwt_call(self, method: str, path: str, token: str | None = None, json_body: Any = None,
-                 params: dict | None = None, record=None) -> Any:
+                 params: dict | None = None, record=None, base_url: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         body = _encode(json_body)
         if body:
             headers["Content-Type"] = "application/json"
-        url = self.auth_url + path + (f"?{urlencode(params)}" if params else "")
+        url = (base_url or self.auth_url) + path + (f"?{urlencode(params)}" if params else "")
         prepared = self.plain.prepare_request(requests.Request(method, url, headers=headers, data=body))
         response = self._send(self.plain, prepared, retry=method == "GET", record=record, path=path)
         return self._parse(response, path, errors.JWT if token else errors.LOGIN)
 
-    def jwt_read(self, path: str, token: str, params: dict | None = None, record=None) -> Reply:
+    def jwt_read(self, path: str, token: str, params: dict | None = None, record=None,
+                 base_url: str | None = None) -> Reply:
         """A JWT GET that a page shows: tried twice when SIR Giving fails in a way that may pass (5xx, timeout,
         429, dropped, unreadable); then the copy of the last answer to this token, if it is young enough, marked
         stale with the error it stands in for; else that error."""
-        url = self.auth_url + path + (f"?{urlencode(params)}" if params else "")
+        url = (base_url or self.auth_url) + path + (f"?{urlencode(params)}" if params else "")
         error: errors.SirError | None = None
         for _ in range(2):
             started = time.perf_counter()
             try:
-                data = self.jwt_call("GET", path, token, params=params, record=record)
+                data = self.jwt_call("GET", path, token, params=params, record=record, base_url=base_url)
             except errors.SirError as failure:
                 if not failure.retryable:
                     raise
