@@ -224,6 +224,9 @@ def init_blueprints(app: Flask) -> None:
     for blueprint in (auth_bp, onboarding_bp, dashboard_bp, keys_bp, pools_bp, webhooks_bp, audit_bp, receiver_bp,
                       golive_bp):
         app.register_blueprint(blueprint)
+    from .connection import bp as connection_bp
+
+    app.register_blueprint(connection_bp)
     app.extensions["csrf_protect"].exempt(receiver_bp)  # SIR Giving's deliveries: the signature is the check
     from .batches import bp as batches_bp
 

@@ -61,6 +61,12 @@ class Vault:
             return None
         return Credential(row.key_id, self.decrypt(row.secret_key_encrypted), self.decrypt(row.hmac_secret_encrypted))
 
+    def stored(self) -> list[tuple[str, str]]:
+        """(partner id, environment) of every credential kept, for a command that must pick one."""
+        rows = db.session.execute(select(VaultCredential.partner_id, VaultCredential.environment)
+                                  .order_by(VaultCredential.partner_id, VaultCredential.environment))
+        return [(partner_id, environment) for partner_id, environment in rows]
+
     def record_for(self, partner_id: str, environment: str) -> VaultCredential | None:
         return db.session.scalar(select(VaultCredential).filter_by(partner_id=partner_id, environment=environment))
 
