@@ -220,6 +220,7 @@ class Settings:
     alerts_scheduler: bool = False
     alerts_interval_minutes: int = 15
     alert_chat_to: str = "public"
+    sir_live_keys_host: str = "production"
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -358,6 +359,9 @@ class Settings:
             batch_max_rows=_int(environ, "BATCH_MAX_ROWS", 10_000, 1, 100_000),
             batch_max_file_mb=_int(environ, "BATCH_MAX_FILE_MB", 10, 1, 100),
             batch_lease_seconds=_int(environ, "BATCH_LEASE_SECONDS", 60, 5, 3600),
+            # Key management for live keys: on the production host (the reference's hosts cover every path), or
+            # on the host the admin signed in at (docs/architecture.md, "Hosts").
+            sir_live_keys_host=_choice(environ, "SIR_LIVE_KEYS_HOST", "production", ("production", "sign-in")),
         )
         _alert_settings(settings, environ, production)
         if production and settings.signature_check_to != "public":

@@ -1,12 +1,12 @@
 """`python -m simulator --host 127.0.0.1 --port 4010 [--latency-ms N] [--jitter-ms N] [--error-rate F]
 [--rate-limit N] [--seed N] [--state PATH] [--deliver-to public|anywhere] [--lists bare|envelope]
-[--errors opaque|coded] [--ignore-query] [--extra-fields] [--missing-optional]`: the simulator as a standalone server.
+[--errors opaque|coded] [--ignore-query] [--extra-fields] [--missing-optional] [--clock-offset SECONDS]`: the simulator as a standalone server.
 
 Webhook deliveries go anywhere (localhost included: a portal on this machine is the usual receiver) while the
 simulator listens on loopback only; listening on another address, it delivers to public addresses only, since
 anyone who reaches it could otherwise make it post into this machine's network. `--deliver-to` says it outright.
 
-The last five vary what the reference leaves open (simulator/variant.py), so the portal can be tried against
+The last six vary what the reference leaves open (simulator/variant.py), so the portal can be tried against
 an upstream that answers differently from this simulator's defaults.
 
 With --state, set SIMULATOR_STATE_KEY (a Fernet key) to keep the journal's secrets encrypted on disk."""
@@ -42,11 +42,17 @@ def parse_args(argv=None):
     parser.add_argument("--extra-fields", action="store_true", help="add unknown fields to every object")
     parser.add_argument("--missing-optional", action="store_true",
                         help="leave out null and undocumented optional fields, and list pagination")
+    parser.add_argument("--clock-offset", type=int, default=0, metavar="SECONDS",
+                        help="run the simulator's clock (timestamp window, reply times, Date header) this far "
+                             "off real time")
     args = parser.parse_args(argv)
-    from .variant import Variant
+    from .variant import MAX_CLOCK_OFFSET, Variant
 
     args.variant = Variant(lists=args.lists, errors=args.errors, ignore_query=args.ignore_query,
-                           extra_fields=args.extra_fields, missing_optional=args.missing_optional)
+                           extra_fields=args.extra_fields, missing_optional=args.missing_optional,
+                           clock_offset=args.clock_offset)
+    if abs(args.clock_offset) > MAX_CLOCK_OFFSET:
+        parser.error("--clock-offset must be at most a century either way")
     if not 0 <= args.error_rate <= 1:
         parser.error("--error-rate must be between 0 and 1")
     for name in ("latency_ms", "jitter_ms"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from email.utils import formatdate
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -51,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     variant = settings["VARIANT"]
     sim.variant = variant if isinstance(variant, Variant) else Variant.parse(variant)
     init_variant(app, sim.variant)
+    sim.skew = float(sim.variant.clock_offset)
     app.wsgi_app = TrafficMiddleware(app.wsgi_app, sim, sim.traffic)
     return app
 
@@ -85,6 +87,13 @@ def init_usage(app: Flask, sim: Simulator) -> None:
     @app.before_request
     def start_timer():
         g.sim_started = time.perf_counter()
+
+    @app.after_request
+    def date_header(response):
+        # Every answer states the simulator's time, as any HTTP server does (RFC 9110 `Date`): moved, and off
+        # real time by a variant's clock offset. A standalone server keeps this one rather than adding its own.
+        response.headers["Date"] = formatdate(sim.now(), usegmt=True)
+        return response
 
     @app.after_request
     def count_request(response):

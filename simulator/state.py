@@ -199,6 +199,9 @@ class Simulator(ControlsMixin):
         self.journal = Journal(state_path, state_key) if state_path else None
         self.lock = threading.RLock()
         self.clock_offset = 0.0
+        # A variant's `clock_offset`: SIR Giving's clock off real time. Kept apart from the moves above, which
+        # the embedded portal follows as the world's time (webapp/embedded.py); this one it has to measure.
+        self.skew = 0.0
         self.delivery_wakeup = threading.Event()
         # X-Request-ID of the latest requests, as SIR Giving's own logs keep them: a caller's id is traceable.
         self.request_ids: deque[str] = deque(maxlen=1000)
@@ -211,7 +214,7 @@ class Simulator(ControlsMixin):
         # Inside an operation the clock stands still, so a replay of the journal sees the very same times.
         if self._frozen_by is not None and self._frozen_by == threading.get_ident():
             return self._op["at"]
-        return time.time() + self.clock_offset
+        return time.time() + self.clock_offset + self.skew
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{self._generated(lambda: secrets.token_hex(8))}"

@@ -13,9 +13,13 @@ tested against more than the one shape we invented:
 - `extra_fields`: every object carries fields the portal has never heard of.
 - `missing_optional`: null fields are left out, lists have no `pagination`, the replies the reference
   documents carry only the fields it documents, and fields the portal treats as optional are absent.
+- `clock_offset` (seconds): SIR Giving's clock runs this far off real time — its timestamp window, the times
+  in its replies and webhooks, and its `Date` header. Unlike a move of the clock (`/_sim/clock`, which the
+  embedded portal follows as "the world's" time), the embedded portal is not told: it models a real upstream
+  whose clock differs from the portal's machine, which the portal must measure (from `Date`) and correct.
 
 Spelled as text for the command line and the embedded default's `SIMULATOR_VARIANT`:
-`lists=bare,errors=opaque,ignore-query,extra-fields,missing-optional` (any subset, any order).
+`lists=bare,errors=opaque,ignore-query,extra-fields,missing-optional,clock-offset=400` (any subset, any order).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Variant:
     ignore_query: bool = False
     extra_fields: bool = False
     missing_optional: bool = False
+    clock_offset: int = 0  # seconds SIR Giving's clock runs ahead of real time (negative: behind)
 
     @property
     def is_default(self) -> bool:
@@ -60,7 +65,8 @@ class Variant:
 
     @classmethod
     def parse(cls, text: str | None) -> "Variant":
-        """`lists=bare,errors=opaque,ignore-query,extra-fields,missing-optional`; ValueError naming the bad part."""
+        """`lists=bare,errors=opaque,ignore-query,extra-fields,missing-optional,clock-offset=400`; ValueError
+        naming the bad part."""
         values: dict = {}
         for part in filter(None, (p.strip() for p in (text or "").split(","))):
             name, _, value = part.partition("=")
@@ -71,9 +77,12 @@ class Variant:
                 values["errors"] = value
             elif name in ("ignore_query", "extra_fields", "missing_optional") and not value:
                 values[name] = True
+            elif name == "clock_offset" and _whole_seconds(value) is not None:
+                values["clock_offset"] = _whole_seconds(value)
             else:
                 raise ValueError(f"unknown variant switch {part!r} (expected lists=bare|envelope, "
-                                 "errors=opaque|coded, ignore-query, extra-fields, missing-optional)")
+                                 "errors=opaque|coded, ignore-query, extra-fields, missing-optional, "
+                                 "clock-offset=SECONDS)")
         return cls(**values)
 
     def __str__(self) -> str:
@@ -81,7 +90,8 @@ class Variant:
         for spec in fields(self):
             value = getattr(self, spec.name)
             if value != spec.default:
-                parts.append(spec.name.replace("_", "-") if value is True else f"{spec.name}={value}")
+                name = spec.name.replace("_", "-")
+                parts.append(name if value is True else f"{name}={value}")
         return ",".join(parts) or "default"
 
     # -- what it does to an answer -------------------------------------------------------------------
@@ -102,6 +112,17 @@ class Variant:
                 and set(payload) <= {"data", "pagination", *EXTRA}:
             payload = payload["data"]
         return payload
+
+
+MAX_CLOCK_OFFSET = 100 * 365 * 86400  # a century either way, as a move of the clock
+
+
+def _whole_seconds(text: str) -> int | None:
+    try:
+        seconds = int(text.strip())
+    except ValueError:
+        return None
+    return seconds if abs(seconds) <= MAX_CLOCK_OFFSET else None
 
 
 def _without_optional(value):

@@ -181,7 +181,8 @@ def init_sir(app: Flask, simulator_config: dict) -> None:
     app.extensions["sir_client"] = SirClient(
         sandbox_url=settings.sandbox_url, production_url=settings.production_url, cached_session=cached,
         generations=generations, transport=transport, connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout, clock=clock, observe=observe_call, copies=copies)
+        read_timeout=settings.read_timeout, clock=clock, observe=observe_call, copies=copies,
+        live_keys_host=settings.sir_live_keys_host)
     app.extensions["vault"] = Vault(settings.vault_keys)
 
 
@@ -233,6 +234,9 @@ def init_blueprints(app: Flask) -> None:
     for blueprint in (auth_bp, onboarding_bp, dashboard_bp, keys_bp, pools_bp, webhooks_bp, audit_bp, receiver_bp,
                       golive_bp):
         app.register_blueprint(blueprint)
+    from .connection import bp as connection_bp
+
+    app.register_blueprint(connection_bp)
     app.extensions["csrf_protect"].exempt(receiver_bp)  # SIR Giving's deliveries: the signature is the check
     from .batches import bp as batches_bp
 

@@ -17,6 +17,7 @@ VARIANTS = {
     "ignore-query": "ignore-query",
     "extra-fields": "extra-fields",
     "missing-optional": "missing-optional",
+    "clock-400s-off": "clock-offset=400",
 }
 
 

@@ -121,3 +121,17 @@ def test_the_pending_requests_filter_and_the_deliveries_count_are_what_sir_givin
         assert int(count.removeprefix("at least ").replace(",", "")) <= len(failed)
     else:
         assert int(count.replace(",", "")) == len(failed)
+
+
+def test_a_test_event_reaches_the_portals_own_receiver_and_is_accepted(app, variant_client):
+    # With SIR Giving's clock off, its deliveries carry its time: the receiver's 300 s window is on SIR Giving's
+    # measured time too (the portal's one clock), or every genuine delivery would be refused as stale.
+    from tests.webhooks.helpers import csrf, receiver_of, register_portal_receiver, stored_events
+
+    register_portal_receiver(variant_client)
+    receiver, _ = receiver_of(app)
+    hook = receiver.webhook_id
+    ok(variant_client.post(f"/webhooks/{hook}/test", data={"csrf_token": csrf(variant_client, f"/webhooks/{hook}")}),
+       "test event")
+    assert sim_of(app).deliver_due() == 1
+    assert [e.event_type for e in stored_events(app)] == ["webhook.test"]

@@ -263,8 +263,11 @@ class AccountApi:
         self.token = token
         self.record = record
 
-    def call(self, method: str, path: str, json_body: Any = None, params: dict | None = None) -> Any:
-        return self.client.jwt_call(method, path, self.token, json_body=json_body, params=params, record=self.record)
+    def call(self, method: str, path: str, json_body: Any = None, params: dict | None = None,
+             environment: str | None = None) -> Any:
+        """One JWT call; key management for a key of `environment` goes to that key's host (`SirClient.key_host`)."""
+        return self.client.jwt_call(method, path, self.token, json_body=json_body, params=params, record=self.record,
+                                    base_url=self.client.key_host(environment))
 
     def me(self) -> dict:
         return self.call("GET", "/v1/partner/auth/me")
@@ -276,45 +279,69 @@ class AccountApi:
         """The new key as the reference documents the reply (a camelCase dict with its secrets, shown once).
         The reply has no `keyType`: the type is the one asked for, unless SIR Giving says otherwise."""
         created = models.CreatedKey.parse(
-            self.call("POST", "/v1/partner/keys", {"name": name, "environment": environment, "keyType": key_type}),
+            self.call("POST", "/v1/partner/keys", {"name": name, "environment": environment, "keyType": key_type},
+                      environment=environment),
             "/v1/partner/keys")
+        self._remember(created.id, created.environment or environment)
         return created.model_copy(update={"key_type": created.key_type or key_type}).wire()
 
     # -- typed key management ------------------------------------------------------------------------
 
+    def _remember(self, key_id: str | None, environment: str | None) -> None:
+        if key_id and environment:
+            self.client.key_environments[key_id] = environment
+
+    def _host_of(self, key_id: str, environment: str | None) -> str:
+        return self.client.key_host(environment or self.client.key_environments.get(key_id))
+
     def key_list(self) -> Parsed:
         """Every key, page by page, for a page (value: a Listing, `complete` False when the cap was reached):
-        each page retried once, or a recent copy marked stale; the reply is the first stale page's, if any."""
+        each page retried once, or a recent copy marked stale; the reply is the first stale page's, if any.
+        Read from every host that holds keys (`SirClient.key_hosts`); a key two hosts list counts once, as the
+        host that holds its environment's keys says it."""
         replies: list[Reply] = []
+        merged: dict[str, models.ApiKey] = {}
+        complete = True
+        for base_url in self.client.key_hosts():
+            def fetch(page: int, limit: int, base_url=base_url):
+                reply = self.client.jwt_read("/v1/partner/keys", self.token, params={"page": page, "limit": limit},
+                                             record=self.record, base_url=base_url)
+                replies.append(reply)
+                return reply.data
 
-        def fetch(page: int, limit: int):
-            reply = self.client.jwt_read("/v1/partner/keys", self.token, params={"page": page, "limit": limit},
-                                         record=self.record)
-            replies.append(reply)
-            return reply.data
+            listing = collect(fetch, models.ApiKey.parse, path="/v1/partner/keys")
+            complete = complete and listing.complete
+            for key in listing:
+                if key.id not in merged or self.client.key_host(key.environment) == base_url:
+                    merged[key.id] = key
+        for key in merged.values():
+            self._remember(key.id, key.environment)
+        return Parsed(Listing(merged.values(), complete), next((r for r in replies if r.stale), replies[0]))
 
-        listing = collect(fetch, models.ApiKey.parse, path="/v1/partner/keys")
-        return Parsed(listing, next((r for r in replies if r.stale), replies[0]))
-
-    def key_page(self, key_id: str) -> Parsed:
+    def key_page(self, key_id: str, environment: str | None = None) -> Parsed:
         """One key, for a page: retried once, or a recent copy marked stale."""
-        reply = self.client.jwt_read(f"/v1/partner/keys/{key_id}", self.token, record=self.record)
+        reply = self.client.jwt_read(f"/v1/partner/keys/{key_id}", self.token, record=self.record,
+                                     base_url=self._host_of(key_id, environment))
         return Parsed(models.ApiKey.parse(reply.data, "/v1/partner/keys/:id"), reply)
 
     def keys(self) -> list[models.ApiKey]:
         """Every key as SIR Giving says now (for decisions: never a stale copy)."""
         return _current(self.key_list())
 
-    def key(self, key_id: str) -> models.ApiKey:
+    def key(self, key_id: str, environment: str | None = None) -> models.ApiKey:
         """One key as SIR Giving says now (for decisions: never a stale copy)."""
-        return _current(self.key_page(key_id))
+        return _current(self.key_page(key_id, environment))
 
-    def update_key(self, key_id: str, **changes) -> models.ApiKey:
+    def update_key(self, key_id: str, environment: str | None = None, **changes) -> models.ApiKey:
         """PATCH with camelCase fields: name, isActive, expiresAt (ISO time or None)."""
-        return models.ApiKey.parse(self.call("PATCH", f"/v1/partner/keys/{key_id}", changes), "/v1/partner/keys/:id")
+        return models.ApiKey.parse(self.call("PATCH", f"/v1/partner/keys/{key_id}", changes,
+                                             environment=environment or self.client.key_environments.get(key_id)),
+                                   "/v1/partner/keys/:id")
 
-    def revoke_key(self, key_id: str) -> models.ApiKey:
-        return models.ApiKey.parse(self.call("DELETE", f"/v1/partner/keys/{key_id}"), "/v1/partner/keys/:id")
+    def revoke_key(self, key_id: str, environment: str | None = None) -> models.ApiKey:
+        return models.ApiKey.parse(self.call("DELETE", f"/v1/partner/keys/{key_id}",
+                                             environment=environment or self.client.key_environments.get(key_id)),
+                                   "/v1/partner/keys/:id")
 
 
 def _current(parsed: Parsed):

@@ -18,17 +18,24 @@ A plain library (no Flask): a script or a worker can use it too.
   retried once when SIR Giving fails in a way that may pass, and each answer is kept briefly (`copies`, keyed by
   a hash of the token and URL) so that, when both tries fail, the page shows that copy marked stale instead of
   an error page.
+- SIR Giving's clock is measured from the `Date` header of every reply that came over the wire (not a cached
+  copy), per host. When it differs from this machine's by more than `SKEW_TOLERANCE_SECONDS`, signed calls carry
+  the corrected time, as mature API SDKs do after a clock-skew error, and `sir_time()` (the portal's one clock)
+  states SIR Giving's time. A signed call refused for its timestamp (`TIMESTAMP_EXPIRED`, or a 401 with no code
+  whose `Date` is more than the 300 s window away) is signed again with the corrected time and sent once more.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -36,12 +43,20 @@ from . import errors
 from .cache import Generations, family_of, key_fingerprint
 from .signing import signature_headers
 
+log = logging.getLogger(__name__)
+
 RETRY_AFTER_CAP_SECONDS = 2.0
+# `Date` states whole seconds and a reply takes a moment to come back: a smaller difference is noise, not skew.
+SKEW_TOLERANCE_SECONDS = 2.0
+TIMESTAMP_WINDOW_SECONDS = 300  # the reference: "within 5 minutes of server time"
 USER_AGENT = "PartnerOpsPortal/1.0"
 # The id of the portal request a call is made for, sent as X-Request-ID so both sides' logs can be joined.
 REQUEST_ID: ContextVar[str | None] = ContextVar("sir_request_id", default=None)
 
 ENVIRONMENTS = ("sandbox", "production")
+# Where JWT key management for production (`*_live_`) keys goes: the production host (the reference's host table
+# covers every path, and a live secret is minted where live keys are used), or the host the admin signed in at.
+LIVE_KEY_HOSTS = ("production", "sign-in")
 
 
 def environment_of_key(key: str) -> str | None:
@@ -113,11 +128,21 @@ class SirClient:
                  transport: requests.adapters.BaseAdapter | None = None, connect_timeout: float = 3.05,
                  read_timeout: float = 10.0, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, observe: Callable[[CallRecord], None] | None = None,
-                 copies=None):
+                 copies=None, live_keys_host: str = "production"):
         self.base_urls = {"sandbox": sandbox_url.rstrip("/"), "production": production_url.rstrip("/")}
         self.auth_url = (auth_url or sandbox_url).rstrip("/")
+        if live_keys_host not in LIVE_KEY_HOSTS:
+            raise ValueError(f"unknown live_keys_host {live_keys_host!r}")
+        self.live_keys_host = live_keys_host
+        # Which environment each key id belongs to, as key lists and creations said: a PATCH or DELETE of a live
+        # key goes to the host that holds it (`key_host`).
+        self.key_environments: dict[str, str] = {}
         self.timeout = (connect_timeout, read_timeout)
-        self.clock = clock
+        self.clock = clock  # this machine's clock (the embedded simulator's, moved or not): see sir_time()
+        # How far ahead of `clock` SIR Giving's clock runs, per host (scheme://host:port), as measured from the
+        # `Date` of its replies; `_latest_offset` is the last host's, for the times the portal states.
+        self._offsets: dict[str, float] = {}
+        self._latest_offset: float | None = None
         self.sleep = sleep
         self.observe = observe  # sees every call (metrics), whoever made it
         self._generations = generations  # the cache's per-key, per-family counters: see invalidate()
@@ -140,7 +165,7 @@ class SirClient:
         if request_id:
             prepared.headers["X-Request-ID"] = request_id
         for attempt in range(attempts):
-            started = time.perf_counter()
+            started, sent_at = time.perf_counter(), self.clock()
             try:
                 extra = {"force_refresh": True} if fresh and cacheable else {}
                 response = session.send(prepared, timeout=self.timeout, allow_redirects=False, **extra)
@@ -153,6 +178,8 @@ class SirClient:
                     continue
                 raise errors.Unreachable(status=None, path=path) from None
             from_cache = bool(getattr(response, "from_cache", False))
+            if not from_cache:  # a cached copy's Date is the time it was first fetched
+                response.sir_clock_offset = self._measure(prepared.url, response, sent_at)
             self._record(record, prepared, path, started, response.status_code, from_cache, cacheable)
             if response.status_code == 429 and attempt + 1 < attempts:
                 wait = _retry_after(response)
@@ -161,6 +188,58 @@ class SirClient:
                     continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+    # -- SIR Giving's clock ------------------------------------------------------------------------
+
+    def _measure(self, url: str, response: requests.Response, sent_at: float) -> float | None:
+        """The offset this reply's `Date` shows (seconds SIR Giving is ahead of `clock`), kept for its host when
+        it differs from the kept one by more than the tolerance (so it is logged once per change)."""
+        try:
+            stated = parsedate_to_datetime(response.headers["Date"]).timestamp()
+        except (KeyError, TypeError, ValueError, IndexError):
+            return None
+        # Date is truncated to the second (+0.5 on average); compare it with the middle of the round trip.
+        measured = stated + 0.5 - (sent_at + self.clock()) / 2
+        origin = _origin(url)
+        kept = self._offsets.get(origin)
+        if kept is None or abs(measured - kept) > SKEW_TOLERANCE_SECONDS:
+            self._offsets[origin] = kept = measured
+            if abs(measured) > SKEW_TOLERANCE_SECONDS:
+                log.warning("SIR Giving at %s: its clock is %+.0f s from this machine's; signing with the "
+                            "corrected time", origin, measured)
+            else:
+                log.info("SIR Giving at %s: its clock agrees with this machine's (%+.1f s)", origin, measured)
+        self._latest_offset = kept
+        return measured
+
+    def clock_offset(self, base_url: str) -> float | None:
+        """Seconds SIR Giving's clock at `base_url` runs ahead of this machine's, as last measured (None before
+        any reply from it)."""
+        return self._offsets.get(_origin(base_url))
+
+    def sir_time(self, base_url: str | None = None) -> float:
+        """SIR Giving's now: this machine's clock, corrected by the offset measured at `base_url` (by default the
+        host that answered last) when it is more than the tolerance."""
+        offset = self._offsets.get(_origin(base_url)) if base_url else self._latest_offset
+        return self.clock() + _correction(offset)
+
+    def _sign(self, prepared: requests.PreparedRequest, credential: Credential, base_url: str) -> float:
+        """Sign `prepared` as it will be sent, on SIR Giving's time; the correction used."""
+        correction = _correction(self._offsets.get(_origin(base_url)))
+        prepared.headers.update(signature_headers(
+            credential.secret_key, credential.hmac_secret, str(int(self.clock() + correction)), prepared.method,
+            prepared.path_url, _encode_prepared(prepared.body)))
+        return correction
+
+    def _refused_for_clock(self, response: requests.Response, base_url: str, used: float) -> bool:
+        """A 401 that a corrected clock may cure, now that the reply's `Date` gave a correction not yet used."""
+        if response.status_code != 401 or _correction(self._offsets.get(_origin(base_url))) == used:
+            return False
+        code = _error_code(response)
+        if code == errors.TimestampExpired.code:
+            return True
+        measured = getattr(response, "sir_clock_offset", None)  # no code (opaque errors): the Date tells
+        return code is None and measured is not None and abs(measured) > TIMESTAMP_WINDOW_SECONDS - SKEW_TOLERANCE_SECONDS
 
     def _record(self, record, prepared, path, started, status, from_cache, cacheable, failure=None):
         self._emit(record, CallRecord(prepared.method, path, (time.perf_counter() - started) * 1000, from_cache,
@@ -191,27 +270,39 @@ class SirClient:
 
     # -- JWT calls: the admin's own account --------------------------------------------------------
 
+    def key_host(self, environment: str | None) -> str:
+        """The base URL of JWT key management for a key of `environment` (None: not known, the sign-in host)."""
+        if environment == "production" and self.live_keys_host == "production":
+            return self.base_urls["production"]
+        return self.auth_url
+
+    def key_hosts(self) -> list[str]:
+        """Every host that holds some of the admin's keys: the sign-in host, and the production host when live
+        keys are managed there (once, when they are the same host)."""
+        return list(dict.fromkeys([self.auth_url, self.key_host("production")]))
+
     def jwt_call(self, method: str, path: str, token: str | None = None, json_body: Any = None,
-                 params: dict | None = None, record=None) -> Any:
+                 params: dict | None = None, record=None, base_url: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         body = _encode(json_body)
         if body:
             headers["Content-Type"] = "application/json"
-        url = self.auth_url + path + (f"?{urlencode(params)}" if params else "")
+        url = (base_url or self.auth_url) + path + (f"?{urlencode(params)}" if params else "")
         prepared = self.plain.prepare_request(requests.Request(method, url, headers=headers, data=body))
         response = self._send(self.plain, prepared, retry=method == "GET", record=record, path=path)
         return self._parse(response, path, errors.JWT if token else errors.LOGIN)
 
-    def jwt_read(self, path: str, token: str, params: dict | None = None, record=None) -> Reply:
+    def jwt_read(self, path: str, token: str, params: dict | None = None, record=None,
+                 base_url: str | None = None) -> Reply:
         """A JWT GET that a page shows: tried twice when SIR Giving fails in a way that may pass (5xx, timeout,
         429, dropped, unreadable); then the copy of the last answer to this token, if it is young enough, marked
         stale with the error it stands in for; else that error."""
-        url = self.auth_url + path + (f"?{urlencode(params)}" if params else "")
+        url = (base_url or self.auth_url) + path + (f"?{urlencode(params)}" if params else "")
         error: errors.SirError | None = None
         for _ in range(2):
             started = time.perf_counter()
             try:
-                data = self.jwt_call("GET", path, token, params=params, record=record)
+                data = self.jwt_call("GET", path, token, params=params, record=record, base_url=base_url)
             except errors.SirError as failure:
                 if not failure.retryable:
                     raise
@@ -271,12 +362,16 @@ class SirClient:
             if kept is not None:
                 return kept
         # Sign the exact path and bytes that will go over the wire, after requests has normalised them.
-        prepared.headers.update(signature_headers(
-            credential.secret_key, credential.hmac_secret, str(int(self.clock())), method, prepared.path_url,
-            _encode_prepared(prepared.body)))
+        base_url = self.base_urls[environment]
+        used = self._sign(prepared, credential, base_url)
         started = time.perf_counter()
         try:
             response = self._send(session, prepared, retry=method == "GET", record=record, path=path, fresh=fresh)
+            if self._refused_for_clock(response, base_url, used):
+                # Refused at the door for its timestamp, so nothing was applied: a write may go again too.
+                self._sign(prepared, credential, base_url)
+                response = self._send(session, prepared, retry=method == "GET", record=record, path=path,
+                                      fresh=fresh)
             data = self._parse(response, path)
         except errors.SirError as error:
             if method == "GET" and error.retryable:
@@ -323,12 +418,12 @@ class SirClient:
 
     def now(self) -> datetime:
         """SIR Giving's now, as this client signs with it (the portal's one clock: webapp/clock.py)."""
-        return datetime.fromtimestamp(self.clock(), timezone.utc)
+        return datetime.fromtimestamp(self.sir_time(), timezone.utc)
 
     def on_clock(self, moment: datetime) -> datetime:
         """A moment the caches stamped with real time, moved onto this client's clock (the embedded simulator's
         may have been moved ahead), so "Updated"/"Stale since" agree with every other time on the page."""
-        return _aware(moment) + timedelta(seconds=self.clock() - time.time())
+        return _aware(moment) + timedelta(seconds=self.sir_time() - time.time())
 
     def invalidate(self, credential: Credential | str, *families: str) -> None:
         """Make every cached answer of `families` (`"token-pools"`, `"webhooks"`…) a miss from now on, for this
@@ -364,6 +459,24 @@ def _encode_prepared(body) -> bytes:
     if body is None:
         return b""
     return body.encode() if isinstance(body, str) else body
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _correction(offset: float | None) -> float:
+    return offset if offset is not None and abs(offset) > SKEW_TOLERANCE_SECONDS else 0.0
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        payload = response.json() if response.content else None
+    except ValueError:
+        return None
+    code = payload.get("code") if isinstance(payload, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -89,6 +89,12 @@ class Vault:
         with self._lock:
             self._held.pop((partner_id, environment), None)
 
+    def stored(self) -> list[tuple[str, str]]:
+        """(partner id, environment) of every credential kept, for a command that must pick one."""
+        rows = db.session.execute(select(VaultCredential.partner_id, VaultCredential.environment)
+                                  .order_by(VaultCredential.partner_id, VaultCredential.environment))
+        return [(partner_id, environment) for partner_id, environment in rows]
+
     def record_for(self, partner_id: str, environment: str) -> VaultCredential | None:
         return db.session.scalar(select(VaultCredential).filter_by(partner_id=partner_id, environment=environment))
 
