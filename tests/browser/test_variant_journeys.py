@@ -10,15 +10,17 @@ journal (sealed with a key this module gives the server), replayed into a simula
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.browser.conftest import (ACCOUNTS, CARDS_FILLED, open_page, serving, settle, sign_in,
-                                    sign_in_through_the_form, urlpath, wait_until)
+from tests.browser.conftest import (ACCOUNTS, CARDS_FILLED, open_page, poll_until, serving, settle,
+                                    sign_in, sign_in_through_the_form, urlpath, wait_until)
 from tests.variants.conftest import VARIANTS
 
 pytestmark = pytest.mark.browser
@@ -121,3 +123,151 @@ def test_every_campaign_pool_and_webhook_is_listed(journey, live_server):
     page.wait_for_selector("main h1")
     hooks = [h for h in state.webhooks.values() if h.partner_id == partner and h.environment == "sandbox"]
     assert page.locator(".webhooks-table tbody tr").count() == len(hooks)
+
+
+def test_keys_are_created_renamed_revoked_and_the_portals_key_rolled(journey, live_server):
+    page = journey
+    signed_in(page, live_server)
+    page.goto(live_server + "/keys/new")
+    page.fill("input[name=name]", "Variant widget")
+    page.click("button:has-text('Create key')")
+    page.wait_for_selector("#secret-key")
+    assert "Key “Variant widget” · sandbox · secret" in page.locator("main").inner_text()
+    page.click("button:has-text('I have stored these')")
+    page.wait_for_selector("table.keys-table")
+    state = sir_state(live_server)
+    partner = partner_of(state)
+    assert page.locator("table.keys-table tbody tr").count() == len(
+        [k for k in state.keys.values() if k.partner_id == partner])
+
+    page.locator("table.keys-table tbody tr", has_text="Variant widget").locator("td a").first.click()
+    page.wait_for_selector("form#rename-key")
+    page.fill("form#rename-key input[name=name]", "Variant widget v2")
+    page.click("form#rename-key button:has-text('Rename')")
+    page.wait_for_selector("#key-actions .flash-success")
+    assert "Renamed to “Variant widget v2”" in page.locator("#key-actions").inner_text()
+    # Before revoking: what it would cut off, and a button that waits for the key's name.
+    assert page.locator("#revoke-key").locator("xpath=..").locator(".impact-line").inner_text().startswith("Impact:")
+    revoke = page.locator("form#revoke-key button:has-text('Revoke key')")
+    assert revoke.is_disabled()
+    page.fill("form#revoke-key input[name=confirm_name]", "Variant widget v2")
+    assert revoke.is_enabled()
+    revoke.click()
+    wait_until(page, "document.querySelector('#key-actions').innerText.includes('revoked for good')")
+
+    page.goto(live_server + "/keys/")
+    portal_row = page.locator("table.keys-table tbody tr", has_text="portal signs with this")
+    portal_row.locator("a:has-text('Roll key')").click()
+    page.check("input[name=grace][value='1h']")
+    page.click("button:has-text('Create the replacement')")
+    page.wait_for_selector("#new-secret-key")
+    assert page.locator("#new-secret-key").inner_text().startswith("sk_test_")
+    page.click("button:has-text('I have stored these — continue')")
+    page.wait_for_selector("table.traffic")
+    assert page.locator("ol.roll-steps li.done").count() == 5
+    page.goto(live_server + "/")  # signed with the replacement now
+    wait_until(page, CARDS_FILLED, timeout=20)
+    assert page.locator("[data-card] .error-state").count() == 0
+
+
+def test_a_top_up_is_requested_from_a_pools_runway(journey, live_server):
+    page = journey
+    signed_in(page, live_server)
+    page.goto(live_server + "/token-pools/")
+    card = page.locator(".pool-card", has=page.locator("a:has-text('Request a top-up')")).first
+    assert card.locator(".runway").inner_text().strip()
+    card.locator("a:has-text('Request a top-up')").click()
+    page.wait_for_selector("form#top-up-form")
+    page.fill("input[name=amount]", "31000")
+    page.fill("textarea[name=reason]", "A variant journey asks for more tokens")
+    page.click("button:has-text('Review request')")
+    page.wait_for_selector("form#top-up-confirm")
+    assert page.inner_text(".confirm-amount") == "31,000 tokens"
+    page.click("button:has-text('Send request to SIR Giving')")
+    page.wait_for_url("**/token-pools/requests?status=pending*")
+    assert "31,000" in page.locator("tr.row-new").inner_text()
+
+    state = sir_state(live_server)
+    partner = partner_of(state)
+    asked = [r for r in state.requests.values() if r.partner_id == partner and r.amount == 31000]
+    assert len(asked) == 1  # sent once
+    pending = [r for r in state.requests.values()
+               if r.partner_id == partner and r.environment == "sandbox" and r.status == "pending"]
+    shown = page.locator("td.request-status").all_inner_texts()
+    assert {s.strip() for s in shown} <= {"pending"} and len(shown) == min(len(pending), 25)
+
+
+def register_portal_receiver(page, live_server, description):
+    page.goto(live_server + "/webhooks/new")
+    page.check("input[name=use_portal_receiver]")
+    page.fill("input[name=description]", description)
+    page.check("input[name=event_types][value='action.completed']")
+    page.click("button:has-text('Register')")
+    page.wait_for_selector("#webhook-secret")
+    assert page.locator("#webhook-secret").inner_text().startswith("whsec_")
+    page.click("button:has-text('I have stored it')")
+    page.locator("table.webhooks-table tr", has_text=description).get_by_role("link", name="Deliveries").click()
+    page.wait_for_selector("#deliveries")
+
+
+def test_a_test_event_reaches_the_portals_receiver_and_its_signature_checks(journey, live_server):
+    page = journey
+    page.clock.install()  # the deliveries refresh every 5 s, the events every 3 s: move time on instead
+    signed_in(page, live_server)
+    register_portal_receiver(page, live_server, "Variant inbox")
+    page.click("button:has-text('Send a test event')")
+    poll_until(page, page.locator("table.deliveries-table tbody tr", has_text="succeeded"), every_ms=5000)
+
+    page.goto(live_server + "/webhooks/events")
+    poll_until(page, page.locator("table.events-table tbody tr", has_text="webhook.test"), every_ms=3000)
+    page.locator("table.events-table tbody tr", has_text="webhook.test").get_by_role(
+        "link", name="Check signature").first.click()
+    page.wait_for_selector(".verdict")
+    assert "Signature matches" in page.locator(".verdict").inner_text()
+    page.click("#debugger-form button:has-text('Check')")
+    page.wait_for_selector("#debugger-result .signed-string")
+    assert "Signature matches" in page.locator("#debugger-result .verdict").inner_text()
+
+
+def test_recovery_retries_only_what_failed_in_the_window(journey, live_server):
+    page = journey
+    signed_in(page, live_server)
+    state = sir_state(live_server)
+    partner = partner_of(state)
+    hooks = [h for h in state.webhooks.values() if h.partner_id == partner and h.environment == "sandbox"]
+    page.goto(live_server + "/webhooks/")
+    page.wait_for_selector("table.webhooks-table")
+    assert page.locator(".webhooks-table tbody tr").count() == len(hooks)
+
+    hook = next(h for h in hooks if "legacy.acme.example" in h.url)
+    mine = {d.id: d for d in state.deliveries.values() if d.webhook_id == hook.id}
+    failed = sorted((d for d in mine.values() if d.status == "failed"), key=lambda d: d.created_at)
+    since = datetime.fromtimestamp(failed[-15].created_at // 60 * 60, timezone.utc)  # the field takes minutes
+    in_window = {d.id for d in failed if d.created_at >= since.timestamp()}
+
+    page.locator("table.webhooks-table tr", has_text="legacy.acme.example").get_by_role("link", name="Deliveries").click()
+    page.wait_for_selector("table.deliveries-table tbody tr")
+    page.fill("input[name=since]", since.strftime("%Y-%m-%dT%H:%M"))
+    page.click("button:has-text('Count them')")
+    count = int(page.locator(".recover-count strong").inner_text().replace(",", ""))
+    assert count == len(in_window)
+    mark = len(journal_records(live_server))
+    page.click(f"button:has-text('Retry {count} deliveries')")
+    page.wait_for_selector("#recovery-progress[data-state=finished]", timeout=30000)
+    assert re.search(rf"{count} of {count}\s+retried — done", page.locator(".recovery-status").inner_text())
+
+    retried = [r["args"][0] for r in journal_records(live_server)[mark:] if r["op"] == "retry_delivery"]
+    assert sorted(retried) == sorted(in_window)  # each once, none that had succeeded or was outside the window
+    assert all(mine[i].status == "failed" for i in retried)
+
+
+def test_the_audit_log_records_the_journey(journey, live_server):
+    page = journey
+    signed_in(page, live_server)
+    page.goto(live_server + "/audit/")
+    page.wait_for_selector("#audit-entries table")
+    entries = page.locator("#audit-entries").inner_text()
+    for done in ("credential created", "key created", "portal credential switched", "top up requested",
+                 "webhook registered", "test event sent", "deliveries recovered"):
+        assert done in entries, done
+    assert page.locator("#audit-entries .badge-fail").count() == 0
