@@ -111,6 +111,20 @@ def journey(browser, live_server, admin):
     assert not problems, "the journey went wrong:\n" + "\n".join(problems)
 
 
+# What a missing or null field becomes when a template prints it as it is.
+PLACEHOLDERS = re.compile(r"\b(None|null|undefined|NaN)\b")
+MAIN_TEXT = ("() => { const main = document.querySelector('main').cloneNode(true);"
+             " main.querySelectorAll('pre, code, script, select').forEach(e => e.remove()); return main.textContent; }")
+
+
+def shows(page, selector: str, **options) -> None:
+    """Wait until `selector` shows, then check that the page states no missing value as None, null or NaN
+    (code, raw payloads and a select's choices aside)."""
+    page.wait_for_selector(selector, **options)
+    found = PLACEHOLDERS.findall(page.evaluate(MAIN_TEXT))
+    assert not found, f"{page.url} shows {found}"
+
+
 def signed_in(page, live_server) -> None:
     """Signed in as Acme: already, in the first step's sign-in, or (a step run on its own) through the form's
     requests, without loading the overview."""
@@ -126,6 +140,7 @@ def test_a_new_admin_signs_in_through_onboarding_to_a_filled_overview(journey, l
     page.signed_in = True
     page.admin["storage"] = page.context.storage_state()
     wait_until(page, CARDS_FILLED, timeout=20)
+    shows(page, "[data-card]")
     cards = page.locator("[data-card]")
     assert cards.count() >= 9
     failed = page.locator("[data-card] .error-state, [data-card] .inline-error")
@@ -139,17 +154,17 @@ def test_every_campaign_pool_and_webhook_is_listed(journey, live_server):
     partner = partner_of(state)
 
     page.goto(live_server + "/campaigns")
-    page.wait_for_selector("main h1")
+    shows(page, "main h1")
     campaigns = [c for c in state.campaigns.values() if c.partner_id == partner and c.environment == "sandbox"]
     assert page.locator("main table tbody tr a[href*='campaign=']").count() == len(campaigns)
 
     page.goto(live_server + "/token-pools/")
-    page.wait_for_selector("#pools")
+    shows(page, "#pools")
     assert page.locator(".pool-balance").count() == len(state.pools_for(partner, "sandbox"))
     assert page.locator(".pool-card .runway").count() == len(state.pools_for(partner, "sandbox"))
 
     page.goto(live_server + "/webhooks/")
-    page.wait_for_selector("main h1")
+    shows(page, "main h1")
     hooks = [h for h in state.webhooks.values() if h.partner_id == partner and h.environment == "sandbox"]
     assert page.locator(".webhooks-table tbody tr").count() == len(hooks)
 
@@ -160,20 +175,20 @@ def test_keys_are_created_renamed_revoked_and_the_portals_key_rolled(journey, li
     page.goto(live_server + "/keys/new")
     page.fill("input[name=name]", "Variant widget")
     page.click("button:has-text('Create key')")
-    page.wait_for_selector("#secret-key")
+    shows(page, "#secret-key")
     assert "Key “Variant widget” · sandbox · secret" in page.locator("main").inner_text()
     page.click("button:has-text('I have stored these')")
-    page.wait_for_selector("table.keys-table")
+    shows(page, "table.keys-table")
     state = sir_state(live_server)
     partner = partner_of(state)
     assert page.locator("table.keys-table tbody tr").count() == len(
         [k for k in state.keys.values() if k.partner_id == partner])
 
     page.locator("table.keys-table tbody tr", has_text="Variant widget").locator("td a").first.click()
-    page.wait_for_selector("form#rename-key")
+    shows(page, "form#rename-key")
     page.fill("form#rename-key input[name=name]", "Variant widget v2")
     page.click("form#rename-key button:has-text('Rename')")
-    page.wait_for_selector("#key-actions .flash-success")
+    shows(page, "#key-actions .flash-success")
     assert "Renamed to “Variant widget v2”" in page.locator("#key-actions").inner_text()
     # Before revoking: what it would cut off, and a button that waits for the key's name.
     assert page.locator("#revoke-key").locator("xpath=..").locator(".impact-line").inner_text().startswith("Impact:")
@@ -189,13 +204,13 @@ def test_keys_are_created_renamed_revoked_and_the_portals_key_rolled(journey, li
     portal_row.locator("a:has-text('Roll key')").click()
     page.check("input[name=grace][value='1h']")
     page.click("button:has-text('Create the replacement')")
-    page.wait_for_selector("#new-secret-key")
+    shows(page, "#new-secret-key")
     assert page.locator("#new-secret-key").inner_text().startswith("sk_test_")
     page.click("button:has-text('I have stored these — continue')")
-    page.wait_for_selector("table.traffic")
+    shows(page, "table.traffic")
     assert page.locator("ol.roll-steps li.done").count() == 5
     page.goto(live_server + "/webhooks/")  # a signed call, signed with the replacement now
-    page.wait_for_selector("table.webhooks-table tbody tr")
+    shows(page, "table.webhooks-table tbody tr")
 
 
 def test_a_top_up_is_requested_from_a_pools_runway(journey, live_server):
@@ -205,11 +220,11 @@ def test_a_top_up_is_requested_from_a_pools_runway(journey, live_server):
     card = page.locator(".pool-card", has=page.locator("a:has-text('Request a top-up')")).first
     assert card.locator(".runway").inner_text().strip()
     card.locator("a:has-text('Request a top-up')").click()
-    page.wait_for_selector("form#top-up-form")
+    shows(page, "form#top-up-form")
     page.fill("input[name=amount]", "31000")
     page.fill("textarea[name=reason]", "A variant journey asks for more tokens")
     page.click("button:has-text('Review request')")
-    page.wait_for_selector("form#top-up-confirm")
+    shows(page, "form#top-up-confirm")
     assert page.inner_text(".confirm-amount") == "31,000 tokens"
     page.click("button:has-text('Send request to SIR Giving')")
     page.wait_for_url("**/token-pools/requests?status=pending*")
@@ -231,13 +246,13 @@ def register_portal_receiver(page, live_server, description):
     page.fill("input[name=description]", description)
     page.check("input[name=event_types][value='action.completed']")
     page.click("button:has-text('Register')")
-    page.wait_for_selector("#webhook-secret")
+    shows(page, "#webhook-secret")
     assert page.locator("#webhook-secret").inner_text().startswith("whsec_")
     # Found by its URL (a path of its own on the portal), not its description: an upstream may not keep that.
     url = page.locator(".secret-panel code.path").inner_text()
     page.click("button:has-text('I have stored it')")
     page.locator("table.webhooks-table tr", has_text=url).get_by_role("link", name="Deliveries").click()
-    page.wait_for_selector("#deliveries")
+    shows(page, "#deliveries")
 
 
 def test_a_test_event_reaches_the_portals_receiver_and_its_signature_checks(journey, live_server):
@@ -252,10 +267,10 @@ def test_a_test_event_reaches_the_portals_receiver_and_its_signature_checks(jour
     poll_until(page, page.locator("table.events-table tbody tr", has_text="webhook.test"), every_ms=3000)
     page.locator("table.events-table tbody tr", has_text="webhook.test").get_by_role(
         "link", name="Check signature").first.click()
-    page.wait_for_selector(".verdict")
+    shows(page, ".verdict")
     assert "Signature matches" in page.locator(".verdict").inner_text()
     page.click("#debugger-form button:has-text('Check')")
-    page.wait_for_selector("#debugger-result .signed-string")
+    shows(page, "#debugger-result .signed-string")
     assert "Signature matches" in page.locator("#debugger-result .verdict").inner_text()
 
 
@@ -266,7 +281,7 @@ def test_recovery_retries_only_what_failed_in_the_window(journey, live_server):
     partner = partner_of(state)
     hooks = [h for h in state.webhooks.values() if h.partner_id == partner and h.environment == "sandbox"]
     page.goto(live_server + "/webhooks/")
-    page.wait_for_selector("table.webhooks-table")
+    shows(page, "table.webhooks-table")
     assert page.locator(".webhooks-table tbody tr").count() == len(hooks)
 
     hook = next(h for h in hooks if "legacy.acme.example" in h.url)
@@ -276,7 +291,7 @@ def test_recovery_retries_only_what_failed_in_the_window(journey, live_server):
     in_window = {d.id for d in failed if d.created_at >= since.timestamp()}
 
     page.locator("table.webhooks-table tr", has_text="legacy.acme.example").get_by_role("link", name="Deliveries").click()
-    page.wait_for_selector("table.deliveries-table tbody tr")
+    shows(page, "table.deliveries-table tbody tr")
     heading = page.locator("#deliveries-title").inner_text()
     number = int(re.match(r"(?:at least )?([\d,]+) deliver", heading).group(1).replace(",", ""))
     if heading.startswith("at least"):  # an upstream that gives no total: never more than it holds
@@ -289,7 +304,7 @@ def test_recovery_retries_only_what_failed_in_the_window(journey, live_server):
     assert count == len(in_window)
     mark = len(journal_records(live_server))
     page.click(f"button:has-text('Retry {count} deliveries')")
-    page.wait_for_selector("#recovery-progress[data-state=finished]", timeout=30000)
+    shows(page, "#recovery-progress[data-state=finished]", timeout=30000)
     assert re.search(rf"{count} of {count}\s+retried — done", page.locator(".recovery-status").inner_text())
 
     retried = [r["args"][0] for r in journal_records(live_server)[mark:] if r["op"] == "retry_delivery"]
@@ -301,7 +316,7 @@ def test_the_audit_log_records_the_journey(journey, live_server):
     page = journey
     signed_in(page, live_server)
     page.goto(live_server + "/audit/")
-    page.wait_for_selector("#audit-entries table")
+    shows(page, "#audit-entries table")
     entries = page.locator("#audit-entries").inner_text()
     for done in ("credential created", "key created", "portal credential switched", "top up requested",
                  "webhook registered", "test event sent", "deliveries recovered"):
