@@ -119,11 +119,12 @@ def live_server(tmp_path_factory):
     yield from serving(tmp_path_factory)
 
 
-def serving(tmp_path_factory):
-    """A fresh server while the generator runs (a fixture's body: `yield from serving(tmp_path_factory)`)."""
+def serving(tmp_path_factory, extra_env: dict | None = None):
+    """A fresh server while the generator runs (a fixture's body: `yield from serving(tmp_path_factory)`);
+    `extra_env` adds to its environment (settings such as SIMULATOR_VARIANT)."""
     instance = instance_folder(tmp_path_factory)
     try:
-        process, base_url, log = start_server(instance)
+        process, base_url, log = start_server(instance, extra_env)
         yield base_url
         stop_server(process, log)
     finally:

@@ -135,3 +135,16 @@ def test_a_test_event_reaches_the_portals_own_receiver_and_is_accepted(app, vari
        "test event")
     assert sim_of(app).deliver_due() == 1
     assert [e.event_type for e in stored_events(app)] == ["webhook.test"]
+
+
+def test_an_endpoint_that_delivered_and_failed_never_reads_as_never_succeeded_or_never_failed(app, variant_client):
+    """An upstream may leave out when the last success or failure was: the counts still say there were some."""
+    sim = sim_of(app)
+    hook = next(h for h in sim.webhooks.values() if "legacy.acme.example" in h.url)  # both, in the last 7 days
+    card = page(ok(variant_client.get("/overview/cards/webhook_health", headers={"HX-Request": "true"}), "health"))
+    row = next(tr for tr in card.select("tbody tr") if "legacy.acme.example" in tr.get_text())
+    assert row.select("td")[-1].get_text(" ", strip=True).lower() != "none"
+    listed = page(ok(variant_client.get("/webhooks/"), "webhooks")).select_one(f"#webhook-{hook.id}")
+    last_success, last_failure = (td.get_text(" ", strip=True) for td in listed.select("td")[4:6])
+    assert last_success != "never" and last_failure != "none"
+    assert "last success never" not in text_of(ok(variant_client.get(f"/webhooks/{hook.id}"), "deliveries"))
