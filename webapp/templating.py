@@ -50,6 +50,25 @@ def portal_banners() -> list[Banner]:
     return banners
 
 
+# Pages that ask for their banners' data in their own round (the overview's cards fetch the pools and keys).
+OWN_BANNER_CALLS = {"dashboard.overview"}
+
+
+def starts_banner_calls() -> bool:
+    """Whether the banners' upstream calls should start as this request begins, so they run alongside the view's
+    own calls instead of after them (one round per page): a GET for a full page of a signed-in partner.
+    For an area's `before_app_request` (after the sign-in is loaded)."""
+    from flask import request
+
+    from .outages import current_outage
+    from .web import is_htmx_partial_request
+
+    endpoint = request.endpoint or "static"
+    return (request.method == "GET" and g.get("partner") is not None and endpoint != "static"
+            and endpoint not in OWN_BANNER_CALLS and not endpoint.endswith("csv")
+            and not is_htmx_partial_request() and current_outage() is None)
+
+
 class Admin:
     def __init__(self, data: dict):
         self.id, self.email, self.name = data.get("id"), data.get("email"), data.get("name") or data.get("email")
