@@ -52,6 +52,7 @@ def portal_banners() -> list[Banner]:
 
 # Pages that ask for their banners' data in their own round (the overview's cards fetch the pools and keys).
 OWN_BANNER_CALLS = {"dashboard.overview"}
+NO_PAGES = {"health", "receiver"}  # blueprints that answer machines: no banner is ever shown
 
 
 def starts_banner_calls() -> bool:
@@ -64,7 +65,8 @@ def starts_banner_calls() -> bool:
     from .web import is_htmx_partial_request
 
     endpoint = request.endpoint or "static"
-    return (request.method == "GET" and g.get("partner") is not None and endpoint != "static"
+    # Pages live in the areas' blueprints; the app's own routes (static files, /healthz, /metrics) show none.
+    return (request.method == "GET" and g.get("partner") is not None and request.blueprint not in (None, *NO_PAGES)
             and endpoint not in OWN_BANNER_CALLS and not endpoint.endswith("csv")
             and not is_htmx_partial_request() and current_outage() is None)
 
