@@ -211,6 +211,8 @@ class Settings:
     batch_max_rows: int = 10_000
     batch_max_file_mb: int = 10
     batch_lease_seconds: int = 60
+    cache_prune_minutes: int = 10
+    cache_max_entries: int = 100_000
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -349,6 +351,10 @@ class Settings:
             batch_max_rows=_int(environ, "BATCH_MAX_ROWS", 10_000, 1, 100_000),
             batch_max_file_mb=_int(environ, "BATCH_MAX_FILE_MB", 10, 1, 100),
             batch_lease_seconds=_int(environ, "BATCH_LEASE_SECONDS", 60, 5, 3600),
+            # The SQLite HTTP cache, pruned while the portal runs: every this many minutes (0: only at start-up
+            # and by `flask prune`), down to at most this many cached answers.
+            cache_prune_minutes=_int(environ, "CACHE_PRUNE_MINUTES", 10, 0, 24 * 60),
+            cache_max_entries=_int(environ, "CACHE_MAX_ENTRIES", 100_000, 100, 10_000_000),
         )
         if production and settings.signature_check_to != "public":
             raise ConfigError("SIGNATURE_CHECK_TO: must be 'public' in production: the signature check never posts "

@@ -53,6 +53,9 @@ def test_a_secret_can_come_from_a_file(tmp_path):
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ({"METRICS_TOKEN_FILE": "/nonexistent/token"}, "METRICS_TOKEN_FILE"),
     ({"SIMULATOR_VARIANT": "lists=sideways"}, "SIMULATOR_VARIANT"),
+    ({"CACHE_PRUNE_MINUTES": "hourly"}, "CACHE_PRUNE_MINUTES"),
+    ({"CACHE_PRUNE_MINUTES": "-5"}, "CACHE_PRUNE_MINUTES"),
+    ({"CACHE_MAX_ENTRIES": "10"}, "CACHE_MAX_ENTRIES"),
 ])
 def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
     with pytest.raises(ConfigError, match=name):
