@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 
 from .db import db
 from .models import AuditEntry
@@ -158,10 +158,23 @@ class _ActionLists:
 _ACTIONS = _ActionLists()
 
 
+# The partner's distinct actions by skipping through the (partner, action, time) index: one index seek per
+# action instead of reading every entry (a DISTINCT over 200,000 entries took ~140 ms). Same SQL on SQLite
+# and PostgreSQL.
+_DISTINCT_ACTIONS = text("""
+    WITH RECURSIVE found(action) AS (
+        SELECT MIN(action) FROM audit_entries WHERE partner_id = :partner_id
+        UNION ALL
+        SELECT (SELECT MIN(action) FROM audit_entries WHERE partner_id = :partner_id AND action > found.action)
+        FROM found WHERE found.action IS NOT NULL
+    )
+    SELECT action FROM found WHERE action IS NOT NULL ORDER BY action
+""")
+
+
 def actions_for(partner_id: str) -> list[str]:
     """The actions the partner's log holds, sorted (kept a minute: see `_ActionLists`)."""
-    return _ACTIONS.get(partner_id, lambda: list(db.session.scalars(
-        select(AuditEntry.action).filter(AuditEntry.partner_id == partner_id).distinct().order_by(AuditEntry.action))))
+    return _ACTIONS.get(partner_id, lambda: list(db.session.scalars(_DISTINCT_ACTIONS, {"partner_id": partner_id})))
 
 
 def signed_in_since(since: datetime) -> int:
