@@ -140,5 +140,5 @@ def test_a_page_deep_in_the_log_starts_at_its_cursor_instead_of_skipping_rows(ap
     read = [(s, p) for s, p in statements if "audit_entries.actor" in s]  # the entries themselves, not their count
     assert len(read) == 1
     statement, parameters = read[0]
-    assert "audit_entries.at < ?" in statement  # starts at the cursor
+    assert "audit_entries.at <= ?" in statement  # starts at the cursor (a range the index seeks to)
     assert "OFFSET" not in statement.upper() or parameters[-1] == 0  # SQLite writes OFFSET 0 with any LIMIT

@@ -89,7 +89,9 @@ def entries_page(partner_id: str, *, before: Cursor | None = None, after: Cursor
     and how many match is counted only up to COUNT_UP_TO (a full count read every matching row per view)."""
     query = entries_query(partner_id, **filters)
     if after is not None:  # newer entries: read upwards from the cursor, shown newest first
-        upwards = query.filter(or_(AuditEntry.at > after.at, and_(AuditEntry.at == after.at, AuditEntry.id > after.id)))
+        # `at >= …` first: a range the index seeks to (an OR alone made SQLite walk the index from its end).
+        upwards = query.filter(AuditEntry.at >= after.at,
+                               or_(AuditEntry.at > after.at, and_(AuditEntry.at == after.at, AuditEntry.id > after.id)))
         rows = db.session.scalars(upwards.order_by(None).order_by(AuditEntry.at, AuditEntry.id)
                                   .limit(PAGE_SIZE + 1)).all()
         more_newer = len(rows) > PAGE_SIZE
@@ -97,8 +99,8 @@ def entries_page(partner_id: str, *, before: Cursor | None = None, after: Cursor
         more_older = bool(entries)
     else:
         if before is not None:
-            query = query.filter(or_(AuditEntry.at < before.at,
-                                     and_(AuditEntry.at == before.at, AuditEntry.id < before.id)))
+            query = query.filter(AuditEntry.at <= before.at,
+                                 or_(AuditEntry.at < before.at, and_(AuditEntry.at == before.at, AuditEntry.id < before.id)))
         rows = db.session.scalars(query.limit(PAGE_SIZE + 1)).all()
         more_older = len(rows) > PAGE_SIZE
         entries = rows[:PAGE_SIZE]
