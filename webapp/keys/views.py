@@ -71,8 +71,9 @@ def _rotator() -> Rotator:
 
 @bp.get("/")
 def index():
+    listing = POOL.submit(account_api().key_list)  # first: it flies while the usage calls are set up
     usage = _start_usage()  # runs while the key list is read: one round for the page
-    listed = account_api().key_list()
+    listed = listing.result()
     keys = listed.value
     in_progress = rotations.in_progress_for(g.partner["id"])
     if not listed.reply.stale:  # a roll is finished on what SIR Giving says now, never on a copy
