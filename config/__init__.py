@@ -221,6 +221,8 @@ class Settings:
     alerts_interval_minutes: int = 15
     alert_chat_to: str = "public"
     sir_live_keys_host: str = "production"
+    cache_prune_minutes: int = 10
+    cache_max_entries: int = 100_000
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -362,6 +364,10 @@ class Settings:
             # Key management for live keys: on the production host (the reference's hosts cover every path), or
             # on the host the admin signed in at (docs/architecture.md, "Hosts").
             sir_live_keys_host=_choice(environ, "SIR_LIVE_KEYS_HOST", "production", ("production", "sign-in")),
+            # The SQLite HTTP cache, pruned while the portal runs: every this many minutes (0: only at start-up
+            # and by `flask prune`), down to at most this many cached answers.
+            cache_prune_minutes=_int(environ, "CACHE_PRUNE_MINUTES", 10, 0, 24 * 60),
+            cache_max_entries=_int(environ, "CACHE_MAX_ENTRIES", 100_000, 100, 10_000_000),
         )
         _alert_settings(settings, environ, production)
         if production and settings.signature_check_to != "public":

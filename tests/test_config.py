@@ -65,6 +65,9 @@ def test_a_secret_can_come_from_a_file(tmp_path):
     ({"ALERTS_INTERVAL_MINUTES": "0"}, "ALERTS_INTERVAL_MINUTES"),
     ({"ALERT_CHAT_TO": "everywhere"}, "ALERT_CHAT_TO"),
     ({"SIR_LIVE_KEYS_HOST": "sandbox"}, "SIR_LIVE_KEYS_HOST"),
+    ({"CACHE_PRUNE_MINUTES": "hourly"}, "CACHE_PRUNE_MINUTES"),
+    ({"CACHE_PRUNE_MINUTES": "-5"}, "CACHE_PRUNE_MINUTES"),
+    ({"CACHE_MAX_ENTRIES": "10"}, "CACHE_MAX_ENTRIES"),
 ])
 def test_a_bad_value_fails_fast_with_its_name(tmp_path, environ, name):
     with pytest.raises(ConfigError, match=name):

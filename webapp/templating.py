@@ -69,6 +69,27 @@ class LazyBanners:
         return bool(self._banners())
 
 
+# Pages that ask for their banners' data in their own round (the overview's cards fetch the pools and keys).
+OWN_BANNER_CALLS = {"dashboard.overview"}
+NO_PAGES = {"health", "receiver"}  # blueprints that answer machines: no banner is ever shown
+
+
+def starts_banner_calls() -> bool:
+    """Whether the banners' upstream calls should start as this request begins, so they run alongside the view's
+    own calls instead of after them (one round per page): a GET for a full page of a signed-in partner.
+    For an area's `before_app_request` (after the sign-in is loaded)."""
+    from flask import request
+
+    from .outages import current_outage
+    from .web import is_htmx_partial_request
+
+    endpoint = request.endpoint or "static"
+    # Pages live in the areas' blueprints; the app's own routes (static files, /healthz, /metrics) show none.
+    return (request.method == "GET" and g.get("partner") is not None and request.blueprint not in (None, *NO_PAGES)
+            and endpoint not in OWN_BANNER_CALLS and not endpoint.endswith("csv")
+            and not is_htmx_partial_request() and current_outage() is None)
+
+
 class Admin:
     def __init__(self, data: dict):
         self.id, self.email, self.name = data.get("id"), data.get("email"), data.get("name") or data.get("email")

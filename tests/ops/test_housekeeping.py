@@ -1,6 +1,7 @@
 """Housekeeping: `flask prune` (and a bounded round at start-up) deletes old form tokens, unseen new secrets,
 long-expired cached answers and received events past their retention; SQLite runs in WAL mode."""
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, text
@@ -112,3 +113,72 @@ def test_the_embedded_sqlite_database_runs_in_wal_mode_with_normal_sync(app):
     with app.app_context(), db.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+
+
+def cached_keys(app) -> set[str]:
+    cache = app.extensions["sir_client"].cached.cache
+    with cache.responses.connection() as connection:
+        return {row[0] for row in connection.execute(f"SELECT key FROM {cache.responses.table_name}")}
+
+
+def fill_cache(app, client, answers: int) -> None:
+    """`answers` cached answers: one signed GET per page of the users list."""
+    from tests.conftest import partner_api_for
+
+    api = partner_api_for(app, client)
+    for number in range(1, answers + 1):
+        api.get("/v1/partner/users", {"limit": 1, "page": number})
+
+
+def age_every_cached_answer(app, by: timedelta) -> None:
+    cache = app.extensions["sir_client"].cached.cache
+    with cache.responses.connection(commit=True) as connection:
+        connection.execute(f"UPDATE {cache.responses.table_name} SET expires = expires - ?", (int(by.total_seconds()),))
+
+
+def test_the_http_cache_is_kept_under_its_bound_the_soonest_expiring_going_first(tmp_path):
+    app = make_app(tmp_path, {"CACHE_MAX_ENTRIES": "100", "CACHE_PRUNE_MINUTES": "0"})
+    client = app.test_client()
+    from tests.conftest import AuthActions
+
+    AuthActions(client).sign_in("acme")
+    fill_cache(app, client, 60)
+    age_every_cached_answer(app, timedelta(minutes=5))  # the first 60 now expire soonest
+    older = cached_keys(app)
+    fill_cache(app, client, 130)  # pages 1..60 again (new answers, same keys), and 70 more
+    assert len(cached_keys(app)) == 130
+    assert "30 cached answers over the bound" in prune(app)
+    left = cached_keys(app)
+    assert len(left) == 100 and len(older - left) == 30 and not (left - older) - cached_keys(app)
+    assert "0 cached answers over the bound" in prune(app)  # under the bound: nothing more goes
+
+
+def test_while_the_portal_runs_the_http_cache_is_pruned_on_a_schedule(tmp_path):
+    """The schedule itself, at a fraction of a second (the setting is in minutes): started by the first request,
+    it prunes long-expired answers without anyone running `flask prune`."""
+    app = make_app(tmp_path, {"CACHE_PRUNE_MINUTES": "1"})
+    client = app.test_client()
+    from tests.conftest import AuthActions
+
+    AuthActions(client).sign_in("acme")
+    fill_cache(app, client, 5)
+    age_every_cached_answer(app, timedelta(days=3))  # past the two days expired answers are kept for
+    pruner = app.extensions["cache_pruner"]
+    pruner.every_seconds = 0.05
+    client.get("/healthz")  # any request starts it in this process
+    try:
+        finished = threading.Event()
+        for _ in range(400):  # waits on what the pruner did, up to ~20 s on a busy machine
+            if pruner.rounds and not cached_keys(app):
+                finished.set()
+                break
+            finished.wait(0.05)
+        assert finished.is_set() and cached_keys(app) == set()
+        assert [t for t in threading.enumerate() if t.name == "cache-pruner"]
+    finally:
+        pruner.stop()
+
+
+def test_no_schedule_when_the_setting_is_zero(tmp_path):
+    app = make_app(tmp_path, {"CACHE_PRUNE_MINUTES": "0"})
+    assert "cache_pruner" not in app.extensions

@@ -41,12 +41,13 @@ def _filters() -> tuple[dict, list[str]]:
 @bp.get("/")
 def index():
     filters, problems = _filters()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    entries, total = audit.entries_page(g.partner["id"], page, **filters)
-    pages = max(1, -(-total // audit.PAGE_SIZE))
+    shown = audit.entries_page(g.partner["id"], before=audit.Cursor.read(request.args.get("before")),
+                               after=audit.Cursor.read(request.args.get("after")), **filters)
+    # The filters as the page was asked for them; "older" and "newer" links keep them and replace the cursor.
+    args = {name: value for name, value in request.args.items() if name not in ("before", "after", "page") and value}
     return render_htmx_template(
-        "audit/page.html", "audit/_entries.html", entries=entries, total=total, page=page, pages=pages,
-        actions=audit.actions_for(g.partner["id"]), problems=problems, args=request.args)
+        "audit/page.html", "audit/_entries.html", shown=shown, count_up_to=audit.COUNT_UP_TO,
+        actions=audit.actions_for(g.partner["id"]), problems=problems, args=args)
 
 
 @bp.get("/export.csv")

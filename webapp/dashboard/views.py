@@ -57,6 +57,9 @@ def card(card_id):
 
 @bp.get("/campaigns")
 def campaigns():
-    report = campaign_report(partner_api(), request.args.get("campaign")) or abort(404)
+    hint_key = f"overview_campaign:{current_environment()}"  # the overview's: the active campaign seen last
+    report = campaign_report(partner_api(), request.args.get("campaign"), session.get(hint_key)) or abort(404)
+    if not request.args.get("campaign") and report.chosen is not None and session.get(hint_key) != report.chosen.id:
+        session[hint_key] = report.chosen.id
     return render_template("dashboard/campaigns.html", campaigns=report.listing.value, reply=report.listing.reply,
                            chosen=report.chosen, analytics=report.analytics)

@@ -8,7 +8,9 @@ bp = Blueprint("keys", __name__, url_prefix="/keys")
 bp.before_request(require_login)
 
 from . import views  # noqa: E402,F401
-from .banner import expiring_key_banners  # noqa: E402
+from .banner import expiring_key_banners, start_key_list_call  # noqa: E402
+
+bp.before_app_request(start_key_list_call)  # after auth's (registered first), so the sign-in is loaded
 
 
 @bp.record_once

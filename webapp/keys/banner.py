@@ -9,12 +9,13 @@ from __future__ import annotations
 from flask import g, session, url_for
 
 from .. import clock
+from ..parallel import POOL
 from ..sir import errors
 from ..sir.client import ENVIRONMENTS
 from ..sir.times import parse_time, to_wire
 from ..store import alerts as alert_store
 from ..store import rotations
-from ..templating import Banner, time_left
+from ..templating import Banner, starts_banner_calls, time_left
 from ..upstream import account_api, vault
 
 REMEMBER_SECONDS = 60
@@ -38,10 +39,20 @@ def remember_key_flags(keys) -> list[dict]:
     return items
 
 
+def start_key_list_call() -> None:
+    """`before_app_request`: when the remembered flags are old, the key list is asked as the page begins,
+    alongside the view's own calls, instead of in a round of its own after them."""
+    from flask import request
+
+    if request.blueprint != "keys" and starts_banner_calls() and "jwt" in session and not key_flags_are_fresh():
+        g.key_list_call = POOL.submit(account_api().keys)
+
+
 def key_flags() -> list[dict]:
     if key_flags_are_fresh():
         return session["key_flags"]["items"]
-    return remember_key_flags(account_api().keys())
+    started = g.get("key_list_call")
+    return remember_key_flags(started.result() if started is not None else account_api().keys())
 
 
 def forget_key_flags() -> None:

@@ -6,6 +6,7 @@ from flask import abort, flash, g, render_template, request, session, url_for
 from .. import clock
 from ..actor import current_actor
 from ..errors import in_place
+from ..parallel import POOL
 from ..sir import errors
 from ..sir.client import ENVIRONMENTS
 from ..store import rotations, submissions
@@ -24,19 +25,28 @@ def _portal_key_ids() -> dict[str, str | None]:
     return {env: (row.key_id if (row := vault().record_for(g.partner["id"], env)) else None) for env in ENVIRONMENTS}
 
 
-def _usage_by_key() -> dict:
-    """Last-24-hour traffic per key, from each environment the portal can read; unknown where it cannot."""
+def _usage_by_key(started: dict | None = None) -> dict:
+    """Last-24-hour traffic per key, from each environment the portal can read; unknown where it cannot.
+    `started`: the calls `_start_usage` began, so they ran while the page's other calls did."""
     usage = {}
-    for env in ENVIRONMENTS:
-        if vault().record_for(g.partner["id"], env) is None:
-            continue
+    for task in (_start_usage() if started is None else started).values():
         try:
-            # Fresh: a key made a minute ago is not in a cached answer, and impact is about right now.
-            for key_usage in partner_api(env).api_usage(days=1, fresh=True).value.by_key:
+            for key_usage in task.result().value.by_key:
                 usage[key_usage.key_id] = key_usage
         except errors.SirError:
             continue
     return usage
+
+
+def _start_usage() -> dict:
+    """The usage calls of every environment the portal can read, started at once (a page's one round)."""
+    tasks = {}
+    for env in ENVIRONMENTS:
+        if vault().record_for(g.partner["id"], env) is None:
+            continue
+        # Fresh: a key made a minute ago is not in a cached answer, and impact is about right now.
+        tasks[env] = POOL.submit(partner_api(env).api_usage, days=1, fresh=True)
+    return tasks
 
 
 def _key_or_404(key_id: str):
@@ -61,7 +71,9 @@ def _rotator() -> Rotator:
 
 @bp.get("/")
 def index():
-    listed = account_api().key_list()
+    listing = POOL.submit(account_api().key_list)  # first: it flies while the usage calls are set up
+    usage = _start_usage()  # runs while the key list is read: one round for the page
+    listed = listing.result()
     keys = listed.value
     in_progress = rotations.in_progress_for(g.partner["id"])
     if not listed.reply.stale:  # a roll is finished on what SIR Giving says now, never on a copy
@@ -69,7 +81,7 @@ def index():
     now = clock.now()
     rolled = rotations.latest_by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
     flagged = [k for k in keys if k.needs_attention(now) and k.id not in rolled]
-    return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(),
+    return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(usage),
                            rotations=[r for r in in_progress if r.in_progress], flagged=flagged, now=now, rolled=rolled,
                            can_cancel=can_cancel, state_labels=STATE_LABELS, keys_reply=listed.reply)
 
@@ -113,9 +125,9 @@ def secrets(token):
 
 # -- one key: details, impact, changes --------------------------------------------------------------
 
-def _key_page(key, status=200, reply=None, **forms):
+def _key_page(key, status=200, reply=None, usage_calls=None, **forms):
     portal_keys = _portal_key_ids()
-    usage = _usage_by_key().get(key.id)
+    usage = _usage_by_key(usage_calls).get(key.id)
     latest = rotations.latest_by_old_key(g.partner["id"]).get(key.id)
     replaced = replaced_by(latest, key)
     context = dict(key=key, is_portal_key=portal_keys.get(key.environment) == key.id, usage=usage,
@@ -132,8 +144,9 @@ def _key_page(key, status=200, reply=None, **forms):
 
 @bp.get("/<key_id>")
 def show(key_id):
+    usage = _start_usage()  # runs while the key is read
     shown = _key_for_page(key_id)
-    return _key_page(shown.value, reply=shown.reply)
+    return _key_page(shown.value, reply=shown.reply, usage_calls=usage)
 
 
 def _sign_in_again(back_to: str, what: str = "Nothing was changed."):

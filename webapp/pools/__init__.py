@@ -8,7 +8,9 @@ bp = Blueprint("pools", __name__, url_prefix="/token-pools")
 bp.before_request(require_login)
 
 from . import views  # noqa: E402,F401
-from .banner import low_balance_banners  # noqa: E402
+from .banner import low_balance_banners, start_pools_call  # noqa: E402
+
+bp.before_app_request(start_pools_call)  # after auth's (registered first), so the sign-in is loaded
 
 
 @bp.record_once

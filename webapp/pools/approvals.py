@@ -83,12 +83,11 @@ def every_request(api: PartnerApi) -> Parsed:
     return api.allocation_requests(status=None, limit=EVERY_REQUEST, fresh=True)
 
 
-def runways_after_decisions(api: PartnerApi, items: list[AllocationRequest], forecast: Parsed, *,
-                            balances: bool = False) -> Parsed:
+def runways_after_decisions(api: PartnerApi, items: list[AllocationRequest], forecast: Parsed) -> Parsed:
     """`forecast` (from `pool_runways`), or a fresh one when a request was decided after its balances were
     fetched: those balances are out of date."""
     if decided_since(items, forecast.reply.fetched_at):
-        return pool_runways(api, fresh=True, balances=balances)
+        return pool_runways(api, fresh=True, campaign_hint=forecast.value.active_campaign_id)
     return forecast
 
 
@@ -100,13 +99,15 @@ class PoolsWithRequests:
     pending_by_pool: dict[str, list[AllocationRequest]]
 
 
-def pools_with_requests(api: PartnerApi, fresh: bool = False) -> PoolsWithRequests:
-    """Every pool with its balance (from its balance endpoint), runway and pending requests."""
+def pools_with_requests(api: PartnerApi, fresh: bool = False, pools_call=None,
+                        campaign_hint: str | None = None) -> PoolsWithRequests:
+    """Every pool with its balance, runway and pending requests, asked at once (see `pool_runways` for
+    `pools_call` and `campaign_hint`)."""
     requests_future = POOL.submit(every_request, api)
-    forecast = pool_runways(api, fresh=fresh, balances=True)
+    forecast = pool_runways(api, fresh=fresh, pools_call=pools_call, campaign_hint=campaign_hint)
     items = requests_future.result().value.items
     if not fresh:
-        forecast = runways_after_decisions(api, items, forecast, balances=True)
+        forecast = runways_after_decisions(api, items, forecast)
     return PoolsWithRequests(forecast, pending_by_pool(items))
 
 
@@ -122,15 +123,17 @@ class FollowUp:
         return next((r for r in self.items if r.id == request_id), None) if request_id else None
 
 
-def follow_up(api: PartnerApi, status: str | None = None, page: int = 1) -> FollowUp:
+def follow_up(api: PartnerApi, status: str | None = None, page: int = 1, pools_call=None,
+              campaign_hint: str | None = None) -> FollowUp:
     """A page of the requests (of one status, or all), with how long approvals take and a warning for each
     pool whose pending requests may come too late."""
     everything_future = POOL.submit(every_request, api)
+    runways_future = POOL.submit(pool_runways, api, pools_call=pools_call, campaign_hint=campaign_hint)
     listing = api.allocation_requests(status=status, page=page, limit=25, fresh=True)
     items = everything_future.result().value.items
     times = ApprovalTimes.of(items)
     try:
-        forecast = runways_after_decisions(api, items, pool_runways(api))
+        forecast = runways_after_decisions(api, items, runways_future.result())
     except errors.SirError:
         forecast = None  # the list stands on its own; only the too-late warning needs the runways
     runways = {pool.id: (pool, r) for pool, r in forecast.value.rows} if forecast else {}

@@ -24,6 +24,7 @@ TREND_DAYS = 30
 class Forecast:
     rows: list[tuple[TokenPool, Runway]]
     campaign: Campaign | None  # the running campaign whose tokens were counted against its pool
+    active_campaign_id: str | None = None  # the running campaign, whichever pool it draws on (a hint for next time)
 
     def pool(self, pool_id: str) -> tuple[TokenPool, Runway] | tuple[None, None]:
         return next(((p, r) for p, r in self.rows if p.id == pool_id), (None, None))
@@ -33,50 +34,48 @@ class Forecast:
         return [p for p, _ in self.rows]
 
 
-def pool_runways(api: PartnerApi, *, fresh: bool = False, balances: bool = False,
+def pool_runways(api: PartnerApi, *, fresh: bool = False,
                  pools_call: Callable[[], Parsed] | None = None,
                  trends_call: Callable[[], Parsed] | None = None,
-                 campaign_call: Callable[[], Parsed] | None = None) -> Parsed:
+                 campaign_call: Callable[[], Parsed] | None = None,
+                 campaign_hint: str | None = None) -> Parsed:
     """A Parsed whose value is a Forecast and whose reply is the pool list's (for "updated at" marks).
 
-    `balances`: also ask `GET /token-pools/:id/balance` for each pool (the pools page does; the overview
-    and the banner make do with the list). `pools_call`, `trends_call` and `campaign_call` let the
-    overview share the answers its other cards fetch in the same round."""
+    Every call at once: the pool list (whose balances are the ones shown: the list carries every figure the
+    per-pool balance call does, so 30 pools cost one call, not 31), the trends and the running campaign with
+    its analytics (asked alongside for `campaign_hint`, the running campaign's id seen last). `pools_call`,
+    `trends_call` and `campaign_call` let the overview share the answers its other cards fetch in the same
+    round, and a page the pool list its banner already asked for."""
     trends_future = POOL.submit(trends_call or (lambda: api.trends(TREND_DAYS)))
-    campaign_future = POOL.submit(campaign_call or (lambda: active_campaign_with_analytics(api)))
+    campaign_future = POOL.submit(campaign_call or (lambda: active_campaign_with_analytics(api, campaign_hint)))
     pools = pools_call() if pools_call else api.token_pools(fresh=fresh)
-    listed = pools.value
-    if balances:
-        futures = [POOL.submit(api.pool_balance, pool.id, fresh) for pool in listed]
-        listed = [_merge(pool, future) for pool, future in zip(listed, futures)]
     trends = trends_future.result().value
     try:
         active = campaign_future.result().value
     except errors.SirError:
         active = None  # the forecast falls back to shares of consumption
     campaigns = [active] if active is not None else []
-    return Parsed(_assemble(listed, trends, campaigns), pools.reply)
+    forecast = _assemble(pools.value, trends, campaigns)
+    if active is not None:
+        forecast = Forecast(forecast.rows, forecast.campaign, active[0].id)
+    return Parsed(forecast, pools.reply)
 
 
-def active_campaign_with_analytics(api: PartnerApi) -> Parsed:
-    """The running campaign and its analytics, or a Parsed of None when no campaign runs."""
+def active_campaign_with_analytics(api: PartnerApi, hint: str | None = None) -> Parsed:
+    """The running campaign and its analytics, or a Parsed of None when no campaign runs. With `hint` (the
+    running campaign's id seen last) both calls go at once; a campaign that changed costs one more."""
+    prefetch = POOL.submit(api.campaign_analytics, hint) if hint else None
     active = api.active_campaign()
     if active.value is None:
         return active
-    analytics = api.campaign_analytics(active.value.id)
+    analytics = None
+    if prefetch is not None and active.value.id == hint:
+        try:
+            analytics = prefetch.result()
+        except errors.SirError:
+            analytics = None
+    analytics = analytics or api.campaign_analytics(active.value.id)
     return Parsed((active.value, analytics.value), analytics.reply)
-
-
-def _merge(listed: TokenPool, balance_future) -> TokenPool:
-    """The pool from the list with the figures of its balance endpoint (the newest ones); the list's own
-    figures, a few seconds older, when that call fails."""
-    try:
-        balance = balance_future.result().value
-    except errors.SirError:
-        return listed
-    # Only what the balance reply said: a figure it left out keeps the list's.
-    said = balance.model_fields_set & {"balance", "allocated", "consumed", "threshold", "status"}
-    return listed.model_copy(update={name: getattr(balance, name) for name in said})
 
 
 def _assemble(pools: list[TokenPool], trends, campaigns) -> Forecast:

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
 
-from flask import abort, flash, g, request, url_for
+from flask import abort, flash, g, request, session, url_for
 
 from .. import clock
 from .. import charts
 from ..actor import current_actor
 from ..auth.kept_forms import restored_form
 from ..errors import in_place
-from ..upstream import partner_api
+from ..upstream import current_environment, partner_api
 from ..web import go, render_htmx_template
 from . import bp, top_ups
 from .approvals import follow_up, pools_with_requests
-from .banner import share_forecast
+from .banner import pools_call, share_forecast
 from .forecast import pool_runways
 from .forms import MAX_TOP_UP, REASON_MAX, REASON_MIN, ConfirmTopUpForm, TopUpForm
 
@@ -20,10 +20,25 @@ STATUSES = ("pending", "approved", "rejected")
 LIVE_FIELDS = ("amount", "reason")
 
 
+def _campaign_hint_key() -> str:
+    """The overview's: the running campaign's id seen last, so its analytics are asked in the page's one round."""
+    return f"overview_campaign:{current_environment()}"
+
+
+def _shared(forecast) -> None:
+    """The forecast to the banner, and the running campaign's id for the next page's round."""
+    share_forecast(forecast)
+    seen = forecast.value.active_campaign_id
+    if seen and session.get(_campaign_hint_key()) != seen:
+        session[_campaign_hint_key()] = seen
+
+
 @bp.get("/")
 def index():
-    shown = pools_with_requests(partner_api(), fresh=request.args.get("refresh") == "1")
-    share_forecast(shown.forecast)
+    api, fresh = partner_api(), request.args.get("refresh") == "1"
+    shown = pools_with_requests(api, fresh=fresh, pools_call=pools_call(api, fresh),
+                                campaign_hint=session.get(_campaign_hint_key()))
+    _shared(shown.forecast)
     rows = shown.forecast.value.rows
     return render_htmx_template("pools/page.html", "pools/_pools.html", rows=rows, reply=shown.forecast.reply,
                                 campaign=shown.forecast.value.campaign, pending_by_pool=shown.pending_by_pool,
@@ -33,9 +48,9 @@ def index():
 # -- request a top-up: step 1 ----------------------------------------------------------------------
 
 def _pool_or_404(api, pool_id):
-    """The forecast (its balances from the balance endpoint, shared with the banner), and the pool in it."""
-    forecast = pool_runways(api, balances=True)
-    share_forecast(forecast)
+    """The forecast (shared with the banner), and the pool in it."""
+    forecast = pool_runways(api, pools_call=pools_call(api), campaign_hint=session.get(_campaign_hint_key()))
+    _shared(forecast)
     pool, pool_runway = forecast.value.pool(pool_id)
     if pool is None:
         abort(404)
@@ -155,9 +170,10 @@ def _already_sent(result):
 def top_up_requests():
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    shown = follow_up(partner_api(), status, page)
+    api = partner_api()
+    shown = follow_up(api, status, page, pools_call=pools_call(api), campaign_hint=session.get(_campaign_hint_key()))
     if shown.forecast is not None:
-        share_forecast(shown.forecast)
+        _shared(shown.forecast)
     return render_htmx_template("pools/requests.html", "pools/_requests.html", listing=shown.listing.value,
                                 reply=shown.listing.reply, status_filter=status, times=shown.times,
                                 warnings=shown.warnings, now=clock.now(),

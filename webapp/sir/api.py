@@ -155,6 +155,12 @@ class PartnerApi:
     def webhooks(self, fresh: bool = False) -> Parsed:
         return self.every("/v1/partner/webhooks", models.Webhook.parse, fresh=fresh)
 
+    def webhook(self, webhook_id: str) -> models.Webhook | None:
+        """One endpoint, or None when the partner has none with that id. The reference has no call for one
+        endpoint: the list is read page by page only until it turns up (one call for most partners)."""
+        pager = self.pager("/v1/partner/webhooks", models.Webhook.parse)
+        return next((hook for page in pager.pages() for hook in page if hook.id == webhook_id), None)
+
     def register_webhook(self, url: str, description: str | None, event_types: list[str], receive_all: bool) -> dict:
         """The reply as the reference documents it (a camelCase dict): it carries the signing secret, shown once."""
         body = {"url": url, "eventTypes": event_types, "receiveAllEvents": receive_all}

@@ -243,3 +243,20 @@ def prune_expired(session: requests_cache.CachedSession, limit: int) -> int:
         return connection.execute(
             f"DELETE FROM {table} WHERE key IN (SELECT key FROM {table} WHERE expires <= ? LIMIT ?)",
             (cutoff, limit)).rowcount
+
+
+def bound_entries(session: requests_cache.CachedSession, max_entries: int, limit: int) -> int:
+    """Delete the soonest-expiring cached answers past `max_entries` (at most `limit` of them); how many went.
+    The expired-long-ago ones go first, then those that expired most recently, then live ones: a cache that
+    fills faster than answers expire stays bounded. Redis is bounded by its own `maxmemory` policy."""
+    cache = session.cache
+    if not isinstance(cache, requests_cache.SQLiteCache):
+        return 0
+    table = cache.responses.table_name
+    with cache.responses.connection(commit=True) as connection:
+        over = connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] - max_entries
+        if over <= 0:
+            return 0
+        return connection.execute(
+            f"DELETE FROM {table} WHERE key IN (SELECT key FROM {table} ORDER BY expires LIMIT ?)",
+            (min(over, limit),)).rowcount

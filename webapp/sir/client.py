@@ -96,6 +96,11 @@ class CallRecord:
     status: int | None
     cacheable: bool = False  # went through the HTTP cache (signed GETs)
     failure: str | None = None  # "timeout" or "unreachable" when no status came back
+    started: float = 0.0  # time.perf_counter() as it was sent: which calls of a page overlapped (tests, bench/)
+
+    @property
+    def ended(self) -> float:
+        return self.started + self.elapsed_ms / 1000
 
     @property
     def family(self) -> str:
@@ -243,7 +248,7 @@ class SirClient:
 
     def _record(self, record, prepared, path, started, status, from_cache, cacheable, failure=None):
         self._emit(record, CallRecord(prepared.method, path, (time.perf_counter() - started) * 1000, from_cache,
-                                      False, status, cacheable, failure))
+                                      False, status, cacheable, failure, started))
 
     def _emit(self, record, call: CallRecord) -> None:
         if record is not None:

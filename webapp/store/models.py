@@ -39,7 +39,10 @@ class AuditEntry(db.Model):
     """One state-changing thing the portal did: when, who, partner, environment, what, target, outcome."""
 
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_partner_at", "partner_id", "at"),)
+    # The log's pages, newest first, by keyset (time, then id); and the same per action (a filter, and the
+    # partner's distinct actions without reading every entry).
+    __table_args__ = (Index("ix_audit_partner_at_id", "partner_id", "at", "id"),
+                      Index("ix_audit_partner_action_at", "partner_id", "action", "at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

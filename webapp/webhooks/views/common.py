@@ -10,9 +10,11 @@ from ...store.models import ReceiverEndpoint
 from ...upstream import current_environment, partner_api
 
 
-def webhook_or_404(webhook_id: str) -> Webhook:
-    hooks = partner_api().webhooks().value
-    return next((h for h in hooks if h.id == webhook_id), None) or abort(404)
+def webhook_or_404(webhook_id: str, found: Webhook | None | object = ...) -> Webhook:
+    """The partner's endpoint, or a 404. `found`: the answer of `PartnerApi.webhook` asked already (in a
+    page's round)."""
+    hook = partner_api().webhook(webhook_id) if found is ... else found
+    return hook or abort(404)
 
 
 def kept_receivers() -> dict[str, ReceiverEndpoint]:

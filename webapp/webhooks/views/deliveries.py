@@ -11,6 +11,7 @@ from ... import clock
 from ...actor import current_actor
 from ...csv_export import csv_response
 from ...errors import in_place
+from ...parallel import POOL
 from ...sir import errors
 from ...sir.times import to_local_input
 from ...upstream import partner_api
@@ -25,12 +26,17 @@ from .common import kept_receivers, webhook_or_404
 
 @bp.get("/<webhook_id>")
 def deliveries(webhook_id):
-    hook = webhook_or_404(webhook_id)
     chosen = DeliveryFilter.from_args(request.args)
     api = partner_api()
-    listing = api.deliveries(hook.id, page=chosen.page, fresh=request.args.get("refresh") == "1", **chosen.api_params())
+    # The endpoint, its deliveries and its health at once: one round for the page.
+    hook_call = POOL.submit(api.webhook, webhook_id)
+    health_call = POOL.submit(api.webhook_health)
+    listing_call = POOL.submit(api.deliveries, webhook_id, page=chosen.page,
+                               fresh=request.args.get("refresh") == "1", **chosen.api_params())
+    hook = webhook_or_404(webhook_id, hook_call.result())
+    listing = listing_call.result()
     try:
-        health = next((h for h in api.webhook_health().value if h.webhook_id == hook.id), None)
+        health = next((h for h in health_call.result().value if h.webhook_id == hook.id), None)
     except errors.SirError:
         health = None  # the deliveries are what this page is for; the health line is a bonus
     receiver = kept_receivers().get(hook.id)

@@ -8,6 +8,7 @@ from werkzeug.wsgi import host_is_trusted
 from ...actor import current_actor
 from ...auth.kept_forms import restored_form
 from ...errors import in_place
+from ...parallel import POOL
 from ...sir import errors
 from ...store import receivers, replacements, submissions
 from ...upstream import current_environment, partner_api, vault
@@ -21,9 +22,10 @@ from .common import kept_receivers, webhook_or_404
 @bp.get("/")
 def index():
     api = partner_api()
+    health_call = POOL.submit(api.webhook_health)  # alongside the list: one round for the page
     hooks = api.webhooks()
     try:
-        health = {h.webhook_id: h for h in api.webhook_health().value}
+        health = {h.webhook_id: h for h in health_call.result().value}
     except errors.SirError:
         health = None  # the endpoints are what this page is for; it says health is not available
     kept = kept_receivers()
