@@ -181,6 +181,7 @@ def init_app(app: Flask) -> None:
             "current_environment": current_environment(),
             "csp_nonce": csp_nonce(),
             "demo_mode": app.config["SETTINGS"].embedded_simulator,
-            "portal_banners": portal_banners(),
+            # A streamed page sends its banners when their calls answer (dashboard.views.overview), not first.
+            "portal_banners": [] if g.get("banners_streamed") else portal_banners(),
             "session_ends": session_end(),
         }
