@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import (Response, abort, current_app, g, get_flashed_messages, redirect, render_template, request, session,
-                   stream_with_context, url_for)
+from flask import (Response, abort, current_app, g, get_flashed_messages, make_response, redirect, render_template,
+                   request, session, stream_with_context, url_for)
 from markupsafe import Markup
 
 from ..keys.banner import key_flags_are_fresh, remember_key_flags
@@ -44,7 +44,9 @@ def overview():
         shown = load_overview(partner_api(), params, hints, keys_call, budget=budget)
         _share_banner_answers(shown.pools, shown.keys)
         _remember_campaign(hints, hint_key)
-        return render_template("dashboard/page.html", cards=shown.cards, params=params)
+        response = make_response(render_template("dashboard/page.html", cards=shown.cards, params=params))
+        response.vary.add("HX-Request")
+        return response
 
     tasks = start_overview(partner_api(), params, hints, keys_call)
     g.banners_streamed = g.streamed = True
