@@ -36,12 +36,13 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 FILLED = "() => performance.getEntriesByName('cards-filled').length > 0"
-# Milliseconds from the overview's own request (after any redirect) to its first byte, cards filled, charts drawn.
+# Milliseconds from the overview's own request (after any redirect) to its first byte, cards filled, charts drawn,
+# last byte.
 MARKS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const start = Math.max(nav.fetchStart, nav.redirectEnd);
   const at = (name) => { const m = performance.getEntriesByName(name)[0]; return m ? m.startTime - start : null; };
-  return [nav.responseStart - start, at('cards-filled'), at('charts-drawn')];
+  return [nav.responseStart - start, at('cards-filled'), at('charts-drawn'), nav.responseEnd - start];
 }"""
 
 
@@ -187,6 +188,7 @@ def report(build: Build, slowest_ms: float) -> None:
     for name, samples in (("first view after sign-in", build.first), ("later views", build.later)):
         print(f"  {name}:")
         print(f"    first byte          {spread([s[0] for s in samples], unit=' ms')}")
+        print(f"    last byte           {spread([s[3] for s in samples], unit=' ms')}")
         print(f"    cards filled        {spread([s[1] for s in samples], unit=' ms')}")
         print(f"    charts drawn        {spread([s[2] for s in samples], unit=' ms')}")
         print(f"    filled / slowest    {spread([s[1] for s in samples], slowest_ms, 'x')}  (target <= 1.2x)")
