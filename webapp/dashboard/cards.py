@@ -163,7 +163,8 @@ def start_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callab
 
 def in_order_of_arrival(tasks: dict[Hashable, Task], budget: float) -> Iterator[tuple[Hashable, Task | None]]:
     """(key, task) for each task as it finishes, in whatever order they finish; those still running when
-    `budget` seconds (from this call) have passed come last, with None."""
+    `budget` seconds (from this call) have passed come last, with None. A task that finished while the caller
+    was busy (rendering the cards before it) is given as finished even when the budget has passed since."""
     deadline = time.monotonic() + budget
     keys = {task.future: key for key, task in tasks.items()}
     left = dict(tasks)
@@ -178,8 +179,8 @@ def in_order_of_arrival(tasks: dict[Hashable, Task], budget: float) -> Iterator[
             yield key, tasks[key]
     except TimeoutError:
         pass
-    for key in left:
-        yield key, None
+    for key, task in left.items():
+        yield key, task if task.done() else None
 
 
 def load_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callable[[], list] | None = None,
