@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -207,6 +208,7 @@ def main() -> int:
     simulator = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(sim_port),
                                   "--latency-ms", str(args.latency_ms)], cwd=ROOT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    builds: list[Build] = []
     try:
         wait_until_up(sim_url + "/partner-api/openapi.json", simulator)
         builds = [Build(f"before ({args.before})", export(args.before), sim_url)] if args.before else []
@@ -233,6 +235,10 @@ def main() -> int:
             report(build, slowest_ms)
     finally:
         simulator.terminate()
+        for build in builds:  # the instance folders, and the exported tree of --before
+            shutil.rmtree(build.instance, ignore_errors=True)
+            if build.source != ROOT:
+                shutil.rmtree(build.source, ignore_errors=True)
     return 0
 
 
