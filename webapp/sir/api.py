@@ -8,6 +8,8 @@ the generic ones and return the parsed types of `models.py`.
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 from . import models
@@ -305,17 +307,29 @@ class AccountApi:
         each page retried once, or a recent copy marked stale; the reply is the first stale page's, if any.
         Read from every host that holds keys (`SirClient.key_hosts`); a key two hosts list counts once, as the
         host that holds its environment's keys says it."""
-        replies: list[Reply] = []
-        merged: dict[str, models.ApiKey] = {}
-        complete = True
-        for base_url in self.client.key_hosts():
-            def fetch(page: int, limit: int, base_url=base_url):
+        def read(base_url: str) -> tuple[str, Listing, list[Reply]]:
+            replies: list[Reply] = []
+
+            def fetch(page: int, limit: int):
                 reply = self.client.jwt_read("/v1/partner/keys", self.token, params={"page": page, "limit": limit},
                                              record=self.record, base_url=base_url)
                 replies.append(reply)
                 return reply.data
 
-            listing = collect(fetch, models.ApiKey.parse, path="/v1/partner/keys")
+            return base_url, collect(fetch, models.ApiKey.parse, path="/v1/partner/keys"), replies
+
+        hosts = self.client.key_hosts()
+        if len(hosts) == 1:
+            results = [read(hosts[0])]
+        else:  # both hosts at once: the second host must not add a round to every page that shows keys
+            with ThreadPoolExecutor(len(hosts)) as pool:
+                futures = [pool.submit(contextvars.copy_context().run, read, host) for host in hosts]
+                results = [future.result() for future in futures]
+        replies: list[Reply] = []
+        merged: dict[str, models.ApiKey] = {}
+        complete = True
+        for base_url, listing, host_replies in results:
+            replies.extend(host_replies)
             complete = complete and listing.complete
             for key in listing:
                 if key.id not in merged or self.client.key_host(key.environment) == base_url:
