@@ -192,3 +192,13 @@ def init_app(app: Flask) -> None:
     for kind in (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError,
                  exc.OperationalError, exc.InterfaceError, exc.TimeoutError, exc.DisconnectionError):
         app.register_error_handler(kind, unreachable)
+
+    @app.after_request
+    def name_a_database_outage(response):
+        # A page that could be drawn without the database (its credential held in memory, its session in Redis)
+        # has still left out what the database holds (alerts, audit, stored state): say so with the named 503
+        # rather than show a page that is quietly incomplete. Redis outages degrade on purpose (cache misses).
+        if (current_outage() == DATABASE and response.status_code < 400 and response.mimetype == "text/html"
+                and request.blueprint != "receiver"):
+            return outage_response(DATABASE)
+        return response

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from tests.conftest import form_values, page, read_timeout, text_of
 
+# The key list is read from the sign-in host and from the production host that manages live keys
+# (SIR_LIVE_KEYS_HOST=production), at once: the embedded simulator answers both, so a fault must hit two tries
+# on each host for the list to fail twice.
+TWICE_ON_EACH_HOST = 4
+
 
 def stale_notice(response):
     return page(response).select_one(".stale-notice")
@@ -24,7 +29,7 @@ def test_one_5xx_on_the_key_list_is_retried_and_the_list_is_fresh(signed_in, sim
 
 def test_the_key_list_fails_twice_and_the_page_shows_its_copy_marked_stale_with_a_retry(signed_in, simulator):
     fresh = signed_in.get("/keys/")
-    simulator.add_fault(method="GET", path="/v1/partner/keys", status=503, count=2)
+    simulator.add_fault(method="GET", path="/v1/partner/keys", status=503, count=TWICE_ON_EACH_HOST)
     response = signed_in.get("/keys/")
     assert response.status_code == 200
     notice = stale_notice(response)
@@ -37,7 +42,7 @@ def test_the_key_list_fails_twice_and_the_page_shows_its_copy_marked_stale_with_
 
 def test_the_key_list_timing_out_twice_shows_its_copy_marked_stale(app, signed_in, simulator):
     signed_in.get("/keys/")
-    simulator.add_fault(method="GET", path="/v1/partner/keys", delay_ms=1500, count=2)
+    simulator.add_fault(method="GET", path="/v1/partner/keys", delay_ms=1500, count=TWICE_ON_EACH_HOST)
     with read_timeout(app, 0.3):
         response = signed_in.get("/keys/")
     assert response.status_code == 200
@@ -57,7 +62,7 @@ def test_a_keys_page_fails_twice_and_shows_its_copy_marked_stale(signed_in, simu
 
 
 def test_without_a_copy_two_failures_say_what_failed(signed_in, simulator):
-    simulator.add_fault(method="GET", path="/v1/partner/keys", status=500, count=2)
+    simulator.add_fault(method="GET", path="/v1/partner/keys", status=500, count=TWICE_ON_EACH_HOST)
     response = signed_in.get("/keys/")
     assert response.status_code == 502 and "Try again" in text_of(response)
 
