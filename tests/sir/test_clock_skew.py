@@ -100,3 +100,15 @@ def test_the_measured_offset_is_logged_once_per_change_without_secrets(skewed_ap
     lines = [r.getMessage() for r in caplog.records if r.name == "webapp.sir.client"]
     assert len(lines) == 1 and "s from this machine's" in lines[0] and ("+4" in lines[0] or "+39" in lines[0])
     assert credential.secret_key not in lines[0] and credential.hmac_secret not in lines[0]
+
+
+def test_moving_the_demo_clock_is_no_skew_the_portal_corrects_for(tmp_path):
+    # The move's own reply is stamped after the jump while the call left before it: read as a skew, half the move
+    # (12 h for a day) would be added to every time the portal states next.
+    from webapp.sir.operator import SimulatorControls
+
+    app = make_app(tmp_path)
+    client = app.extensions["sir_client"]
+    SimulatorControls(client).advance_clock(86_400)
+    assert abs(client.sir_time() - client.clock()) <= 2
+    assert abs(client.clock_offset(client.base_urls["sandbox"]) or 0) <= 2

@@ -203,8 +203,11 @@ class SirClient:
             stated = parsedate_to_datetime(response.headers["Date"]).timestamp()
         except (KeyError, TypeError, ValueError, IndexError):
             return None
+        received_at = self.clock()
+        if abs(received_at - sent_at - response.elapsed.total_seconds()) > SKEW_TOLERANCE_SECONDS:
+            return None  # this machine's clock jumped during the call (the demo clock moved): no fair reading
         # Date is truncated to the second (+0.5 on average); compare it with the middle of the round trip.
-        measured = stated + 0.5 - (sent_at + self.clock()) / 2
+        measured = stated + 0.5 - (sent_at + received_at) / 2
         origin = _origin(url)
         kept = self._offsets.get(origin)
         if kept is None or abs(measured - kept) > SKEW_TOLERANCE_SECONDS:
