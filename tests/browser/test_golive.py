@@ -12,7 +12,7 @@ def test_the_admin_fixes_a_row_from_the_checklist_and_sees_it_turn_green(page, l
     sign_in(page, live_server, "acme")
     assert page.locator("nav.mainnav a", has_text="Go live").count() == 1  # no production key yet: not live
 
-    page.locator(".env-switch + a", has_text="Go-live checklist").click()
+    page.locator(".env-switch ~ a", has_text="Go-live checklist").click()
     page.wait_for_url(lambda url: urlpath(url) == "/go-live/")
     assert page.locator("li.golive-row").count() == 8
     assert state_of(page, "live_keys") == "passed"  # Acme's "Live backend" pair

@@ -34,7 +34,8 @@ def test_rolling_the_portals_key_from_the_keys_page(page, live_server):
     main = page.locator("main").inner_text()
     assert "stops working" in main and secret not in page.content()
     assert page.locator("ol.roll-steps li.done").count() == 5
-    assert page.locator("tr.new-key .requests-last-hour").inner_text() == "1"  # the proving call
+    # The proving call, and the portal's own reads since it switched to the new key (its banners' pools list).
+    assert int(page.locator("tr.new-key .requests-last-hour").inner_text()) >= 1
 
     page.reload()  # coming back does not show the secrets again
     page.wait_for_selector("table.traffic")

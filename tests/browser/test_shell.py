@@ -24,8 +24,8 @@ def test_the_header_shows_nav_partner_admin_and_environment(page, live_server):
     assert page.locator(".prod-bar").count() == 0
     nav = page.get_by_role("navigation", name="Main")
     assert [link.inner_text() for link in nav.get_by_role("link").all()] == [
-        "Overview", "Campaigns", "API keys", "Token pools", "Webhooks", "Events", "Batches", "Audit log",
-        "Go live"]  # Acme has no production key in the portal yet: it has not gone live
+        "Overview", "Campaigns", "API keys", "Token pools", "Webhooks", "Events", "Batches", "Alerts",
+        "Audit log", "Go live"]  # Acme has no production key in the portal yet: it has not gone live
     assert nav.locator("a[aria-current=page]").inner_text() == "Overview"
     nav.get_by_role("link", name="Audit log").click()
     expect(nav.locator("a[aria-current=page]")).to_have_text("Audit log")
