@@ -431,7 +431,9 @@ class SirClient:
     def on_clock(self, moment: datetime) -> datetime:
         """A moment the caches stamped with real time, moved onto this client's clock (the embedded simulator's
         may have been moved ahead), so "Updated"/"Stale since" agree with every other time on the page."""
-        return _aware(moment) + timedelta(seconds=self.sir_time() - time.time())
+        # To the millisecond: the two clocks are read microseconds apart, and that jitter must not move a stamp
+        # (the kept card HTML is keyed on it, dashboard/rendered.py).
+        return _aware(moment) + timedelta(seconds=round(self.sir_time() - time.time(), 3))
 
     def invalidate(self, credential: Credential | str, *families: str) -> None:
         """Make every cached answer of `families` (`"token-pools"`, `"webhooks"`…) a miss from now on, for this
