@@ -2,7 +2,7 @@
 vault check` proves the configured keys decrypt them all;
 `flask prune` deletes what the portal no longer needs (webapp/housekeeping.py);
 `flask alerts run` runs the alert checks once (for cron or a systemd timer; webapp/alerts/run.py);
-`flask sir check` is the connection check (webapp/connection/check.py) with a partner's stored key."""
+`flask sir check` is the connection check (webapp/sir/check.py) with a partner's stored key."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def init_app(app: Flask) -> None:
     def sir_check(partner, environment):
         """Ask every endpoint the portal reads, once, with the partner's own key (reads only, never a write): one
         line per endpoint. Exits 1 on any problem."""
-        from .connection import check
+        from .sir import check
 
         stored = current_app.extensions["vault"].stored()
         partners = sorted({p for p, _ in stored})

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import AuthActions, make_app, page, text_of
 from tests.variants.conftest import VARIANTS
-from webapp.connection.check import SIGNED_PROBES
+from webapp.sir.check import SIGNED_PROBES
 from webapp.sir.api import AccountApi
 from webapp.sir.transport import WSGITransport
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasPath, BaseModel
 
-from ..sir import errors, models
-from ..sir.client import Credential, SirClient
+from . import errors, models
+from .client import Credential, SirClient
 
 REFUSED_STATUSES = (401, 403)
 
