@@ -91,12 +91,22 @@ def init_app(app: Flask) -> None:
         if request_id is None:
             return response
         response.headers["X-Request-ID"] = request_id
+        if g.get("streamed"):  # its calls are made while the body streams: counted once it has (below)
+            g.streamed_status = response.status_code
+            return response
         fields = _request_fields(response.status_code)
         log.info(REQUEST_LINE % fields, extra=fields)
         return response
 
     @app.teardown_request
     def forget_request_id(error=None):
+        # A streamed response's teardown runs twice (Flask's stream_with_context): after the view, and after the
+        # body, which sets `stream_finished` (its end, or the browser gone).
+        status = g.get("streamed_status") if g.get("stream_finished") else None
+        if status is not None and g.get("request_id") is not None:
+            del g.streamed_status
+            fields = _request_fields(status)
+            log.info(REQUEST_LINE % fields, extra=fields)
         token = g.pop("request_id_token", None)
         if token is not None:
             REQUEST_ID.reset(token)

@@ -221,6 +221,8 @@ def init_app(app: Flask) -> None:
             "current_environment": current_environment(),
             "csp_nonce": csp_nonce(),
             "demo_mode": app.config["SETTINGS"].embedded_simulator,
-            "portal_banners": LazyBanners(),
+            # A streamed page sends its banners when their calls answer (dashboard.views.overview), not first;
+            # otherwise they are computed only if a template shows them (a full page, never a card partial).
+            "portal_banners": [] if g.get("banners_streamed") else LazyBanners(),
             "session_ends": session_end(),
         }

@@ -33,6 +33,10 @@ def init_app(app: Flask) -> None:
         started = g.get("request_started")
         if started is None:
             return response
+        if g.get("streamed"):  # the header leaves before the calls are made: the request log line counts them
+            response.headers["Server-Timing"] = (f'sir;desc="streamed: calls follow the head", '
+                                                 f"head;dur={(time.perf_counter() - started) * 1000:.1f}")
+            return response
         calls = g.get("sir_calls") or []
         upstream = [c for c in calls if not c.from_cache]
         hits = len(calls) - len(upstream)

@@ -1,11 +1,14 @@
 """webapp/dashboard/campaigns.py and cards.load_overview called directly, against the in-process simulator."""
 
+import threading
+
 import pytest
 
 from tests.conftest import ACCOUNTS, PASSWORD
 from webapp.dashboard.campaigns import campaign_report
-from webapp.dashboard.cards import CARDS, load_overview, read_params
+from webapp.dashboard.cards import CARDS, in_order_of_arrival, load_overview, read_params
 from webapp.sir.api import AccountApi, PartnerApi
+from webapp.parallel import POOL
 from webapp.sir.client import Credential
 
 
@@ -38,3 +41,25 @@ def test_the_overview_brings_the_banners_pools_and_keys_in_the_cards_round(acme)
     assert {p.id for p in shown.pools.value} == {p.id for p in api.token_pools().value}
     assert "dashboard tests" in [k.name for k in shown.keys]
     assert load_overview(api, read_params({}), {}).keys is None  # the banner remembered them: not asked
+
+
+def test_a_card_that_finished_while_the_page_was_busy_is_not_sent_as_a_skeleton():
+    release = threading.Event()
+    tasks = {"quick": POOL.submit(lambda: "quick"), "slow": POOL.submit(release.wait)}
+    tasks["quick"].future.result()  # finished by its worker (result() could run it here instead)
+    arriving = in_order_of_arrival(tasks, budget=0)
+    assert next(arriving)[0] == "quick"
+    release.set()  # the slow one finishes while the caller renders the quick one, past the budget
+    tasks["slow"].future.result()
+    key, task = next(arriving)
+    assert key == "slow" and task is not None and task.result() is True
+
+
+def test_a_card_still_waiting_when_the_budget_has_passed_comes_last_without_its_task():
+    release = threading.Event()
+    tasks = {"waiting": POOL.submit(release.wait), "quick": POOL.submit(lambda: "quick")}
+    tasks["quick"].future.result()  # finished by its worker (result() could run it here instead)
+    try:
+        assert list(in_order_of_arrival(tasks, budget=0)) == [("quick", tasks["quick"]), ("waiting", None)]
+    finally:
+        release.set()

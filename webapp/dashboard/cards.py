@@ -2,16 +2,18 @@
 
 The overview fetches every card's call at once on a small thread pool, so the page costs about one round
 trip of the slowest call instead of one per card (a browser would also open at most six connections per
-host, so eight lazily loaded cards would take two rounds). A card still waiting when the time budget runs
-out is sent as a skeleton that loads itself; its answer, once it arrives, is in the HTTP cache.
+host, so eight lazily loaded cards would take two rounds). The page itself is streamed (views.overview):
+each card is sent the moment its own answer arrives (`in_order_of_arrival`). A card still waiting when the
+time budget runs out is sent as a skeleton that loads itself; its answer, once it arrives, is in the HTTP cache.
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, wait
+import time
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Hashable, Iterator
 
 from ..sir import errors
 from ..parallel import POOL, Task
@@ -136,6 +138,10 @@ def load(card: Card, api: PartnerApi, params: dict, hints: dict | None = None) -
     return Loaded(card, value=parsed.value, reply=parsed.reply)
 
 
+# The banners' share of the overview's round, next to the cards in `start_overview`'s tasks.
+BANNERS = "banners"
+
+
 @dataclass
 class Overview:
     cards: list[Loaded]
@@ -143,14 +149,48 @@ class Overview:
     keys: list | None  # the key list, for the expiring-key banner (None: not asked, or that call failed)
 
 
-def load_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callable[[], list] | None = None,
-                  budget: float = BUDGET_SECONDS) -> Overview:
-    """Every card, and in the same round what the banners of every page need: the pools, and the key list
-    through `keys_call` (a JWT call) unless the banner remembers it."""
+def start_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callable[[], list] | None = None
+                   ) -> dict[str, Task]:
+    """Every card's call at once, and in the same round what the banners of every page need: the pools, and
+    the key list through `keys_call` (a JWT call) unless the banner remembers it. Tasks by card id, and under
+    BANNERS one that gives (pools or None, keys or None) when both have answered."""
     pools_task = POOL.submit(shared, hints, "token_pools", api.token_pools)
     keys_task = POOL.submit(keys_call) if keys_call is not None else None
-    cards = load_all(api, params, hints, budget)
-    return Overview(cards, _answer(pools_task), _answer(keys_task) if keys_task is not None else None)
+    tasks = {card.id: POOL.submit(load, card, api, params, hints) for card in CARDS.values()}
+    tasks[BANNERS] = POOL.submit(lambda: (_answer(pools_task), _answer(keys_task) if keys_task is not None else None))
+    return tasks
+
+
+def in_order_of_arrival(tasks: dict[Hashable, Task], budget: float) -> Iterator[tuple[Hashable, Task | None]]:
+    """(key, task) for each task as it finishes, in whatever order they finish; those still running when
+    `budget` seconds (from this call) have passed come last, with None. A task that finished while the caller
+    was busy (rendering the cards before it) is given as finished even when the budget has passed since."""
+    deadline = time.monotonic() + budget
+    keys = {task.future: key for key, task in tasks.items()}
+    left = dict(tasks)
+
+    def remaining():
+        return max(0.0, deadline - time.monotonic())
+
+    try:
+        for future in as_completed(keys, timeout=remaining()):
+            key = keys[future]
+            del left[key]
+            yield key, tasks[key]
+    except TimeoutError:
+        pass
+    for key, task in left.items():
+        yield key, task if task.done() else None
+
+
+def load_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callable[[], list] | None = None,
+                  budget: float = BUDGET_SECONDS) -> Overview:
+    """The whole overview at once (see `start_overview`); the banners' calls are waited for past the budget."""
+    tasks = start_overview(api, params, hints, keys_call)
+    arrived = dict(in_order_of_arrival(tasks, budget))
+    cards = [arrived[card.id].result() if arrived[card.id] else Loaded(card, pending=True) for card in CARDS.values()]
+    pools, keys = tasks[BANNERS].result()
+    return Overview(cards, pools, keys)
 
 
 def _answer(task: Task):
@@ -165,6 +205,6 @@ def load_all(api: PartnerApi, params: dict, hints: dict | None = None, budget: f
     back with what this one saw."""
     hints = {} if hints is None else hints
     tasks = {card.id: POOL.submit(load, card, api, params, hints) for card in CARDS.values()}
-    wait([task.future for task in tasks.values()], timeout=budget)
-    return [tasks[card_id].result() if tasks[card_id].done() else Loaded(card, pending=True)
+    arrived = dict(in_order_of_arrival(tasks, budget))
+    return [arrived[card_id].result() if arrived[card_id] else Loaded(card, pending=True)
             for card_id, card in CARDS.items()]

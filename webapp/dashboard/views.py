@@ -2,16 +2,22 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import abort, current_app, make_response, redirect, render_template, request, session, url_for
+from flask import (Response, abort, current_app, g, get_flashed_messages, make_response, redirect, render_template,
+                   request, session, stream_with_context, url_for)
+from markupsafe import Markup
 
 from ..keys.banner import key_flags_are_fresh, remember_key_flags
 from ..pools.banner import share_pools
+from ..templating import portal_banners
 from ..upstream import account_api, current_environment, partner_api
 from ..web import is_htmx_partial_request
 from . import bp
 from .campaigns import campaign_report
-from .cards import CARDS, PARAMS, load, load_overview, read_params
+from .cards import BANNERS, CARDS, PARAMS, Loaded, in_order_of_arrival, load, load_overview, read_params, start_overview
 from .rendered import card_html
+
+# Where the streamed overview's banners and cards go in its page (dashboard/page.html).
+ARRIVALS = Markup("<!-- the cards follow, as they arrive -->")
 
 
 def card_params() -> tuple[dict, bool]:
@@ -25,19 +31,76 @@ def card_params() -> tuple[dict, bool]:
 
 @bp.get("/")
 def overview():
+    """The overview, streamed: the page's head, navigation and every card's placeholder leave at once (the
+    browser fetches the style sheet and scripts meanwhile), then each card the moment its own answer arrives,
+    and the banners when theirs has (dashboard/page.html places them without script). An htmx navigation that
+    swaps the page in (history restore) gets it whole: a swap does not attach a declarative shadow root."""
     params = read_params(request.args)
     # The active campaign's id seen last time lets its analytics be asked at once (see cards._campaign).
     hint_key = f"overview_campaign:{current_environment()}"
     hints = {"campaign_id": session.get(hint_key)}
-    shown = load_overview(partner_api(), params, hints, None if key_flags_are_fresh() else account_api().keys,
-                          budget=current_app.config["SETTINGS"].overview_budget_seconds)
-    if shown.pools is not None:
-        share_pools(shown.pools)
-    if shown.keys is not None:
-        remember_key_flags(shown.keys)
+    keys_call = None if key_flags_are_fresh() else account_api().keys
+    budget = current_app.config["SETTINGS"].overview_budget_seconds
+    if request.headers.get("HX-Request") == "true":
+        shown = load_overview(partner_api(), params, hints, keys_call, budget=budget)
+        _share_banner_answers(shown.pools, shown.keys)
+        _remember_campaign(hints, hint_key)
+        response = make_response(render_template("dashboard/page.html", cards=shown.cards, params=params,
+                                                 card_html=card_html))
+        response.vary.add("HX-Request")
+        return response
+
+    tasks = start_overview(partner_api(), params, hints, keys_call)
+    g.banners_streamed = g.streamed = True
+    # The session is saved before the body streams: what the page takes from it (its flashed messages) is
+    # taken now. What the round teaches (the key flags, the campaign's id) is saved once it has arrived.
+    get_flashed_messages(with_categories=True)
+    head, tail = render_template("dashboard/page.html", streamed=True, card_list=list(CARDS.values()),
+                                 arrivals=ARRIVALS, params=params, card_html=card_html).split(ARRIVALS, 1)
+
+    def body():
+        try:
+            yield head
+            banners_late = False
+            for key, task in in_order_of_arrival(tasks, budget):
+                if key == BANNERS:
+                    if task is None:
+                        banners_late = True  # the cards' skeletons go first; then these are waited for
+                    else:
+                        yield _banners(*task.result())
+                    continue
+                loaded = task.result() if task is not None else Loaded(CARDS[key], pending=True)
+                yield card_html(loaded, params)
+            if banners_late:
+                yield _banners(*tasks[BANNERS].result())
+            _remember_campaign(hints, hint_key)
+            if session.modified:
+                # The response's own save ran before the body; this one stores what the round added.
+                current_app.session_interface.save_session(current_app, session, Response())
+            yield tail
+        finally:
+            g.stream_finished = True  # for the request's log line (request_log)
+
+    response = Response(stream_with_context(body()), mimetype="text/html")
+    response.vary.add("HX-Request")
+    return response
+
+
+def _share_banner_answers(pools, keys) -> None:
+    if pools is not None:
+        share_pools(pools)
+    if keys is not None:
+        remember_key_flags(keys)
+
+
+def _banners(pools, keys) -> str:
+    _share_banner_answers(pools, keys)
+    return render_template("dashboard/_banners.html", banners=portal_banners())
+
+
+def _remember_campaign(hints: dict, hint_key: str) -> None:
     if hints.get("seen_campaign_id") and hints["seen_campaign_id"] != hints["campaign_id"]:
         session[hint_key] = hints["seen_campaign_id"]
-    return render_template("dashboard/page.html", cards=shown.cards, params=params, card_html=card_html)
 
 
 @bp.get("/overview/cards/<card_id>")

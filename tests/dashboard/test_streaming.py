@@ -1,0 +1,109 @@
+"""The overview streams: its head and every card's placeholder first, then each card as its own answer arrives."""
+
+import re
+
+from bs4 import BeautifulSoup
+
+from tests.conftest import page, text_of
+
+CARD_IDS = ["summary", "trends", "runway", "top-earners", "integration-health", "webhook-health", "api-usage",
+            "recent-activity", "campaign"]
+
+
+def served(simulator, path: str) -> int:
+    """How many requests for `path` the simulator has answered (it counts a request once it is answered)."""
+    return sum(counts[0] for key, counts in simulator.usage.by_endpoint.items() if key[4] == path)
+
+
+def chunks_of(response):
+    """The body as the server hands it out, chunk by chunk (what goes on the wire as it is produced)."""
+    return iter(response.response)
+
+
+def card_ids_in(chunk: bytes) -> list[str]:
+    """The streamed cards in a chunk, by the slot they take."""
+    soup = BeautifulSoup(chunk.decode(), "html5lib")
+    return [section["slot"].removeprefix("card-") for section in soup.select("section[data-card][slot]")]
+
+
+def test_the_head_and_every_placeholder_leave_before_a_slow_call_answers(signed_in, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/dashboard/summary", delay_ms=2000, count=1)
+    before = served(simulator, "/v1/partner/dashboard/summary")
+    response = signed_in.get("/", buffered=False)
+    chunks = chunks_of(response)
+    head = next(chunks)
+    # The slow call is still on its way when the head has been handed out.
+    assert served(simulator, "/v1/partner/dashboard/summary") == before
+    soup = BeautifulSoup(head.decode(), "html5lib")
+    assert soup.select_one("link[rel=stylesheet]") and soup.select_one("nav#mainnav") and soup.select_one("h1")
+    host = soup.select_one(".overview-stream > template[shadowrootmode=open]")
+    assert [slot["name"] for slot in host.select(".cards slot")] == [f"card-{card_id}" for card_id in CARD_IDS]
+    assert all(slot.select_one(".is-loading") for slot in host.select(".cards slot"))  # the placeholders
+    assert card_ids_in(head) == []
+    rest = b"".join(chunks)
+    assert served(simulator, "/v1/partner/dashboard/summary") == before + 1
+    assert sorted(card_ids_in(rest)) == sorted(CARD_IDS)
+
+
+def test_cards_arrive_in_the_order_their_answers_do_each_in_its_own_chunk(signed_in, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/dashboard/summary", delay_ms=1500, count=1)
+    simulator.add_fault(method="GET", path="/v1/partner/dashboard/top-earners*", delay_ms=3000, count=1)
+    arrived = [card_ids_in(chunk) for chunk in chunks_of(signed_in.get("/", buffered=False))]
+    cards = [ids for ids in arrived if ids]
+    assert all(len(ids) == 1 for ids in cards)  # one card per chunk: each is sent as soon as it is ready
+    order = [ids[0] for ids in cards]
+    assert sorted(order) == sorted(CARD_IDS)
+    assert order[-2:] == ["summary", "top-earners"]  # the slow ones last, the slowest at the very end
+
+
+def test_the_streamed_page_is_still_the_page_in_the_cards_order(signed_in):
+    shown = page(signed_in.get("/"))
+    assert shown.select_one("html > head") and shown.select_one("footer.footer")  # closed after the last card
+    host = shown.select_one("main .overview-stream")
+    placed = [section["id"] for section in host.find_all("section", attrs={"data-card": True}, recursive=False)]
+    assert sorted(placed) == sorted(f"card-{card_id}" for card_id in CARD_IDS)
+    assert all(section["slot"] == section["id"] for section in host.select("section[data-card]"))
+
+
+def test_a_failing_card_is_streamed_into_its_own_slot_with_its_error(signed_in, simulator):
+    simulator.add_fault(method="GET", path="/v1/partner/dashboard/webhooks/health", status=500, count=1)
+    broken = page(signed_in.get("/")).select_one("#card-webhook-health")
+    assert broken["slot"] == "card-webhook-health"
+    assert "SIR Giving had an internal error" in broken.select_one(".error-state").get_text()
+    assert broken.select_one("button[hx-get]").get_text(strip=True) == "Retry"
+
+
+def test_a_refreshed_card_keeps_its_slot(signed_in):
+    refreshed = page(signed_in.get("/overview/cards/trends", headers={"HX-Request": "true"}))
+    assert refreshed.select_one("#card-trends")["slot"] == "card-trends"
+
+
+def test_the_banners_are_streamed_into_their_slot_above_the_heading(signed_in):
+    shown = page(signed_in.get("/"))
+    banners = shown.select_one(".overview-stream > .overview-banners[slot=banners]")
+    assert "Holiday promotions" in banners.get_text()  # the seeded pool below its threshold
+    assert any(link["href"].endswith("/top-up") for link in banners.select(".banner a"))
+    slots = shown.select_one(".overview-stream > template").find_all("slot", recursive=False)
+    assert [slot.get("name") for slot in slots] == ["banners", None]  # banners, then the heading
+
+
+def test_what_the_round_learns_is_saved_in_the_session_after_the_body(signed_in):
+    signed_in.get("/").get_data()
+    with signed_in.session_transaction() as stored:
+        assert stored["overview_campaign:sandbox"].startswith("cmp_")  # the next view asks its analytics at once
+        assert "key_flags" in stored
+
+
+def test_a_flashed_message_is_shown_once_though_the_session_is_saved_before_the_body(signed_in):
+    with signed_in.session_transaction() as stored:
+        stored["_flashes"] = [("success", "Webhook saved.")]
+    assert "Webhook saved." in text_of(signed_in.get("/"))
+    assert "Webhook saved." not in text_of(signed_in.get("/"))
+
+
+def test_an_htmx_history_restore_gets_the_whole_page_without_a_shadow_root(signed_in):
+    restored = signed_in.get("/", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    shown = page(restored)
+    assert shown.select_one("template[shadowrootmode]") is None
+    assert len(shown.select(".cards > section[data-card]")) == len(CARD_IDS)
+    assert re.search(r"HX-Request", restored.headers["Vary"])
