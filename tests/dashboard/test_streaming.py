@@ -107,3 +107,20 @@ def test_an_htmx_history_restore_gets_the_whole_page_without_a_shadow_root(signe
     assert shown.select_one("template[shadowrootmode]") is None
     assert len(shown.select(".cards > section[data-card]")) == len(CARD_IDS)
     assert re.search(r"HX-Request", restored.headers["Vary"])
+
+
+def test_a_database_failure_after_the_head_left_is_said_in_the_banners_slot_and_the_cards_still_come(app, signed_in):
+    from sqlalchemy.exc import OperationalError
+
+    from webapp.templating import register_banner_provider
+
+    def unreachable():  # the database going away between the page's start and its banners
+        raise OperationalError("SELECT alerts", {}, ConnectionRefusedError("connection refused"))
+
+    register_banner_provider(app, unreachable)
+    response = signed_in.get("/")
+    assert response.status_code == 200
+    shown = page(response)
+    banner = shown.select_one(".overview-banners[slot=banners] .banner-danger")
+    assert "Alerts could not be checked: the database is unreachable" in banner.get_text(" ", strip=True)
+    assert sorted(s["slot"] for s in shown.select("section[data-card][slot]")) == sorted(f"card-{c}" for c in CARD_IDS)

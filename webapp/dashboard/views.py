@@ -8,7 +8,9 @@ from markupsafe import Markup
 
 from ..keys.banner import key_flags_are_fresh, remember_key_flags
 from ..pools.banner import share_pools
-from ..templating import portal_banners
+from ..outages import current_outage, note
+from ..store.db import ping as ping_database
+from ..templating import Banner, portal_banners
 from ..upstream import account_api, current_environment, partner_api
 from ..web import is_htmx_partial_request
 from . import bp
@@ -50,6 +52,9 @@ def overview():
         response.vary.add("HX-Request")
         return response
 
+    # Once the head has left, the status is 200: a database that is down must be found now, so the page is the
+    # named 503 (outages.py) rather than a page that stops half-way.
+    ping_database()
     tasks = start_overview(partner_api(), params, hints, keys_call)
     g.banners_streamed = g.streamed = True
     # The session is saved before the body streams: what the page takes from it (its flashed messages) is
@@ -95,7 +100,17 @@ def _share_banner_answers(pools, keys) -> None:
 
 def _banners(pools, keys) -> str:
     _share_banner_answers(pools, keys)
-    return render_template("dashboard/_banners.html", banners=portal_banners())
+    try:
+        banners = portal_banners()  # a provider's outage is noted there (outages.note) and yields no banner
+    except Exception as error:  # after the head has left, a failure can only be said in place
+        if note(error) is None:
+            current_app.logger.exception("the overview's banners failed")
+        banners = []
+    dependency = current_outage()
+    if dependency is not None:
+        banners = [Banner("danger", f"Alerts could not be checked: the {dependency} is unreachable. "
+                                    "Reload the page to try again.")]
+    return render_template("dashboard/_banners.html", banners=banners)
 
 
 def _remember_campaign(hints: dict, hint_key: str) -> None:
