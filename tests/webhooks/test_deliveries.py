@@ -235,7 +235,7 @@ def test_the_deliveries_export_writes_a_formula_from_upstream_as_text(signed_in,
 
 
 def test_the_deliveries_export_streams_its_rows_with_the_download_headers(signed_in, simulator, legacy):
-    response = signed_in.get(f"/webhooks/{legacy}/deliveries.csv?status=failed")
+    response = signed_in.get(f"/webhooks/{legacy}/deliveries.csv?status=failed", buffered=False)
     assert response.is_streamed and "Content-Length" not in response.headers
     assert response.mimetype == "text/csv" and response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Disposition"] == f"attachment; filename=deliveries-{legacy}-failed.csv"
@@ -262,7 +262,7 @@ def test_the_deliveries_export_reads_its_later_pages_only_while_it_streams(signe
         simulator.deliveries[copy.id] = copy
         simulator.deliveries_by_hook[legacy].append(copy)
 
-    response = signed_in.get(f"/webhooks/{legacy}/deliveries.csv")  # sent: its headers, and the first page read
+    response = signed_in.get(f"/webhooks/{legacy}/deliveries.csv", buffered=False)  # sent: its headers, and the first page read
     simulator.add_fault(method="GET", path=f"/v1/partner/webhooks/{legacy}/deliveries", status=503)
     with pytest.raises(errors.SirError):  # the second page is asked for only now, and ends the download unfinished
         response.get_data()
