@@ -42,6 +42,13 @@ def when_ready(server):
                 os.remove(os.path.join(folder, name))
 
 
+def post_worker_init(worker):
+    """The templates compiled before the worker takes its first request (webapp.templating.compile_templates)."""
+    from webapp.templating import compile_templates
+
+    compile_templates(worker.wsgi)
+
+
 def child_exit(server, worker):
     """A worker that is gone stops counting in the live gauges; its counters stay in the sums."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -182,3 +182,14 @@ def test_a_restarted_portal_still_has_a_working_credential(tmp_path):
     AuthActions(again).login("acme")
     overview = again.get("/")
     assert overview.status_code == 200 and "Acme Rewards" in overview.get_data(as_text=True)
+
+
+def test_a_gunicorn_worker_compiles_every_template_before_its_first_request(app):
+    from types import SimpleNamespace
+
+    compiled_before = {name for (_, name) in app.jinja_env.cache.keys()} if app.jinja_env.cache else set()
+    assert "dashboard/page.html" not in compiled_before
+    load_gunicorn_conf().post_worker_init(SimpleNamespace(wsgi=app))
+    compiled = {name for (_, name) in app.jinja_env.cache.keys()}
+    assert {"base.html", "dashboard/page.html", "dashboard/_trends.html", "keys/page.html"} <= compiled
+    assert len(compiled) == len(app.jinja_env.list_templates(extensions=["html"]))
