@@ -122,6 +122,31 @@ def test_a_page_that_makes_no_call_of_its_own_asks_for_its_banners_at_once(slow)
     assert waves(made) == 1
 
 
+def test_the_first_overview_after_signing_in_again_asks_the_running_campaigns_analytics_in_its_one_round(slow):
+    app, client, calls = slow
+    view(app, client, calls, "/")  # this sign-in's first overview learns which campaign runs
+    AuthActions(client).sign_in("acme")  # a new session: nothing of the last one's is left in it
+    made = view(app, client, calls, "/")
+    assert "/v1/partner/campaigns/active" in paths(made)
+    assert any(path.endswith("/analytics") for path in paths(made))
+    assert waves(made) == 1  # the campaign's id was kept for the partner, past the session
+
+
+def test_a_campaign_that_changed_since_the_kept_hint_costs_one_more_call_and_is_shown(slow):
+    app, client, calls = slow
+    view(app, client, calls, "/")
+    with app.app_context():
+        from webapp.store import hints
+
+        partner_id = _partner_id(client)
+        hints.keep(partner_id, "sandbox", "active_campaign", "cmp_ended_long_ago")
+    AuthActions(client).sign_in("acme")
+    made = view(app, client, calls, "/")
+    assert waves(made) == 2  # the kept id was wrong: the running campaign's analytics asked after
+    with app.app_context():
+        assert hints.read(partner_id, "sandbox", "active_campaign") != "cmp_ended_long_ago"
+
+
 def test_the_runway_of_thirty_pools_costs_a_handful_of_calls_not_one_per_pool(tmp_path):
     app = make_app(tmp_path)
     client = app.test_client()

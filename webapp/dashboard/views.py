@@ -11,9 +11,10 @@ from ..pools.banner import share_pools
 from ..outages import current_outage, note
 from ..store.db import ping as ping_database
 from ..templating import Banner, portal_banners
-from ..upstream import account_api, current_environment, partner_api
+from ..upstream import account_api, partner_api
 from ..web import is_htmx_partial_request
 from . import bp
+from .campaign_hint import campaign_hint, remember_campaign
 from .campaigns import campaign_report
 from .cards import BANNERS, CARDS, PARAMS, Loaded, in_order_of_arrival, load, load_overview, read_params, start_overview
 from .rendered import card_html
@@ -39,14 +40,13 @@ def overview():
     swaps the page in (history restore) gets it whole: a swap does not attach a declarative shadow root."""
     params = read_params(request.args)
     # The active campaign's id seen last time lets its analytics be asked at once (see cards._campaign).
-    hint_key = f"overview_campaign:{current_environment()}"
-    hints = {"campaign_id": session.get(hint_key)}
+    hints = {"campaign_id": campaign_hint()}
     keys_call = None if key_flags_are_fresh() else account_api().keys
     budget = current_app.config["SETTINGS"].overview_budget_seconds
     if request.headers.get("HX-Request") == "true":
         shown = load_overview(partner_api(), params, hints, keys_call, budget=budget)
         _share_banner_answers(shown.pools, shown.keys)
-        _remember_campaign(hints, hint_key)
+        remember_campaign(hints.get("seen_campaign_id"))
         response = make_response(render_template("dashboard/page.html", cards=shown.cards, params=params,
                                                  card_html=card_html))
         response.vary.add("HX-Request")
@@ -78,7 +78,7 @@ def overview():
                 yield card_html(loaded, params)
             if banners_late:
                 yield _banners(*tasks[BANNERS].result())
-            _remember_campaign(hints, hint_key)
+            remember_campaign(hints.get("seen_campaign_id"))
             if session.modified:
                 # The response's own save ran before the body; this one stores what the round added.
                 current_app.session_interface.save_session(current_app, session, Response())
@@ -113,9 +113,6 @@ def _banners(pools, keys) -> str:
     return render_template("dashboard/_banners.html", banners=banners)
 
 
-def _remember_campaign(hints: dict, hint_key: str) -> None:
-    if hints.get("seen_campaign_id") and hints["seen_campaign_id"] != hints["campaign_id"]:
-        session[hint_key] = hints["seen_campaign_id"]
 
 
 @bp.get("/overview/cards/<card_id>")
@@ -135,9 +132,8 @@ def card(card_id):
 
 @bp.get("/campaigns")
 def campaigns():
-    hint_key = f"overview_campaign:{current_environment()}"  # the overview's: the active campaign seen last
-    report = campaign_report(partner_api(), request.args.get("campaign"), session.get(hint_key)) or abort(404)
-    if not request.args.get("campaign") and report.chosen is not None and session.get(hint_key) != report.chosen.id:
-        session[hint_key] = report.chosen.id
+    report = campaign_report(partner_api(), request.args.get("campaign"), campaign_hint()) or abort(404)
+    if not request.args.get("campaign") and report.chosen is not None:
+        remember_campaign(report.chosen.id)
     return render_template("dashboard/campaigns.html", campaigns=report.listing.value, reply=report.listing.reply,
                            chosen=report.chosen, analytics=report.analytics)

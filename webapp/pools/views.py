@@ -1,17 +1,17 @@
 from __future__ import annotations
 
-
-from flask import abort, flash, g, request, session, url_for
+from flask import abort, flash, g, request, url_for
 
 from .. import clock
 from .. import charts
 from ..actor import current_actor
 from ..auth.kept_forms import restored_form
 from ..errors import in_place
-from ..upstream import current_environment, partner_api
+from ..upstream import partner_api
 from ..web import go, render_htmx_template
 from . import bp, top_ups
 from .approvals import follow_up, pools_with_requests
+from ..dashboard.campaign_hint import campaign_hint, remember_campaign
 from .banner import pools_call, share_forecast
 from .forecast import pool_runways
 from .forms import MAX_TOP_UP, REASON_MAX, REASON_MIN, ConfirmTopUpForm, TopUpForm
@@ -20,24 +20,17 @@ STATUSES = ("pending", "approved", "rejected")
 LIVE_FIELDS = ("amount", "reason")
 
 
-def _campaign_hint_key() -> str:
-    """The overview's: the running campaign's id seen last, so its analytics are asked in the page's one round."""
-    return f"overview_campaign:{current_environment()}"
-
-
 def _shared(forecast) -> None:
     """The forecast to the banner, and the running campaign's id for the next page's round."""
     share_forecast(forecast)
-    seen = forecast.value.active_campaign_id
-    if seen and session.get(_campaign_hint_key()) != seen:
-        session[_campaign_hint_key()] = seen
+    remember_campaign(forecast.value.active_campaign_id)
 
 
 @bp.get("/")
 def index():
     api, fresh = partner_api(), request.args.get("refresh") == "1"
     shown = pools_with_requests(api, fresh=fresh, pools_call=pools_call(api, fresh),
-                                campaign_hint=session.get(_campaign_hint_key()))
+                                campaign_hint=campaign_hint())
     _shared(shown.forecast)
     rows = shown.forecast.value.rows
     return render_htmx_template("pools/page.html", "pools/_pools.html", rows=rows, reply=shown.forecast.reply,
@@ -49,7 +42,7 @@ def index():
 
 def _pool_or_404(api, pool_id):
     """The forecast (shared with the banner), and the pool in it."""
-    forecast = pool_runways(api, pools_call=pools_call(api), campaign_hint=session.get(_campaign_hint_key()))
+    forecast = pool_runways(api, pools_call=pools_call(api), campaign_hint=campaign_hint())
     _shared(forecast)
     pool, pool_runway = forecast.value.pool(pool_id)
     if pool is None:
@@ -171,7 +164,7 @@ def top_up_requests():
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
     page = max(1, request.args.get("page", 1, type=int) or 1)
     api = partner_api()
-    shown = follow_up(api, status, page, pools_call=pools_call(api), campaign_hint=session.get(_campaign_hint_key()))
+    shown = follow_up(api, status, page, pools_call=pools_call(api), campaign_hint=campaign_hint())
     if shown.forecast is not None:
         _shared(shown.forecast)
     return render_htmx_template("pools/requests.html", "pools/_requests.html", listing=shown.listing.value,

@@ -177,3 +177,17 @@ class RecoveryBatch(db.Model):
     state: Mapped[str] = mapped_column(String(16), default="running")  # running, finished
     started_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PartnerHint(db.Model):
+    """A small fact about a partner's SIR Giving data that lets a page ask in one round what would otherwise
+    take two (the running campaign's id: its analytics are asked at once). Never a secret; a wrong hint costs
+    one more call, not a wrong page. One row per (partner, environment, name)."""
+
+    __tablename__ = "partner_hints"
+
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,33 @@
+"""The running campaign's id seen last: with it, a page asks that campaign's analytics in its one round instead
+of after asking which campaign runs (cards._campaign). Kept in the session, and past it for the partner
+(store/hints.py), so the first overview after signing in is one round too. Shared by the overview, the campaign
+report and the pools page."""
+
+from __future__ import annotations
+
+from flask import g, session
+
+from ..store import hints
+from ..upstream import current_environment
+
+NAME = "active_campaign"
+
+
+def _session_key() -> str:
+    return f"overview_campaign:{current_environment()}"
+
+
+def campaign_hint() -> str | None:
+    known = session.get(_session_key())
+    if known is None:
+        known = hints.read(g.partner["id"], current_environment(), NAME)
+        if known is not None:
+            session[_session_key()] = known
+    return known
+
+
+def remember_campaign(seen: str | None) -> None:
+    """After a page saw which campaign runs: kept when it is news."""
+    if seen and session.get(_session_key()) != seen:
+        session[_session_key()] = seen
+        hints.keep(g.partner["id"], current_environment(), NAME, seen)
