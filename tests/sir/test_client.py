@@ -106,3 +106,30 @@ def test_a_tampered_jwt_is_unauthorized(app):
     header, payload, signature = token.split(".")
     with pytest.raises(errors.Unauthorized):
         client.me(f"{header}.{payload}.{signature[::-1]}")
+
+
+def test_a_proxy_from_the_environment_carries_the_calls_unless_no_proxy_names_the_host(app, monkeypatch):
+    from webapp.sir.client import SirClient
+    from webapp.sir.transport import WSGITransport
+
+    class Recording(WSGITransport):
+        """The simulator in process, noting the proxies each request was sent with."""
+
+        def send(self, request, **kwargs):
+            proxies_seen.append(dict(kwargs.get("proxies") or {}))
+            return super().send(request, **kwargs)
+
+    sandbox = "https://sandbox.simulator.invalid"
+    for no_proxy, expected in (("", {"https": "http://proxy.internal:3128"}), ("sandbox.simulator.invalid", {})):
+        proxies_seen = []
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        client = SirClient(sandbox_url=sandbox, production_url=sandbox,
+                           transport=Recording(app.extensions["simulator_app"]))
+        token = client.login("admin@acme.example", "sandbox-demo")["token"]
+        created = AccountApi(client, token).create_key("proxy test", "sandbox")
+        api = PartnerApi(client, Credential(created["id"], created["secretKey"], created["hmacSecret"]), "sandbox")
+        api.get("/v1/partner/token-pools")
+        monkeypatch.setenv("HTTPS_PROXY", "http://changed.internal:3128")  # read once per host: not seen again
+        api.get("/v1/partner/users")
+        assert proxies_seen[-2:] == [expected, expected]

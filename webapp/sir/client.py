@@ -149,6 +149,7 @@ class SirClient:
         self._offsets: dict[str, float] = {}
         self._latest_offset: float | None = None
         self.sleep = sleep
+        self._proxies: dict[tuple, dict] = {}  # see _proxies_for
         self.observe = observe  # sees every call (metrics), whoever made it
         self._generations = generations  # the cache's per-key, per-family counters: see invalidate()
         self._copies = copies  # recent JWT reads, for jwt_read's stale fallback (cache.ReplyCopies)
@@ -173,7 +174,8 @@ class SirClient:
             started, sent_at = time.perf_counter(), self.clock()
             try:
                 extra = {"force_refresh": True} if fresh and cacheable else {}
-                response = session.send(prepared, timeout=self.timeout, allow_redirects=False, **extra)
+                response = session.send(prepared, timeout=self.timeout, allow_redirects=False,
+                                        proxies=self._proxies_for(session, prepared), **extra)
             except requests.Timeout:
                 self._record(record, prepared, path, started, None, False, cacheable, "timeout")
                 raise errors.UpstreamTimeout(status=None, path=path) from None
@@ -193,6 +195,18 @@ class SirClient:
                     continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+    def _proxies_for(self, session: requests.Session, prepared: requests.PreparedRequest) -> dict:
+        """The proxies for this request's host (HTTPS_PROXY, NO_PROXY...), read from the environment once per
+        host and session: requests reads them again for every call (~0.4 ms of CPU, ten times per overview,
+        while its other calls wait for the interpreter)."""
+        origin = urlsplit(prepared.url)[:2]
+        key = (id(session), origin)
+        proxies = self._proxies.get(key)
+        if proxies is None:
+            proxies = self._proxies[key] = requests.utils.resolve_proxies(prepared, session.proxies,
+                                                                          session.trust_env)
+        return proxies
 
     # -- SIR Giving's clock ------------------------------------------------------------------------
 
