@@ -305,6 +305,44 @@
     if (target) target.focus();
   }
 
+  // -- (l) a press on a submit button is not lost to a field's live check -----------------------------
+  // `[data-live-check]` wraps a field checked as it is left (hx-trigger="change", the answer swapped in place).
+  // Pressing the form's submit button takes the focus from that field and starts its check; the answer, often
+  // back before the button is released, can take an error message away and move the button up, so the release
+  // lands beside it and the click never happens (the top-up's "Review request" seemed to do nothing). The
+  // submit checks every field anyway: that check is skipped, and sent after all if the press ends without a
+  // click (the pointer dragged off the button).
+  var pressedSubmit = null;
+  var heldChecks = [];
+  document.addEventListener("pointerdown", function (event) {
+    var button = event.target.closest ? event.target.closest("button, input[type=submit]") : null;
+    pressedSubmit = button && button.type === "submit" && button.form ? button : null;
+  }, true);
+  document.addEventListener("htmx:config:request", function (event) {
+    var source = event.detail && event.detail.ctx && event.detail.ctx.sourceElement;
+    if (!pressedSubmit || !source || !source.closest || !source.closest("[data-live-check]")) return;
+    if (source.form !== pressedSubmit.form) return;
+    event.preventDefault();
+    if (heldChecks.indexOf(source) < 0) heldChecks.push(source);
+  });
+  document.addEventListener("click", function (event) {
+    // The submit it was pressed for: the held checks are part of it. (Registered after the leave guard's
+    // listener, which may still stop the click; then the form is not sent and the checks go out below.)
+    if (pressedSubmit && event.target.closest && event.target.closest("button, input[type=submit]") === pressedSubmit &&
+        !event.defaultPrevented) heldChecks = [];
+  }, true);
+  function releasePress() {
+    // After the release's click, if any (same task): checks still held go out now.
+    setTimeout(function () {
+      var held = heldChecks;
+      heldChecks = [];
+      pressedSubmit = null;
+      held.forEach(function (field) { if (field.isConnected && window.htmx) window.htmx.trigger(field, "change"); });
+    }, 0);
+  }
+  document.addEventListener("pointerup", releasePress, true);
+  document.addEventListener("pointercancel", releasePress, true);
+
   // -- everything that runs on new content: page load, and after each htmx swap ----------------------
   function enhance(root) {
     drawCharts(root);

@@ -68,3 +68,42 @@ def test_choosing_another_pool_updates_the_form(page, live_server):
     wait_until(page, f"document.querySelector('#top-up-form').getAttribute('action').includes('{other}')")
     assert page.inner_text("#top-up-pool") != first
     assert page.input_value("textarea[name=reason]") == "Spring volunteering starts early this year"
+
+
+def press_review_request(page):
+    """The mouse pressed on "Review request" and held, until what the press started has landed: the focus leaves
+    the reason, and a live check it sends is answered and swapped in (htmx marks a request's source with
+    .htmx-request until its answer is in place). A person's click is this slow; Playwright's usually is not."""
+    box = page.locator("button:has-text('Review request')").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    wait_until(page, "!document.querySelector('.htmx-request')")
+
+
+def a_form_with_a_reason_error(page, live_server):
+    sign_in(page, live_server, "globex")
+    page.locator(".banner a:has-text('Request a top-up')").first.click()
+    page.wait_for_selector("form#top-up-form")
+    page.fill("textarea[name=reason]", "")
+    page.click("button:has-text('Review request')")
+    page.wait_for_selector("#reason-errors")
+    page.fill("textarea[name=reason]", "Giving week is drawing faster than planned")
+
+
+def test_a_slow_click_on_review_request_that_leaves_a_corrected_field_is_not_lost(page, live_server):
+    # The reason's check, answered mid-click, would take its error away and move the button up from under the
+    # pointer: the release would land beside the button and nothing would be sent.
+    a_form_with_a_reason_error(page, live_server)
+    press_review_request(page)
+    page.mouse.up()
+    page.wait_for_selector("form#top-up-confirm")
+    assert page.inner_text(".confirm-reason") == "Giving week is drawing faster than planned"
+
+
+def test_a_press_on_review_request_dragged_off_still_checks_the_field_left(page, live_server):
+    a_form_with_a_reason_error(page, live_server)
+    press_review_request(page)
+    page.mouse.move(5, 5)
+    page.mouse.up()
+    page.wait_for_selector("#reason-errors", state="detached")
+    assert page.locator("form#top-up-confirm").count() == 0
