@@ -200,8 +200,10 @@ def upstream_baselines(sim_url: str, runs: int) -> tuple[float, str, float]:
     return medians[worst], worst, statistics.median(rounds)
 
 
-def spread(values: list[float], scale: float = 1.0, unit: str = "") -> str:
-    values = [v / scale for v in values]
+def spread(values: list[float | None], scale: float = 1.0, unit: str = "") -> str:
+    values = [v / scale for v in values if v is not None]  # None: not measured (no elementtiming in that tree)
+    if not values:
+        return "not measured"
     digits = 2 if unit == "x" else 0
     return (f"{statistics.median(values):.{digits}f}{unit} (min {min(values):.{digits}f}, "
             f"max {max(values):.{digits}f}, n={len(values)})")
