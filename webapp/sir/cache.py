@@ -190,8 +190,8 @@ class ThreadLocalSQLiteDict(SQLiteDict):
                 try:
                     connection.execute("BEGIN IMMEDIATE")  # the busy timeout waits for other connections first
                     break
-                except sqlite3.OperationalError:
-                    if time.monotonic() > deadline:
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) or time.monotonic() > deadline:  # only "database is locked" passes
                         raise
                     time.sleep(1e-3)
             self._active_transaction = True
