@@ -12,17 +12,28 @@
   about fingerprints or generations.
 - With Redis as the backend, a Redis error is a miss (reads) or a skipped write: while Redis is away every call
   goes to SIR Giving, and `on_error` (the portal logs the outage once per interval) is told.
+- With SQLite as the backend, each thread has its own connection (`ThreadLocalSQLiteDict`): the page's upstream
+  calls run on a thread pool (webapp/parallel.py), and one `sqlite3` connection used by several threads at once
+  fails at random (`DatabaseError: not an error`, requests-cache issue #820). A SQLite error that still happens is,
+  as with Redis, a miss or a skipped write, logged once: the answer from SIR Giving is served all the same.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import sqlite3
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import requests_cache
+from requests_cache.backends.base import BaseCache
 from requests_cache.backends.sqlite import SQLiteDict
+
+log = logging.getLogger(__name__)
 
 REDACTED_HEADERS = ["X-Partner-Key", "X-Timestamp", "X-Signature"]
 
@@ -83,6 +94,167 @@ def _tell(on_error, error: BaseException) -> None:
         on_error(error)
 
 
+class ThreadLocalSQLiteDict(SQLiteDict):
+    """requests-cache's SQLiteDict with one connection per thread instead of one for all.
+
+    The library shares one connection between threads and reads on it without a lock. A write's
+    `BEGIN IMMEDIATE` that meets a read in progress on that connection and a write lock held by another
+    connection (the copies or generations table, another worker process) fails at once, and the error code
+    it reads back may be the other thread's: `DatabaseError: not an error` / `no more rows available`
+    escapes the library's retry loop. Own connections make each statement's error its own, and let reads
+    run beside a write (WAL). Everything else is the library's: the same PRAGMAs (WAL, synchronous,
+    busy_timeout), and the same lock (`_lock`, shared by responses and redirects) around every write, so
+    writes in this process still go one at a time.
+
+    The base class reads and writes `self._connection` and `self._active_transaction`; here they are
+    properties that resolve to the calling thread's, so its code runs unchanged on that thread's connection.
+    A thread's connection is closed when the thread ends (its `threading.local` slot is released)."""
+
+    WRITE_WAIT_SECONDS = 10.0  # how long a write retries a busy database before it gives up (a skipped write)
+
+    def __init__(self, *args, **kwargs):
+        self._local = threading.local()
+        self._generation = 0  # close() moves it on: other threads' connections are dropped on their next use
+        super().__init__(*args, **kwargs)
+
+    @property
+    def _connection(self) -> sqlite3.Connection | None:
+        local = self._local
+        if getattr(local, "generation", None) != self._generation:
+            stale = getattr(local, "connection", None)
+            local.connection, local.generation = None, self._generation
+            if stale is not None:
+                stale.close()
+        return local.connection
+
+    @_connection.setter
+    def _connection(self, connection: sqlite3.Connection | None) -> None:
+        self._local.connection, self._local.generation = connection, self._generation
+
+    @property
+    def _active_transaction(self) -> bool:
+        return getattr(self._local, "active_transaction", False)
+
+    @_active_transaction.setter
+    def _active_transaction(self, active: bool) -> None:
+        self._local.active_transaction = active
+
+    @contextmanager
+    def connection(self, commit=False):
+        """This thread's connection, opened on first use. Opening takes no lock (the library's does, so a
+        thread's first read waited for any write in progress); a write holds `_lock` as in the library."""
+        if self._connection is None:
+            self._connection = self._connect()
+        if commit and not self._active_transaction:
+            with self._acquire_sqlite_lock():
+                yield self._connection
+        else:
+            yield self._connection
+
+    def _connect(self) -> sqlite3.Connection:
+        # The library's PRAGMAs, in its order.
+        connection = sqlite3.connect(self.db_path, isolation_level=None, **self.connection_kwargs)
+        if self.busy_timeout is not None:
+            connection.execute(f"PRAGMA busy_timeout={int(self.busy_timeout)}")
+        if self.fast_save:
+            connection.execute("PRAGMA synchronous=OFF")
+        if self.wal:
+            connection.execute("PRAGMA journal_mode=WAL")
+        if self.wal and not self.fast_save:
+            connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    def close(self):
+        """Close this thread's connection; every other thread opens a new one on its next use."""
+        if getattr(self, "_local", None) is None:  # __del__ of an instance whose __init__ failed
+            return
+        with self._lock:
+            connection = self._connection
+            self._generation += 1
+            self._connection = None
+            if connection is not None:
+                connection.close()
+
+    @contextmanager
+    def _acquire_sqlite_lock(self):
+        """The library's write transaction, with two differences: any error rolls back and is raised (the
+        library swallows OperationalError and leaves the transaction open on any other, so every later write
+        spins on "cannot start a transaction within a transaction"), and a busy database is retried for a
+        bounded time, not forever (a write that cannot be made is skipped, never a page that hangs)."""
+        with self._lock:
+            if self._connection is None:  # bulk_commit() on a thread that has not used this table yet
+                self._connection = self._connect()
+            connection = self._connection
+            deadline = time.monotonic() + self.WRITE_WAIT_SECONDS
+            while True:
+                try:
+                    connection.execute("BEGIN IMMEDIATE")  # the busy timeout waits for other connections first
+                    break
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) or time.monotonic() > deadline:  # only "database is locked" passes
+                        raise
+                    time.sleep(1e-3)
+            self._active_transaction = True
+            try:
+                yield
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            finally:
+                self._active_transaction = False
+
+    def __getitem__(self, key):
+        # A placeholder, not the key spliced into the SQL as the library does (its workaround for the shared
+        # connection): a generation's key holds a path segment.
+        with self.connection() as connection:
+            row = connection.execute(f"SELECT value FROM {self.table_name} WHERE key=?", (key,)).fetchone()
+        if not row:
+            raise KeyError(key)
+        return self.deserialize(key, row[0])
+
+
+class PortalSQLiteCache(requests_cache.SQLiteCache):
+    """requests-cache's SQLiteCache on `ThreadLocalSQLiteDict`s. A SQLite error reading is a miss, writing a
+    skipped write, told to `on_error`: the answer from SIR Giving is still served."""
+
+    def __init__(self, db_path, *, on_error=None, **kwargs):
+        # The library's __init__ names SQLiteDict itself; this is that __init__ with the thread-safe class.
+        BaseCache.__init__(self, cache_name=str(db_path), **kwargs)
+        self.responses = ThreadLocalSQLiteDict(db_path, table_name="responses", **kwargs)
+        self.redirects = ThreadLocalSQLiteDict(db_path, table_name="redirects", lock=self.responses._lock,
+                                               serializer=None, **kwargs)
+        self.on_error = on_error
+
+    def get_response(self, key, default=None):
+        try:
+            return super().get_response(key, default)
+        except sqlite3.Error as error:
+            _tell(self.on_error, error)
+            return default
+
+    def save_response(self, response, cache_key=None, expires=None):
+        try:
+            super().save_response(response, cache_key, expires)
+        except sqlite3.Error as error:
+            _tell(self.on_error, error)
+
+
+class WarnOnce:
+    """An `on_error` for the SQLite cache: one warning per process (the error's class and message, which name
+    no key: cache keys are hashes), then quiet; the cache goes on trying on every call."""
+
+    def __init__(self, what: str):
+        self.what, self._warned, self._lock = what, False, threading.Lock()
+
+    def __call__(self, error: BaseException) -> None:
+        with self._lock:
+            first, self._warned = not self._warned, True
+        if first:
+            log.warning("%s failed (%s: %s); the answer from SIR Giving is served without it. Further "
+                        "failures are not logged.", self.what, type(error).__name__, error)
+
+
 def _tolerant_redis_cache():
     from redis.exceptions import RedisError
     from requests_cache.backends.redis import RedisCache
@@ -129,10 +301,12 @@ def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_
         generations = Generations({})
     else:
         sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        on_error = on_error or WarnOnce("The HTTP cache (SQLite)")
         # fast_save: no fsync per write. Losing the last second of an HTTP cache in a crash costs a refetch;
         # an fsync per cached answer would cost every cold page view its time.
-        cache_backend = requests_cache.SQLiteCache(str(sqlite_path), wal=True, fast_save=True)
-        generations = Generations(SQLiteDict(str(sqlite_path), table_name="generations", wal=True))
+        cache_backend = PortalSQLiteCache(str(sqlite_path), wal=True, fast_save=True, on_error=on_error)
+        generations = Generations(ThreadLocalSQLiteDict(str(sqlite_path), table_name="generations", wal=True),
+                                  tolerated=(sqlite3.Error,), on_error=on_error)
 
     def create_key(request, **_):
         partner_key = request.headers.get("X-Partner-Key", "")
@@ -222,9 +396,8 @@ def make_copies(backend: str, *, sqlite_path: Path | None = None, redis_url: str
         return ReplyCopies(connection, tolerated=(RedisError,), on_error=on_error)
     if backend == "memory":
         return ReplyCopies({})
-    import sqlite3
-
-    return ReplyCopies(SQLiteDict(str(sqlite_path), table_name="copies", wal=True), tolerated=(sqlite3.Error,))
+    return ReplyCopies(ThreadLocalSQLiteDict(str(sqlite_path), table_name="copies", wal=True),
+                       tolerated=(sqlite3.Error,), on_error=on_error or WarnOnce("The copies of JWT reads (SQLite)"))
 
 
 def prune_expired(session: requests_cache.CachedSession, limit: int) -> int:
