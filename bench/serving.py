@@ -46,7 +46,9 @@ def start_gunicorn(tree: Path, app: str, env: dict | None = None) -> tuple[subpr
     environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SIR_API_URL")}
     instance = tempfile.mkdtemp(prefix="bench-portal-")
     environ.update({"INSTANCE_PATH": instance, "LOGIN_RATE_LIMIT": "1000 per minute",
-                    "BIND": f"127.0.0.1:{port}", "PYTHONPATH": str(tree)}, **(env or {}))
+                    "BIND": f"127.0.0.1:{port}",
+                    # the tree first; the repo's own webapp for gunicorn.conf.py's hooks when `tree` is bench/
+                    "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(tree), str(ROOT)]))}, **(env or {}))
     log = open(Path(instance) / "server.log", "w")  # the server's own lines, to read when a run fails
     process = subprocess.Popen([*GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), app], cwd=tree, env=environ,
                                stdout=log, stderr=log)
