@@ -28,3 +28,29 @@ def test_a_full_page_still_asks_for_its_banners(app, client, signed_in):
     expire_cached_answers(app)
     full = client.get("/audit/")
     assert upstream_calls(full) >= 1  # the banners' pools
+
+
+def test_a_page_reads_the_portal_keys_vault_row_once_per_environment(app, client, signed_in):
+    from sqlalchemy import event
+
+    client.get("/token-pools/")
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        from webapp.store.db import db
+
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        shown = client.get("/token-pools/")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    banners = " ".join(banner.get_text(" ", strip=True) for banner in page(shown).select(".banner"))
+    assert "Holiday promotions" in banners and "Legacy batch job" in banners  # the pool's and the key's banners
+    vault_reads = [s for s in statements if "FROM vault_credentials" in s]
+    # Sandbox and production, once each: the pools banner, the key banner and the navigation's "Go live" entry
+    # asked five times between them.
+    assert len(vault_reads) == 2

@@ -18,6 +18,16 @@ def vault():
     return current_app.extensions["vault"]
 
 
+def portal_key_stored(environment: str):
+    """The vault row of the portal's own key for `environment` (or None), read once per request: the banners
+    each ask (the pools banner twice, the key banner for both environments). For reading only: a view that
+    stores or rolls a credential reads the vault itself."""
+    memo = g.setdefault("portal_key_rows", {})
+    if environment not in memo:
+        memo[environment] = vault().record_for(g.partner["id"], environment)
+    return memo[environment]
+
+
 def current_environment() -> str:
     return session.get("environment", "sandbox")
 

@@ -8,7 +8,7 @@ from ..limits import limiter
 from ..outages import note
 from ..sir import errors
 from ..store import audit, receivers
-from ..upstream import account_api, partner_api, vault
+from ..upstream import account_api, partner_api, portal_key_stored, vault
 from ..web import go, is_htmx_partial_request, render_htmx_template
 from . import bp
 from .checklist import PASSED, ROWS, SIGNATURE_CHECK, Inputs, Row, all_passed, compute, compute_all
@@ -117,7 +117,7 @@ def go_live_entry():
         if kept and kept.get("partner") == partner["id"] and kept.get("states"):
             return any(state != PASSED for state in kept["states"].values())
         try:
-            return vault().record_for(partner["id"], "production") is None
+            return portal_key_stored("production") is None
         except SQLAlchemyError as error:
             note(error)
             return False  # the database is away (the page may be the outage page itself): no entry, no error

@@ -16,7 +16,7 @@ from ..sir.times import parse_time, to_wire
 from ..store import alerts as alert_store
 from ..store import rotations
 from ..templating import Banner, starts_banner_calls, time_left
-from ..upstream import account_api, vault
+from ..upstream import account_api, portal_key_stored
 
 REMEMBER_SECONDS = 60
 
@@ -75,7 +75,7 @@ def expiring_key_banners() -> list[Banner]:
         return banners
     now = clock.now()
     rolled = rotations.latest_by_old_key(g.partner["id"])
-    portal_keys = {row.key_id for env in ENVIRONMENTS if (row := vault().record_for(g.partner["id"], env))} if flags else set()
+    portal_keys = {row.key_id for env in ENVIRONMENTS if (row := portal_key_stored(env))} if flags else set()
     for key in flags:
         if key["id"] in rolled:
             continue  # being replaced, or replaced already

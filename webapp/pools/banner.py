@@ -8,7 +8,7 @@ from ..parallel import POOL
 from ..sir import errors
 from ..sir.api import Parsed, PartnerApi
 from ..templating import Banner, starts_banner_calls
-from ..upstream import current_environment, partner_api, vault
+from ..upstream import current_environment, partner_api, portal_key_stored
 
 
 def start_pools_call() -> None:
@@ -16,7 +16,7 @@ def start_pools_call() -> None:
     (it was a round of its own after them); the pools pages use the same answer (`pools_call`)."""
     from flask import request
 
-    if not starts_banner_calls() or vault().record_for(g.partner["id"], current_environment()) is None:
+    if not starts_banner_calls() or portal_key_stored(current_environment()) is None:
         return
     if request.blueprint == "pools" and request.args.get("refresh") == "1":
         return  # the page asks the list fresh and shares that answer with the banner
@@ -44,7 +44,7 @@ def share_forecast(forecast: Parsed) -> None:
 
 
 def low_balance_banners() -> list[Banner]:
-    if vault().record_for(g.partner["id"], current_environment()) is None:
+    if portal_key_stored(current_environment()) is None:
         return []  # no credential yet: set-up comes first
     try:
         # The page may have fetched them already (`share_pools`), or started the call with the page.
