@@ -40,7 +40,8 @@ FILLED = "() => performance.getEntriesByName('cards-filled').length > 0"
 # Milliseconds from the overview's own request (after any redirect) to its first byte, cards filled (app.js's mark:
 # every card in place and the page's scripts run), charts drawn, last byte, and cards painted: when the browser
 # first painted the last of the filled cards (Element Timing on each card's title, `elementtiming` in
-# macros/ui.html), which is when the admin sees every card, whether or not the page's scripts have run yet.
+# macros/ui.html), whether or not the page's scripts have run yet. Headless Chromium draws frames on demand, so this
+# one lands late (README, Performance): read cards filled first.
 MARKS = """async () => {
   const nav = performance.getEntriesByType('navigation')[0];
   const start = Math.max(nav.fetchStart, nav.redirectEnd);

@@ -132,7 +132,7 @@ def test_the_first_overview_after_signing_in_again_asks_the_running_campaigns_an
     assert waves(made) == 1  # the campaign's id was kept for the partner, past the session
 
 
-def test_a_campaign_that_changed_since_the_kept_hint_costs_one_more_call_and_is_shown(slow):
+def test_a_campaign_that_changed_since_the_kept_hint_costs_one_more_round_and_the_hint_is_corrected(slow):
     app, client, calls = slow
     view(app, client, calls, "/")
     with app.app_context():

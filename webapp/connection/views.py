@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from ..sir import errors
+from ..sir import check, errors
 from ..upstream import current_environment, partner_credential, session_jwt, sir_client
 from ..web import render_htmx_template
 from . import bp
-from ..sir import check
 
 
 @bp.get("/")

@@ -113,8 +113,6 @@ def _banners(pools, keys) -> str:
     return render_template("dashboard/_banners.html", banners=banners)
 
 
-
-
 @bp.get("/overview/cards/<card_id>")
 def card(card_id):
     """One card on its own: for refresh, retry, a range change, or a card that missed the page's budget."""

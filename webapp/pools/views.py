@@ -6,12 +6,12 @@ from .. import clock
 from .. import charts
 from ..actor import current_actor
 from ..auth.kept_forms import restored_form
+from ..dashboard.campaign_hint import campaign_hint, remember_campaign
 from ..errors import in_place
 from ..upstream import partner_api
 from ..web import go, render_htmx_template
 from . import bp, top_ups
 from .approvals import follow_up, pools_with_requests
-from ..dashboard.campaign_hint import campaign_hint, remember_campaign
 from .banner import pools_call, share_forecast
 from .forecast import pool_runways
 from .forms import MAX_TOP_UP, REASON_MAX, REASON_MIN, ConfirmTopUpForm, TopUpForm
