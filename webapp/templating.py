@@ -16,6 +16,7 @@ from .sir import times
 from .upstream import current_environment
 
 BANNER_PROVIDERS_KEY = "portal_banner_providers"
+BANNER_READS_KEY = "portal_banner_reads"
 
 
 class Banner:
@@ -28,25 +29,43 @@ class Banner:
         self.dismiss_url = dismiss_url
 
 
-def register_banner_provider(app: Flask, provider: Callable[[], list[Banner]]) -> None:
-    """An area adds banners shown on every signed-in page (a low pool, an expiring key)."""
+def register_banner_provider(app: Flask, provider: Callable[[], list[Banner]],
+                             reads: Callable[[], object] | None = None) -> None:
+    """An area adds banners shown on every signed-in page (a low pool, an expiring key). `reads`: the provider's
+    database reads alone, kept on `g` for the provider to find (see `read_banner_inputs`)."""
     app.extensions.setdefault(BANNER_PROVIDERS_KEY, []).append(provider)
+    if reads is not None:
+        app.extensions.setdefault(BANNER_READS_KEY, []).append(reads)
 
 
-def portal_banners() -> list[Banner]:
+def _each_provider(step: Callable[[Callable], object], providers: list[Callable]) -> bool:
+    """`step(provider)` for each; a failure never breaks the page. False once a dependency is found down."""
     from .outages import current_outage, note
 
     if g.get("partner") is None or current_outage() is not None:
-        return []  # the page says what is down; a banner would only ask the same service again
-    banners: list[Banner] = []
-    for provider in current_app.extensions.get(BANNER_PROVIDERS_KEY, []):
+        return False  # the page says what is down; a banner would only ask the same service again
+    for provider in providers:
         try:
-            banners.extend(provider() or [])
+            step(provider)
         except Exception as error:  # a banner must never break the page it sits on
             if note(error) is not None:  # rolled back and logged once per outage
-                return []
+                return False
             current_app.logger.warning("banner provider %s failed", getattr(provider, "__name__", provider),
                                        exc_info=True)
+    return True
+
+
+def read_banner_inputs() -> None:
+    """The banners' database reads, done ahead: a streamed page does them while its upstream calls are in flight,
+    so the banners that follow those calls cost only the work that needs their answers."""
+    _each_provider(lambda reads: reads(), current_app.extensions.get(BANNER_READS_KEY, []))
+
+
+def portal_banners() -> list[Banner]:
+    banners: list[Banner] = []
+    if not _each_provider(lambda provider: banners.extend(provider() or []),
+                          current_app.extensions.get(BANNER_PROVIDERS_KEY, [])):
+        return []
     return banners
 
 

@@ -19,13 +19,13 @@ def vault():
 
 
 def portal_key_stored(environment: str):
-    """The vault row of the portal's own key for `environment` (or None), read once per request: the banners
-    each ask (the pools banner twice, the key banner for both environments). For reading only: a view that
-    stores or rolls a credential reads the vault itself."""
-    memo = g.setdefault("portal_key_rows", {})
-    if environment not in memo:
-        memo[environment] = vault().record_for(g.partner["id"], environment)
-    return memo[environment]
+    """The portal's own key for `environment` (its id and prefix), or None. Every environment's is read at once,
+    once per request: the banners each ask (the pools banner twice, the key banner for both environments, the
+    navigation's Go live entry for production). For reading only: a view that stores or rolls a credential reads
+    the vault itself."""
+    if "portal_key_rows" not in g:
+        g.portal_key_rows = vault().keys_stored(g.partner["id"])
+    return g.portal_key_rows.get(environment)
 
 
 def current_environment() -> str:

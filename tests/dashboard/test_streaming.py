@@ -124,3 +124,34 @@ def test_a_database_failure_after_the_head_left_is_said_in_the_banners_slot_and_
     banner = shown.select_one(".overview-banners[slot=banners] .banner-danger")
     assert "Alerts could not be checked: the database is unreachable" in banner.get_text(" ", strip=True)
     assert sorted(s["slot"] for s in shown.select("section[data-card][slot]")) == sorted(f"card-{c}" for c in CARD_IDS)
+
+
+def test_the_banners_read_the_database_while_the_calls_are_in_flight_not_after_them(app, signed_in, simulator):
+    from sqlalchemy import event
+
+    from webapp.store.db import db
+
+    # The pool list is the banners' own call: slow, so the banners come last.
+    simulator.add_fault(method="GET", path="/v1/partner/token-pools", delay_ms=1500, count=1)
+    with app.app_context():
+        engine = db.engine
+    produced, reads = [0], []
+
+    def seen(conn, cursor, statement, *args):
+        for table in ("vault_credentials", "key_rotations", "received_events"):
+            if f"FROM {table}" in statement:
+                reads.append((table, produced[0]))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        banners_at = None
+        for produced[0], chunk in enumerate(chunks_of(signed_in.get("/", buffered=False)), start=1):
+            if b'slot="banners"' in chunk:
+                banners_at = produced[0]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert banners_at > 3  # after the head and the cards that did not wait on the pools
+    # The rolls and the alert events once each, while the chunk after the head was being made (before any answer
+    # had arrived); the vault before the body (the key to sign with, the navigation's Go live entry), not again.
+    assert sorted(table for table, at in reads if at == 1) == ["key_rotations", "received_events"], reads
+    assert {at for _, at in reads} == {0, 1}, reads

@@ -10,7 +10,7 @@ from ..keys.banner import key_flags_are_fresh, remember_key_flags
 from ..pools.banner import share_pools
 from ..outages import current_outage, note
 from ..store.db import ping as ping_database
-from ..templating import Banner, portal_banners
+from ..templating import Banner, portal_banners, read_banner_inputs
 from ..upstream import account_api, partner_api
 from ..web import is_htmx_partial_request
 from . import bp
@@ -66,6 +66,7 @@ def overview():
     def body():
         try:
             yield head
+            read_banner_inputs()  # while the calls are in flight: the banners then cost only what needs them
             banners_late = False
             for key, task in in_order_of_arrival(tasks, budget):
                 if key == BANNERS:

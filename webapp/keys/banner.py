@@ -59,22 +59,40 @@ def forget_key_flags() -> None:
     session.pop("key_flags", None)
 
 
+def rotations_standing() -> tuple[list[tuple[int, str, str]], set[str]]:
+    """The partner's rolls in progress (id, state, old key's name) and the ids of the keys rolled or being
+    rolled, read once per request; plain values, which a commit later in the request cannot expire."""
+    if "rotations_standing" not in g:
+        in_progress, latest = rotations.standing(g.partner["id"])
+        g.rotations_standing = ([(r.id, r.state, r.old_key_name) for r in in_progress], set(latest))
+    return g.rotations_standing
+
+
+def read_key_banner_inputs() -> None:
+    """The banner's database reads, ahead (`templating.read_banner_inputs`)."""
+    from flask import request
+
+    if request.blueprint != "keys":
+        rotations_standing()
+        portal_key_stored(ENVIRONMENTS[0])  # one read gives every environment's row
+
+
 def expiring_key_banners() -> list[Banner]:
     from flask import request
 
     if request.blueprint == "keys":
         return []  # the keys pages flag these keys themselves, next to the key
     banners = []
-    for rotation in rotations.in_progress_for(g.partner["id"]):
-        if rotation.state != "grace":
-            banners.append(Banner("warning", f"Rolling “{rotation.old_key_name}” is in progress and waiting for you.",
-                                  url_for("keys.roll", rotation_id=rotation.id), "Resume or cancel"))
+    in_progress, rolled = rotations_standing()
+    for rotation_id, state, old_key_name in in_progress:
+        if state != "grace":
+            banners.append(Banner("warning", f"Rolling “{old_key_name}” is in progress and waiting for you.",
+                                  url_for("keys.roll", rotation_id=rotation_id), "Resume or cancel"))
     try:
         flags = key_flags()
     except errors.SirError:
         return banners
     now = clock.now()
-    rolled = rotations.latest_by_old_key(g.partner["id"])
     portal_keys = {row.key_id for env in ENVIRONMENTS if (row := portal_key_stored(env))} if flags else set()
     for key in flags:
         if key["id"] in rolled:

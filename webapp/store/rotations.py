@@ -36,6 +36,15 @@ def latest_by_old_key(partner_id: str) -> dict[str, KeyRotation]:
     return {row.old_key_id: row for row in rows}
 
 
+def standing(partner_id: str) -> tuple[list[KeyRotation], dict[str, KeyRotation]]:
+    """`in_progress_for(partner_id)` and `latest_by_old_key(partner_id)` from one read (the banner on every page
+    wants both)."""
+    rows = list(db.session.scalars(select(KeyRotation).filter(KeyRotation.partner_id == partner_id,
+                                                              KeyRotation.state != "cancelled")
+                                   .order_by(KeyRotation.created_at)))
+    return [row for row in reversed(rows) if row.state not in FINISHED], {row.old_key_id: row for row in rows}
+
+
 def switched_at(rotation: KeyRotation) -> datetime | None:
     """When the portal moved its credential from the rotation's old key to the new one: the audit entry written
     in the same transaction as the switch (None when the portal never signed with the old key)."""

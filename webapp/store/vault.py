@@ -98,6 +98,13 @@ class Vault:
     def record_for(self, partner_id: str, environment: str) -> VaultCredential | None:
         return db.session.scalar(select(VaultCredential).filter_by(partner_id=partner_id, environment=environment))
 
+    def keys_stored(self, partner_id: str) -> dict:
+        """Which key the portal signs with in each environment, in one read: plain rows (environment, key_id,
+        key_prefix), not the ORM's, so a commit later in the request cannot expire them under a reader."""
+        rows = db.session.execute(select(VaultCredential.environment, VaultCredential.key_id, VaultCredential.key_prefix)
+                                  .filter_by(partner_id=partner_id))
+        return {row.environment: row for row in rows}
+
     def store_credential(self, partner_id: str, credential: Credential, *, source: str, stored_by: str,
                          commit: bool = True) -> VaultCredential:
         """Put (or replace) the partner's credential for the key's environment, in one transaction."""

@@ -12,11 +12,11 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 bp.before_request(require_login)
 
 from . import views  # noqa: E402,F401
-from .alerts import event_banners  # noqa: E402
+from .alerts import alert_events, event_banners  # noqa: E402
 
 
 @bp.record_once
 def register(state):
     from ..templating import register_banner_provider
 
-    register_banner_provider(state.app, event_banners)
+    register_banner_provider(state.app, event_banners, reads=alert_events)
