@@ -6,6 +6,9 @@ starve: when every worker holds a task that waits for a task still in the queue,
 every later overview hangs. Here a result asked for before its task has started is computed by the thread
 that asks (the queued task is cancelled), so a wait is only ever on a task that is already running.
 
+Under `cached_only` (the overview's look at what the cache alone can show) a task runs at once in the asking
+thread: it is a look-up, and handing it to a worker would cost more than it does.
+
 A task carries its submitter's request id, so the calls it makes send it to SIR Giving too. (Only that:
 a copy of the whole context would hand the request's Flask context, and its database session, to a thread.)
 """
@@ -16,7 +19,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
-from .sir.client import REQUEST_ID
+from .sir.client import CACHED_ONLY, REQUEST_ID, NotCached
 
 WORKERS = 16
 
@@ -51,8 +54,24 @@ class WorkerPool:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
     def submit(self, call: Callable[..., Any], *args, **kwargs) -> Task:
+        if CACHED_ONLY.get():
+            return done(call, *args, **kwargs)
         return Task(self._executor.submit(_with_request_id, REQUEST_ID.get(), call, *args, **kwargs),
                     call, args, kwargs)
+
+
+def done(call: Callable[..., Any], *args, **kwargs) -> Task:
+    """`call` run here and now, as a finished task (its value, or what it raised). NotCached is raised at once
+    instead: the look-up it belongs to is abandoned (and a stored exception would hold the asking frames, the
+    view's response among them, in a reference cycle until the garbage collector runs)."""
+    future: Future = Future()
+    try:
+        future.set_result(call(*args, **kwargs))
+    except NotCached:
+        raise
+    except BaseException as exc:
+        future.set_exception(exc)
+    return Task(future, call, args, kwargs)
 
 
 def _with_request_id(request_id, call, *args, **kwargs):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.conftest import AuthActions, page, partner_api_for, release_simulator
+from tests.conftest import AuthActions, ReadingClient, page, partner_api_for, release_simulator
 from tests.webhooks.helpers import receiver_of, register_portal_receiver
 from tests.services.servers import PostgresServer, RedisServer
 
@@ -64,6 +64,9 @@ def outage_portal():
                           "RECEIVER_RATE_LIMIT": "1000 per minute", **environ},
                          simulator_config={"DELIVERY_MODE": "manual"})
         app.config.update(TESTING=True)
+        # Each body read whole, as a browser does (conftest's ReadingClient): a streamed page left unread would be
+        # closed whenever the garbage collector finds it, inside whatever request is running then.
+        app.test_client_class = ReadingClient
         built.append(app)
         client = app.test_client()
         AuthActions(client).sign_in("acme")

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterator
 
 from ..sir import errors
-from ..parallel import POOL, Task
+from ..parallel import POOL, Task, done
 from ..sir.api import Parsed, PartnerApi
+from ..sir.client import CACHED_ONLY, NotCached, cached_only
 from . import usage
 
 BUDGET_SECONDS = 2.5
@@ -67,6 +68,8 @@ _SHARED_LOCK = threading.Lock()
 def shared(hints: dict, key: str, call: Callable[[], Parsed]) -> Parsed:
     """One upstream call per view for what two cards both need (the runway card reuses the trends card's
     30-day trends): the first card to ask makes the call, the other waits for the same answer."""
+    if CACHED_ONLY.get():
+        return _shared_from_cache(hints, key, call)
     with _SHARED_LOCK:
         future = hints.get(key)
         owner = future is None
@@ -78,6 +81,24 @@ def shared(hints: dict, key: str, call: Callable[[], Parsed]) -> Parsed:
         except BaseException as exc:
             future.set_exception(exc)
     return future.result()
+
+
+def _shared_from_cache(hints: dict, key: str, call: Callable[[], Parsed]) -> Parsed:
+    """`shared` under `cached_only`: an answer already shared is used once it has arrived; otherwise it is looked
+    up here and shared only when found, so a miss leaves the call to the worker that makes it (and nobody waits
+    on a look-up that gave nothing)."""
+    with _SHARED_LOCK:
+        future = hints.get(key)
+    if future is not None:
+        if not future.done():
+            raise NotCached(key)  # a worker is asking SIR Giving for it: the card waits for it there
+        return future.result()
+    value = call()  # NotCached goes up from here, with nothing shared
+    with _SHARED_LOCK:
+        if key not in hints:
+            hints[key] = Future()
+            hints[key].set_result(value)
+    return value
 
 
 def _trends(api: PartnerApi, params: dict, hints: dict) -> Parsed:
@@ -154,11 +175,24 @@ def start_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callab
     """Every card's call at once, and in the same round what the banners of every page need: the pools, and
     the key list through `keys_call` (a JWT call) unless the banner remembers it. Tasks by card id, and under
     BANNERS one that gives (pools or None, keys or None) when both have answered."""
-    pools_task = POOL.submit(shared, hints, "token_pools", api.token_pools)
-    keys_task = POOL.submit(keys_call) if keys_call is not None else None
-    tasks = {card.id: POOL.submit(load, card, api, params, hints) for card in CARDS.values()}
-    tasks[BANNERS] = POOL.submit(lambda: (_answer(pools_task), _answer(keys_task) if keys_task is not None else None))
+    keys_task = POOL.submit(keys_call) if keys_call is not None else None  # a JWT call: never cached
+    submit = _from_cache_or_pool if api.client.caches_answers else POOL.submit
+    pools_task = submit(shared, hints, "token_pools", api.token_pools)
+    tasks = {card.id: submit(load, card, api, params, hints) for card in CARDS.values()}
+    banners = lambda: (_answer(pools_task), _answer(keys_task) if keys_task is not None else None)  # noqa: E731
+    tasks[BANNERS] = done(banners) if pools_task.done() and keys_task is None else POOL.submit(banners)
     return tasks
+
+
+def _from_cache_or_pool(call: Callable, *args) -> Task:
+    """A card whose answers are all fresh in the HTTP cache is read here and now (a look-up: handing it to a
+    worker cost a warm overview a quarter of its throughput); one that needs SIR Giving goes to a worker, its
+    call starting at once."""
+    try:
+        with cached_only():
+            return done(call, *args)  # what it raised, a card's error included, is its answer too
+    except NotCached:
+        return POOL.submit(call, *args)
 
 
 def in_order_of_arrival(tasks: dict[Hashable, Task], budget: float) -> Iterator[tuple[Hashable, Task | None]]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -52,6 +53,23 @@ TIMESTAMP_WINDOW_SECONDS = 300  # the reference: "within 5 minutes of server tim
 USER_AGENT = "PartnerOpsPortal/1.0"
 # The id of the portal request a call is made for, sent as X-Request-ID so both sides' logs can be joined.
 REQUEST_ID: ContextVar[str | None] = ContextVar("sir_request_id", default=None)
+# Set while a view looks for what it can show from the cache alone (`cached_only`): a GET then answers from a
+# fresh cached answer or raises NotCached, and never goes to SIR Giving.
+CACHED_ONLY: ContextVar[bool] = ContextVar("sir_cached_only", default=False)
+
+
+class NotCached(Exception):
+    """Under `cached_only`: this call has no fresh cached answer, so it must go to SIR Giving. Not a SirError:
+    nothing went wrong, and no card shows it."""
+
+
+@contextmanager
+def cached_only():
+    token = CACHED_ONLY.set(True)
+    try:
+        yield
+    finally:
+        CACHED_ONLY.reset(token)
 
 ENVIRONMENTS = ("sandbox", "production")
 # Where JWT key management for production (`*_live_`) keys goes: the production host (the reference's host table
@@ -383,6 +401,8 @@ class SirClient:
             kept = self._cached_answer(prepared, credential, record, path)
             if kept is not None:
                 return kept
+        if CACHED_ONLY.get():
+            raise NotCached(path)
         # Sign the exact path and bytes that will go over the wire, after requests has normalised them.
         base_url = self.base_urls[environment]
         used = self._sign(prepared, credential, base_url)
@@ -437,6 +457,11 @@ class SirClient:
             return None
         stored = cache.get_response(key)
         return stored.created_at if stored is not None else None
+
+    @property
+    def caches_answers(self) -> bool:
+        """Whether GETs are answered from the HTTP cache at all (SIR_CACHE_TTL > 0)."""
+        return self.cached is not self.plain
 
     def now(self) -> datetime:
         """SIR Giving's now, as this client signs with it (the portal's one clock: webapp/clock.py)."""

@@ -1,0 +1,70 @@
+"""A warm overview: cards whose answers are fresh in the HTTP cache are read in the request itself (a look-up),
+and only the others go to the worker pool, in the same round."""
+
+from tests.conftest import page, partner_api_for
+from tests.dashboard.test_streaming import CARD_IDS, served
+
+import webapp.parallel
+
+
+class CountedWorkers:
+    """The worker pool's executor, counting what is handed to it."""
+
+    def __init__(self, executor):
+        self.executor, self.handed = executor, 0
+
+    def submit(self, *args, **kwargs):
+        self.handed += 1
+        return self.executor.submit(*args, **kwargs)
+
+
+def count_handoffs(monkeypatch) -> CountedWorkers:
+    counted = CountedWorkers(webapp.parallel.POOL._executor)
+    monkeypatch.setattr(webapp.parallel.POOL, "_executor", counted)
+    return counted
+
+
+def filled_cards(response) -> dict[str, str]:
+    shown = page(response)
+    return {section["id"].removeprefix("card-"): section.get_text(" ", strip=True)
+            for section in shown.select("section[data-card][slot]")}
+
+
+def test_a_warm_overview_reads_every_card_from_the_cache_without_a_worker(app, signed_in, simulator, monkeypatch):
+    first = filled_cards(signed_in.get("/"))  # warms the cache; the key banner's list is remembered too
+    workers = count_handoffs(monkeypatch)
+    asked = {path: served(simulator, path) for path in ("/v1/partner/dashboard/summary", "/v1/partner/token-pools")}
+    response = signed_in.get("/")
+    assert response.status_code == 200
+    cards = filled_cards(response)
+    assert sorted(cards) == sorted(CARD_IDS)
+    assert not page(response).select("section[data-card] .error-state, section[data-card].is-loading")
+    assert cards["summary"] == first["summary"] and "Holiday promotions" in cards["runway"]
+    assert "Holiday promotions" in page(response).select_one(".overview-banners").get_text()  # the pool banner
+    assert {path: served(simulator, path) for path in asked} == asked  # nothing asked of SIR Giving
+    assert workers.handed == 0
+
+
+def test_a_card_whose_answer_is_no_longer_cached_is_asked_in_the_same_view(app, client, signed_in, simulator):
+    signed_in.get("/")
+    partner_api = partner_api_for(app, client)
+    partner_api.client.invalidate(partner_api.credential, "token-pools")  # as a top-up request does
+    pools, summary = served(simulator, "/v1/partner/token-pools"), served(simulator, "/v1/partner/dashboard/summary")
+    response = signed_in.get("/")
+    cards = filled_cards(response)
+    assert sorted(cards) == sorted(CARD_IDS)
+    assert "Holiday promotions" in cards["runway"]
+    assert served(simulator, "/v1/partner/token-pools") == pools + 1  # once, for the runway and the banner
+    assert served(simulator, "/v1/partner/dashboard/summary") == summary  # still cached
+
+
+def test_without_a_cache_every_card_goes_to_the_workers(tmp_path, monkeypatch):
+    from tests.conftest import AuthActions, make_app
+
+    app = make_app(tmp_path, environ={"SIR_CACHE_TTL": "0"})
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    client.get("/")
+    workers = count_handoffs(monkeypatch)
+    assert sorted(filled_cards(client.get("/"))) == sorted(CARD_IDS)
+    assert workers.handed >= len(CARD_IDS)  # no look-up first: there is nothing to look up
