@@ -9,7 +9,12 @@ the admin signs in through the form, which lands on the overview ("first view af
 no remembered key list), then the overview is opened `--later` more times in the same context ("later views").
 "Cards filled" is app.js's `cards-filled` mark, from the start of the overview's own request (after the sign-in
 redirect). It is divided by the slowest single upstream call the overview makes, timed alone against the same
-simulator. With --before REF, that commit (exported with `git archive`, the same venv) is measured in the same
+simulator.
+
+Two floors, measured in the same run: the bare round (the overview's calls at once from a plain client: what the
+simulator alone costs), and the replay floor: this tree's overview, its bytes captured once, sent to the same
+Chromium by a server that does nothing else, the head at once and the rest when the slowest call would have
+answered. No server can fill the cards sooner than the replay does; what is left above it is the portal's. With --before REF, that commit (exported with `git archive`, the same venv) is measured in the same
 run, its samples interleaved with the working tree's.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 import shutil
 import socket
 import statistics
@@ -26,6 +32,7 @@ import tarfile
 import tempfile
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 
@@ -205,6 +212,75 @@ def upstream_baselines(sim_url: str, runs: int) -> tuple[float, str, float]:
     return medians[worst], worst, statistics.median(rounds)
 
 
+def captured_overview(build: Build) -> tuple[subprocess.Popen, str, bytes, bytes]:
+    """A running portal of `build` (its static files are served from there), and its overview's bytes as they
+    leave it: the head (the first chunk) and the rest, uncompressed."""
+    from serving import sign_in as sign_in_with_requests
+
+    process, base = build.start()
+    client = sign_in_with_requests(base)
+    response = client.get(base + "/", headers={"Accept-Encoding": "identity"}, stream=True)
+    chunks = list(response.raw.stream(1 << 16, decode_content=False))
+    return process, base, chunks[0], b"".join(chunks[1:])
+
+
+def replay_server(portal: str, head: bytes, rest: bytes, wait_ms: float) -> tuple[ThreadingHTTPServer, str]:
+    """Serves `/` as `head` at once and `rest` after `wait_ms` (chunked, as the portal streams it); anything else
+    is fetched from `portal` (the style sheet, the scripts)."""
+    import requests
+
+    class Replay(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        def do_GET(self):
+            if self.path == "/":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self._chunk(head)
+                time.sleep(wait_ms / 1000)
+                self._chunk(rest)
+                self.wfile.write(b"0\r\n\r\n")
+                return
+            upstream = requests.get(portal + self.path)
+            self.send_response(upstream.status_code)
+            for name in ("Content-Type", "Cache-Control"):
+                if name in upstream.headers:
+                    self.send_header(name, upstream.headers[name])
+            self.send_header("Content-Length", str(len(upstream.content)))
+            self.end_headers()
+            self.wfile.write(upstream.content)
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Replay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def replay_floor(browser, build: Build, slowest_ms: float, views: int) -> list[tuple]:
+    """The replay's marks, `views` times in one browser context (its static files cached, as for later views)."""
+    process, base, head, rest = captured_overview(build)
+    server, replay = replay_server(base, head, rest, slowest_ms)
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        view(page, replay)  # primes the browser's cache with the static files
+        samples = [view(page, replay) for _ in range(views)]
+        context.close()
+        return samples
+    finally:
+        server.shutdown()
+        stop(process)
+
+
 def spread(values: list[float | None], scale: float = 1.0, unit: str = "") -> str:
     values = [v / scale for v in values if v is not None]  # None: not measured (no elementtiming in that tree)
     if not values:
@@ -214,7 +290,7 @@ def spread(values: list[float | None], scale: float = 1.0, unit: str = "") -> st
             f"max {max(values):.{digits}f}, n={len(values)})")
 
 
-def report(build: Build, slowest_ms: float, round_ms: float) -> None:
+def report(build: Build, slowest_ms: float, round_ms: float, floor_ms: float) -> None:
     print(f"\n{build.label}")
     for name, samples in (("first view after sign-in", build.first), ("later views", build.later)):
         print(f"  {name}:")
@@ -226,6 +302,7 @@ def report(build: Build, slowest_ms: float, round_ms: float) -> None:
         print(f"    painted / slowest   {spread([s[4] for s in samples], slowest_ms, 'x')}  (target <= 1.2x)")
         print(f"    filled / slowest    {spread([s[1] for s in samples], slowest_ms, 'x')}  (target <= 1.2x)")
         print(f"    painted / bare round {spread([s[4] for s in samples], round_ms, 'x')}")
+        print(f"    filled / replay floor {spread([s[1] for s in samples], floor_ms, 'x')}")
 
 
 def main() -> int:
@@ -260,14 +337,18 @@ def main() -> int:
             for _ in range(args.runs):
                 for build in builds:
                     sample(browser, build, args.later)
+            floor = replay_floor(browser, builds[-1], slowest_ms, max(args.runs * args.later, 5))
             browser.close()
+        floor_ms = statistics.median(s[1] for s in floor)
         print(f"simulator latency {args.latency_ms} ms per call; gunicorn (gunicorn.conf.py), SIR_CACHE_TTL=0; "
               f"{args.runs} cold samples (fresh process, fresh browser context), {args.later} later views each")
         print(f"slowest single upstream call  {slowest_ms:.0f} ms  ({slowest_path}, median of {max(args.runs, 5)})")
         print(f"bare round                    {round_ms:.0f} ms  (the overview's calls at once from a plain client, "
               f"no portal: {round_ms / slowest_ms:.2f}x the slowest call)")
+        print(f"replay floor                  {floor_ms:.0f} ms  (this tree's overview replayed: head at once, the rest "
+              f"after {slowest_ms:.0f} ms; cards filled {spread([s[1] for s in floor], slowest_ms, 'x')} the slowest call)")
         for build in builds:
-            report(build, slowest_ms, round_ms)
+            report(build, slowest_ms, round_ms, floor_ms)
     finally:
         simulator.terminate()
         for build in builds:  # the instance folders, and the exported tree of --before
