@@ -119,3 +119,20 @@ def test_a_cache_that_fails_costs_the_cache_not_the_answer_and_is_logged_once(tm
     assert upstream.calls == 4
     warnings = [r.getMessage() for r in caplog.records if r.name == "webapp.sir.cache"]
     assert len(warnings) == 1 and "no such table" in warnings[0] and "sk_test" not in warnings[0]
+
+
+def test_a_write_whose_cache_cannot_be_invalidated_still_returns_its_answer_and_is_logged(app, simulator, caplog):
+    from tests.sir.test_invalidate import bound_api
+
+    acme = bound_api(app, "admin@acme.example")
+    pool = acme.token_pools().value[0]
+    cache_file = acme.client.cached.cache.responses.db_path
+    with sqlite3.connect(cache_file) as broken:  # the generations' table is gone from under the portal
+        broken.execute("DROP TABLE generations")
+    with caplog.at_level(logging.WARNING, logger="webapp.sir.cache"):
+        created = acme.request_top_up(pool.id, 5000, "Spring campaign")
+    assert created.amount == 5000
+    listed = acme.allocation_requests(status="pending", fresh=True).value.items
+    assert created.id in [r.id for r in listed]  # SIR Giving has it: the write was not turned into an error
+    warnings = [r.getMessage() for r in caplog.records if r.name == "webapp.sir.cache"]
+    assert len(warnings) == 1 and "no such table: generations" in warnings[0]

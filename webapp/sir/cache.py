@@ -82,11 +82,17 @@ class Generations:
             return UNKNOWN_GENERATION
 
     def bump(self, fingerprint: str, family: str) -> None:
+        """Called after a write SIR Giving has applied: a store that fails must not turn that write into an
+        error page (the admin would send it again). The store's failure is told; while it lasts `current` misses
+        anyway, and once it is back the family's older answers may be served until their TTL runs out."""
         name = f"{fingerprint}:{family}"
         try:
-            self.store[name] = int(self.store[name]) + 1
-        except KeyError:
-            self.store[name] = 1
+            try:
+                self.store[name] = int(self.store[name]) + 1
+            except KeyError:
+                self.store[name] = 1
+        except self.tolerated as error:
+            _tell(self.on_error, error)
 
 
 def _tell(on_error, error: BaseException) -> None:
