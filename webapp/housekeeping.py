@@ -43,12 +43,14 @@ def prune_round(app: Flask, limit: int) -> dict[str, int]:
 
 def prune_cache(app: Flask, limit: int) -> dict[str, int]:
     """The HTTP cache's share of a round: answers expired long ago, then the soonest-expiring past
-    CACHE_MAX_ENTRIES (each at most `limit`)."""
+    CACHE_MAX_ENTRIES, then the copies of JWT reads too old to be shown (each at most `limit`)."""
     from .sir.cache import bound_entries, prune_expired
 
-    cached = app.extensions["sir_client"].cached
+    client = app.extensions["sir_client"]
+    cached = client.cached
     return {"cached answers": prune_expired(cached, limit),
-            "cached answers over the bound": bound_entries(cached, app.config["SETTINGS"].cache_max_entries, limit)}
+            "cached answers over the bound": bound_entries(cached, app.config["SETTINGS"].cache_max_entries, limit),
+            "copies of sign-in reads": client.prune_copies(limit)}
 
 
 class CachePruner:

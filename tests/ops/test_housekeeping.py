@@ -182,3 +182,39 @@ def test_while_the_portal_runs_the_http_cache_is_pruned_on_a_schedule(tmp_path):
 def test_no_schedule_when_the_setting_is_zero(tmp_path):
     app = make_app(tmp_path, {"CACHE_PRUNE_MINUTES": "0"})
     assert "cache_pruner" not in app.extensions
+
+
+def copies_left(app) -> int:
+    store = app.extensions["sir_client"]._copies.store
+    with store.connection() as connection:
+        return connection.execute(f"SELECT count(*) FROM {store.table_name}").fetchone()[0]
+
+
+def test_prune_deletes_copies_of_sign_in_reads_too_old_to_be_shown(app, signed_in, monkeypatch):
+    from webapp.sir.cache import COPY_SECONDS
+
+    assert signed_in.get("/keys/").status_code == 200  # the key list is a sign-in (JWT) read: a copy is kept
+    kept = copies_left(app)
+    assert kept >= 1
+    assert "0 copies of sign-in reads" in prune(app)  # young enough to stand in for SIR Giving: kept
+    copies = app.extensions["sir_client"]._copies
+    later = copies.clock() + COPY_SECONDS + 1
+    monkeypatch.setattr(copies, "clock", lambda: later)
+    assert f"{kept} copies of sign-in reads" in prune(app)
+    assert copies_left(app) == 0
+
+
+def test_pruning_copies_stops_at_the_first_one_still_young(tmp_path):
+    from webapp.sir.cache import ReplyCopies, ThreadLocalSQLiteDict
+
+    now = [1000.0]
+    copies = ReplyCopies(ThreadLocalSQLiteDict(str(tmp_path / "copies.sqlite3"), table_name="copies"), seconds=600,
+                         clock=lambda: now[0])
+    copies.put("token-a", "/v1/partner/keys", {"n": 1})
+    copies.put("token-b", "/v1/partner/keys", {"n": 2})
+    now[0] = 1500.0
+    copies.put("token-c", "/v1/partner/keys", {"n": 3})
+    now[0] = 1700.0  # a and b are 700 s old, c 200 s
+    assert copies.prune(limit=10) == 2
+    assert copies.get("token-c", "/v1/partner/keys")[0] == {"n": 3}
+    assert copies.prune(limit=10) == 0

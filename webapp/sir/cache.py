@@ -391,6 +391,35 @@ class ReplyCopies:
         return entry["data"], datetime.fromtimestamp(entry["at"], timezone.utc)
 
 
+    def prune(self, limit: int) -> int:
+        """Delete at most `limit` copies too old to be shown; how many went. Redis expires its own. A copy is
+        rewritten on every read of its URL, so the oldest-written come first and the scan stops at the first
+        one still young."""
+        if self._redis:
+            return 0
+        import json
+
+        if isinstance(self.store, SQLiteDict):
+            with self.store.connection() as connection:
+                rows = connection.execute(f"SELECT key, value FROM {self.store.table_name} ORDER BY rowid LIMIT ?",
+                                          (limit,)).fetchall()
+            entries = [(key, self.store.deserialize(key, value)) for key, value in rows]
+        else:
+            entries = list(self.store.items())[:limit]
+        cutoff = self.clock() - self.seconds
+        old = []
+        for key, entry in entries:
+            if entry is not None and json.loads(entry)["at"] > cutoff:
+                break
+            old.append(key)
+        if isinstance(self.store, SQLiteDict):
+            self.store.bulk_delete(old)
+        else:
+            for key in old:
+                del self.store[key]
+        return len(old)
+
+
 def make_copies(backend: str, *, sqlite_path: Path | None = None, redis_url: str | None = None,
                 redis_timeout: float = 2.0, on_error=None) -> ReplyCopies:
     """The copies for `SirClient(copies=...)`, in the same backend as the HTTP cache."""

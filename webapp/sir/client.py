@@ -474,6 +474,10 @@ class SirClient:
         # (the kept card HTML is keyed on it, dashboard/rendered.py).
         return _aware(moment) + timedelta(seconds=round(self.sir_time() - time.time(), 3))
 
+    def prune_copies(self, limit: int) -> int:
+        """Housekeeping: at most `limit` copies of JWT reads too old to be shown deleted; how many went."""
+        return self._copies.prune(limit) if self._copies is not None else 0
+
     def invalidate(self, credential: Credential | str, *families: str) -> None:
         """Make every cached answer of `families` (`"token-pools"`, `"webhooks"`…) a miss from now on, for this
         key only and whatever its query string: what a write does to its own family, and what the portal does
