@@ -104,3 +104,45 @@ def test_a_sign_in_posted_from_another_site_is_refused(client):
     data.update(email="admin@acme.example", password="sandbox-demo")
     assert client.post("/login", data=data, headers={"Origin": "https://evil.example"}).status_code == 400
     assert client.post("/login", data=data, headers={"Origin": "http://localhost"}).status_code == 302
+
+
+def test_the_csrf_token_is_masked_afresh_in_every_response_and_each_is_accepted(client, auth):
+    import base64
+    import json
+
+    from tests.conftest import csrf_token_from, page
+
+    auth.sign_in("acme")
+    first, second = client.get("/audit/?action=key_created"), client.get("/audit/?action=key_created")
+    tokens = [csrf_token_from(first), csrf_token_from(second)]
+    # BREACH: a compressed page that reflects what the address asked for must not carry the same secret twice,
+    # nor the token in any form Flask-WTF keeps it in (the session's raw token, the signed token's payload).
+    assert tokens[0] != tokens[1]
+    with client.session_transaction() as stored:
+        raw = stored["csrf_token"]
+    payload = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+    for body in (first.get_data(as_text=True), second.get_data(as_text=True)):
+        assert raw not in body and payload not in body
+    fields = [field["value"] for field in page(first).select("input[name=csrf_token]")]
+    assert fields and tokens[0] not in fields and len(set(fields)) == len(fields)
+    for token, environment in zip(tokens, ("production", "sandbox")):
+        moved = client.post("/environment", data={"environment": environment, "csrf_token": token})
+        assert moved.status_code == 302
+        with client.session_transaction() as stored:
+            assert stored["environment"] == environment
+
+
+def test_a_masked_token_is_accepted_from_htmx_s_header_and_a_tampered_one_is_refused(client, auth):
+    from tests.conftest import csrf_token_from, text_of
+
+    auth.sign_in("acme")
+    token = csrf_token_from(client.get("/audit/"))
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    refused = client.post("/environment", data={"environment": "production"}, headers={"X-CSRFToken": tampered})
+    assert refused.status_code == 400 and "Form expired" in text_of(refused)
+    with client.session_transaction() as stored:
+        assert stored["environment"] == "sandbox"
+    moved = client.post("/environment", data={"environment": "production"}, headers={"X-CSRFToken": token})
+    assert moved.status_code == 302
+    with client.session_transaction() as stored:
+        assert stored["environment"] == "production"

@@ -128,9 +128,9 @@ def init_sessions(app: Flask) -> None:
 
 
 def init_csrf(app: Flask) -> None:
-    from flask_wtf.csrf import CSRFProtect
+    from .csrf import PortalCSRFProtect
 
-    app.extensions["csrf_protect"] = CSRFProtect(app)
+    app.extensions["csrf_protect"] = PortalCSRFProtect(app)  # tokens masked per response (BREACH): csrf.py
 
 
 def init_limiter(app: Flask) -> None:

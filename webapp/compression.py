@@ -9,7 +9,8 @@
 - BREACH: a response that shows a secret must not be compressed, since a page that also reflects what an attacker
   chose (a query string, a form value) would leak the secret through the compressed length. The once-only secret
   pages (`web.shown_once`: a new key's secrets, a webhook's signing secret, a roll's new secrets) call
-  `never_compress`, and go uncompressed.
+  `never_compress`, and go uncompressed. The CSRF token every page carries is masked afresh in each response
+  instead (csrf.py), so it is never the same bytes twice.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask_wtf import FlaskForm
+from ..csrf import PortalForm
 from wtforms import BooleanField, IntegerField, PasswordField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
@@ -13,7 +13,7 @@ def split_addresses(raw: str | None) -> list[str]:
     return [a.strip() for a in (raw or "").replace("\n", ",").replace(";", ",").split(",") if a.strip()]
 
 
-class AlertSettingsForm(FlaskForm):
+class AlertSettingsForm(PortalForm):
     recipients = TextAreaField("E-mail recipients", validators=[Length(max=4000, message="At most 4,000 characters.")])
     # A password field: the URL is a secret (whoever has it can post to the channel) and is never shown again.
     chat_url = PasswordField("Chat webhook URL", validators=[Length(max=2048, message="At most 2,048 characters.")])

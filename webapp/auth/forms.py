@@ -1,9 +1,9 @@
-from flask_wtf import FlaskForm
+from ..csrf import PortalForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     email = StringField("Email", validators=[
         DataRequired("Enter the email of your SIR Giving account."),
         Length(max=254, message="That email is too long."),

@@ -1,5 +1,5 @@
 
-from flask_wtf import FlaskForm
+from ..csrf import PortalForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, ValidationError
 
@@ -8,7 +8,7 @@ from ..sir.times import parse_day
 from .rotation import GRACE_LABELS
 
 
-class CreateKeyForm(FlaskForm):
+class CreateKeyForm(PortalForm):
     name = StringField("Name", validators=[DataRequired("Give the key a name you will recognise, like “Checkout backend”."),
                                            Length(max=100, message="At most 100 characters.")])
     environment = SelectField("Environment", choices=[("sandbox", "Sandbox (sk_test_ / pk_test_)"),
@@ -23,11 +23,11 @@ class CreateKeyForm(FlaskForm):
             raise ValidationError("Only a secret key pair can sign the portal's calls.")
 
 
-class RenameForm(FlaskForm):
+class RenameForm(PortalForm):
     name = StringField("New name", validators=[DataRequired("Enter a name."), Length(max=100, message="At most 100 characters.")])
 
 
-class ExpiryForm(FlaskForm):
+class ExpiryForm(PortalForm):
     expires_on = StringField("Expires on (UTC)", validators=[DataRequired("Choose a date.")])
 
     def validate_expires_on(self, field):
@@ -40,7 +40,7 @@ class ExpiryForm(FlaskForm):
         field.moment = moment
 
 
-class ConfirmNameForm(FlaskForm):
+class ConfirmNameForm(PortalForm):
     """Revoking is for good: the admin types the key's name to confirm."""
 
     confirm_name = StringField("Type the key's name to confirm")
@@ -54,11 +54,11 @@ class ConfirmNameForm(FlaskForm):
             raise ValidationError(f"Type “{self.expected}” exactly to revoke this key.")
 
 
-class ActiveForm(FlaskForm):
+class ActiveForm(PortalForm):
     active = HiddenField()
 
 
-class RollForm(FlaskForm):
+class RollForm(PortalForm):
     grace = RadioField("When should the old key stop working?", choices=list(GRACE_LABELS.items()), default="24h",
                        validate_choice=False,
                        validators=[DataRequired("Choose when the old key stops working."),

@@ -1,14 +1,14 @@
-from flask_wtf import FlaskForm
+from ..csrf import PortalForm
 from wtforms import HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 
-class CreatePortalKeyForm(FlaskForm):
+class CreatePortalKeyForm(PortalForm):
     submission = HiddenField()
     next = HiddenField()
 
 
-class PasteCredentialForm(FlaskForm):
+class PasteCredentialForm(PortalForm):
     secret_key = PasswordField("Secret key", validators=[
         DataRequired("Paste the secret key (it starts with sk_test_ or sk_live_)."),
         Length(max=200, message="That is longer than any SIR Giving key."),

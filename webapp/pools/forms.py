@@ -5,7 +5,7 @@ of at most 1,000 characters); the portal asks for a reason of at least 10 charac
 reviews every request by hand.
 """
 
-from flask_wtf import FlaskForm
+from ..csrf import PortalForm
 from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.fields import StringField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -22,7 +22,7 @@ def parse_tokens(text: str | None) -> int | None:
     return int(digits) if digits.isascii() and digits.isdigit() else None
 
 
-class TopUpForm(FlaskForm):
+class TopUpForm(PortalForm):
     pool_id = SelectField("Pool", validators=[DataRequired("Choose the pool to top up.")])
     amount = StringField("Amount (tokens)", validators=[DataRequired("Enter how many tokens to request.")])
     reason = TextAreaField("Reason", validators=[
@@ -58,7 +58,7 @@ class TopUpForm(FlaskForm):
         return field.validate(self, [lambda form, checked: inline(checked)] if inline else [])
 
 
-class ConfirmTopUpForm(FlaskForm):
+class ConfirmTopUpForm(PortalForm):
     pool_id = HiddenField()
     amount = HiddenField()
     reason = HiddenField()

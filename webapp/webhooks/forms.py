@@ -1,6 +1,6 @@
 from urllib.parse import urlsplit
 
-from flask_wtf import FlaskForm
+from ..csrf import PortalForm
 from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -10,7 +10,7 @@ from ..sir.models import EVENT_TYPES
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
-class RegisterWebhookForm(FlaskForm):
+class RegisterWebhookForm(PortalForm):
     use_portal_receiver = BooleanField("Deliver to this portal's own receiver: it verifies each event and shows it on "
                                        "the Events page")
     # No Optional() here: it would stop the chain before validate_url, so an empty submit would name only the
@@ -63,7 +63,7 @@ class RegisterWebhookForm(FlaskForm):
             raise ValidationError("Choose at least one event type, or all events.")
 
 
-class DeleteWebhookForm(FlaskForm):
+class DeleteWebhookForm(PortalForm):
     confirm_url = StringField("Type the endpoint's URL to confirm")
 
     def __init__(self, expected: str, *args, **kwargs):
@@ -75,11 +75,11 @@ class DeleteWebhookForm(FlaskForm):
             raise ValidationError("Type the URL exactly as shown to delete this endpoint.")
 
 
-class RecoverForm(FlaskForm):
+class RecoverForm(PortalForm):
     since = StringField("Failed since (UTC)", validators=[Length(max=25)])
 
 
-class DebuggerForm(FlaskForm):
+class DebuggerForm(PortalForm):
     headers = TextAreaField("Delivery headers", validators=[Length(max=4000, message="At most 4,000 characters.")])
     body = TextAreaField("Raw body", validators=[Length(max=1024 * 1024, message="At most 1 MiB.")])
     receiver = HiddenField()
