@@ -339,7 +339,7 @@ def main() -> int:
                     sample(browser, build, args.later)
             floor = replay_floor(browser, builds[-1], slowest_ms, max(args.runs * args.later, 5))
             browser.close()
-        floor_ms = statistics.median(s[1] for s in floor)
+        floor_ms = statistics.median(s[1] for s in floor if s[1] is not None)
         print(f"simulator latency {args.latency_ms} ms per call; gunicorn (gunicorn.conf.py), SIR_CACHE_TTL=0; "
               f"{args.runs} cold samples (fresh process, fresh browser context), {args.later} later views each")
         print(f"slowest single upstream call  {slowest_ms:.0f} ms  ({slowest_path}, median of {max(args.runs, 5)})")

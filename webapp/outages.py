@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 
 from flask import Flask, current_app, g, has_app_context, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -135,6 +136,21 @@ def rollback() -> None:
         db.session.rollback()
     except Exception:  # the connection is dead: the pool discards it, nothing is left to undo
         pass
+
+
+@contextmanager
+def held_back():
+    """Around a look-up that has a fallback (the overview's cards tried from the cache before SIR Giving is
+    asked): an outage noted inside is logged as usual but does not make this request's page the outage page.
+    Yields a set that receives the dependencies found down."""
+    before = set(g.get("outages", ())) if has_app_context() else set()
+    found: set[str] = set()
+    try:
+        yield found
+    finally:
+        if has_app_context():
+            found.update(g.get("outages", set()) - before)
+            g.outages = before
 
 
 def current_outage() -> str | None:

@@ -68,3 +68,30 @@ def test_without_a_cache_every_card_goes_to_the_workers(tmp_path, monkeypatch):
     workers = count_handoffs(monkeypatch)
     assert sorted(filled_cards(client.get("/"))) == sorted(CARD_IDS)
     assert workers.handed >= len(CARD_IDS)  # no look-up first: there is nothing to look up
+
+
+def test_a_cache_store_that_times_out_costs_the_look_up_not_the_pages_banners(app, signed_in, monkeypatch, caplog):
+    from redis.exceptions import RedisError, TimeoutError as RedisTimeout
+
+    from webapp.outages import OUTAGE_LOG, note
+
+    signed_in.get("/")
+    generations = app.extensions["sir_client"]._generations
+
+    class TimingOut(dict):
+        def __getitem__(self, key):
+            raise RedisTimeout("Timeout reading from 127.0.0.1:6379")
+
+    # As the Redis-backed cache is built: its errors are told to outages.note (webapp/__init__.py).
+    monkeypatch.setattr(generations, "store", TimingOut())
+    monkeypatch.setattr(generations, "tolerated", (RedisError,))
+    monkeypatch.setattr(generations, "on_error", note)
+    OUTAGE_LOG.reset()
+    workers = count_handoffs(monkeypatch)
+    response = signed_in.get("/")
+    assert response.status_code == 200
+    assert sorted(filled_cards(response)) == sorted(CARD_IDS)
+    banners = page(response).select_one(".overview-banners").get_text(" ", strip=True)
+    assert "Holiday promotions" in banners and "could not be checked" not in banners
+    assert workers.handed >= len(CARD_IDS)  # after the first look-up that timed out, straight to the workers
+    assert any("Redis is unreachable" in r.getMessage() for r in caplog.records)  # the operator still hears of it

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterator
 
 from ..sir import errors
+from ..outages import held_back
 from ..parallel import POOL, Task, done
 from ..sir.api import Parsed, PartnerApi
 from ..sir.client import CACHED_ONLY, NotCached, cached_only
@@ -176,7 +177,7 @@ def start_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callab
     the key list through `keys_call` (a JWT call) unless the banner remembers it. Tasks by card id, and under
     BANNERS one that gives (pools or None, keys or None) when both have answered."""
     keys_task = POOL.submit(keys_call) if keys_call is not None else None  # a JWT call: never cached
-    submit = _from_cache_or_pool if api.client.caches_answers else POOL.submit
+    submit = _FromCacheOrPool() if api.client.caches_answers else POOL.submit
     pools_task = submit(shared, hints, "token_pools", api.token_pools)
     tasks = {card.id: submit(load, card, api, params, hints) for card in CARDS.values()}
     banners = lambda: (_answer(pools_task), _answer(keys_task) if keys_task is not None else None)  # noqa: E731
@@ -184,14 +185,29 @@ def start_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callab
     return tasks
 
 
-def _from_cache_or_pool(call: Callable, *args) -> Task:
+class _FromCacheOrPool:
     """A card whose answers are all fresh in the HTTP cache is read here and now (a look-up: handing it to a
     worker cost a warm overview a quarter of its throughput); one that needs SIR Giving goes to a worker, its
-    call starting at once."""
-    try:
-        with cached_only():
-            return done(call, *args)  # what it raised, a card's error included, is its answer too
-    except NotCached:
+    call starting at once. A cache store that fails (Redis timing out) makes the look-up a miss, is logged, and
+    sends the view's remaining cards straight to the workers: it is not an outage of the page, whose cards then
+    come from SIR Giving."""
+
+    def __init__(self):
+        self.usable = True
+
+    def __call__(self, call: Callable, *args) -> Task:
+        if self.usable:
+            task = None
+            with held_back() as found:
+                try:
+                    with cached_only():
+                        task = done(call, *args)  # what it raised, a card's error included, is its answer too
+                except NotCached:
+                    pass
+            if found:
+                self.usable = False
+            if task is not None:
+                return task
         return POOL.submit(call, *args)
 
 

@@ -323,6 +323,8 @@ class SirClient:
 
     def jwt_call(self, method: str, path: str, token: str | None = None, json_body: Any = None,
                  params: dict | None = None, record=None, base_url: str | None = None) -> Any:
+        if CACHED_ONLY.get():
+            raise NotCached(path)  # a sign-in call is never cached
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         body = _encode(json_body)
         if body:
@@ -374,6 +376,8 @@ class SirClient:
     def widget_call(self, public_key: str, environment: str, method: str, path: str, record=None) -> Any:
         """One widget call (`X-Partner-Key: pk_…`, no signature), never cached: e.g. proving a new
         publishable key works with `GET /v1/partner/config`."""
+        if CACHED_ONLY.get():
+            raise NotCached(path)
         if environment_of_key(public_key) != environment:
             raise errors.EnvironmentMismatch(path=path)
         prepared = self.plain.prepare_request(requests.Request(method.upper(), self.base_urls[environment] + path,
