@@ -136,3 +136,24 @@ def test_a_write_whose_cache_cannot_be_invalidated_still_returns_its_answer_and_
     assert created.id in [r.id for r in listed]  # SIR Giving has it: the write was not turned into an error
     warnings = [r.getMessage() for r in caplog.records if r.name == "webapp.sir.cache"]
     assert len(warnings) == 1 and "no such table: generations" in warnings[0]
+
+
+def test_after_a_failed_invalidation_this_process_misses_the_family_until_its_answers_have_expired():
+    from webapp.sir.cache import Generations
+
+    class WritesFail(dict):  # reads work, writes do not (a SQLite file locked past the write wait)
+        def __setitem__(self, key, value):
+            raise sqlite3.OperationalError("database is locked")
+
+    now, told = [0.0], []
+    generations = Generations(WritesFail(), tolerated=(sqlite3.Error,), on_error=told.append, hold_seconds=60,
+                              clock=lambda: now[0])
+    before = generations.current("fp", "token-pools")
+    generations.bump("fp", "token-pools")  # after a top-up request SIR Giving applied
+    assert [str(e) for e in told] == ["database is locked"]
+    during = generations.current("fp", "token-pools")
+    assert during not in (before, "unknown")  # what was cached before the write is not reached
+    assert generations.current("fp", "token-pools") == during  # and what is cached after it is
+    assert generations.current("fp", "campaigns") == "0" and generations.current("other", "token-pools") == "0"
+    now[0] = 61  # every answer cached before the write has expired by now
+    assert generations.current("fp", "token-pools") == before

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import sqlite3
 import threading
@@ -68,13 +69,27 @@ UNKNOWN_GENERATION = "unknown"  # its store is unreachable: a key that matches n
 class Generations:
     """Per (key fingerprint, family) counters; a bump makes that family's cached entries unreachable."""
 
-    def __init__(self, store, tolerated: tuple[type[BaseException], ...] = (), on_error=None):
+    def __init__(self, store, tolerated: tuple[type[BaseException], ...] = (), on_error=None,
+                 hold_seconds: float = max(DEFAULT_TTL, *FAMILY_TTLS.values()), clock=time.monotonic):
         self.store = store
         self.tolerated, self.on_error = tolerated, on_error
+        self.hold_seconds, self.clock = hold_seconds, clock
+        self._unsettled: dict[str, tuple[float, int]] = {}  # failed bumps: name -> (until, which failure)
+        self._failures = itertools.count(1)
+        self._lock = threading.Lock()
 
     def current(self, fingerprint: str, family: str) -> str:
+        name = f"{fingerprint}:{family}"
+        if self._unsettled:
+            with self._lock:
+                held = self._unsettled.get(name)
+                if held is not None and self.clock() >= held[0]:
+                    del self._unsettled[name]
+                    held = None
+            if held is not None:
+                return f"unsettled-{held[1]}"
         try:
-            return str(self.store[f"{fingerprint}:{family}"])
+            return str(self.store[name])
         except KeyError:
             return "0"
         except self.tolerated as error:
@@ -83,8 +98,9 @@ class Generations:
 
     def bump(self, fingerprint: str, family: str) -> None:
         """Called after a write SIR Giving has applied: a store that fails must not turn that write into an
-        error page (the admin would send it again). The store's failure is told; while it lasts `current` misses
-        anyway, and once it is back the family's older answers may be served until their TTL runs out."""
+        error page (the admin would send it again). The failure is told, and this process misses the family's
+        answers for as long as any of them lives (`hold_seconds`), under a generation of its own, so the page
+        after the write does not show what was cached before it. Other processes may, for that long."""
         name = f"{fingerprint}:{family}"
         try:
             try:
@@ -93,6 +109,8 @@ class Generations:
                 self.store[name] = 1
         except self.tolerated as error:
             _tell(self.on_error, error)
+            with self._lock:
+                self._unsettled[name] = (self.clock() + self.hold_seconds, next(self._failures))
 
 
 def _tell(on_error, error: BaseException) -> None:
