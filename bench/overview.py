@@ -2,8 +2,9 @@
 
     python bench/overview.py [--runs 5] [--later 3] [--latency-ms 100] [--before main]
 
-One standalone simulator (`python -m simulator --latency-ms 100`) serves every portal. Each portal runs under
-gunicorn with the repo's gunicorn.conf.py and the HTTP cache off (SIR_CACHE_TTL=0: every view asks SIR Giving).
+One standalone simulator serves every portal: its app under gunicorn with 100 ms of latency per call (keep-alive,
+as a real API is served; `--werkzeug-simulator` runs `python -m simulator --latency-ms 100` instead). Each portal
+runs under gunicorn with the repo's gunicorn.conf.py and the HTTP cache off (SIR_CACHE_TTL=0: every view asks SIR Giving).
 A sample is cold: a fresh gunicorn process and a fresh browser context (no cookies, no cached static files);
 the admin signs in through the form, which lands on the overview ("first view after sign-in": no campaign hint,
 no remembered key list), then the overview is opened `--later` more times in the same context ("later views").
@@ -88,6 +89,19 @@ def wait_until_up(url: str, process) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not start")
+
+
+def simulator_command(port: int, latency_ms: int, werkzeug: bool) -> list[str]:
+    """The upstream every portal of the run calls. By default the simulator's app under gunicorn (one process, for
+    its in-memory state; threads; keep-alive), as a real API is served. `python -m simulator` runs Werkzeug's
+    development server, which closes every connection and starts a thread per request: it costs the simulator
+    ~25 % more CPU per overview on the 2 cores the portal and the browser share, and the portal's calls their
+    connection set-up."""
+    if werkzeug:
+        return [sys.executable, "-m", "simulator", "--port", str(port), "--latency-ms", str(latency_ms)]
+    app = f'simulator:create_app({{"LATENCY_MS": {latency_ms}, "DELIVER_TO": "anywhere"}})'
+    return [sys.executable, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "64", "--keep-alive", "30",
+            "-b", f"127.0.0.1:{port}", app]
 
 
 def export(ref: str) -> Path:
@@ -311,12 +325,13 @@ def main() -> int:
     parser.add_argument("--later", type=int, default=3, help="later views per sample")
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--before", help="a git ref to measure in the same run, e.g. main")
+    parser.add_argument("--werkzeug-simulator", action="store_true",
+                        help="serve the simulator with `python -m simulator` (Werkzeug's server) instead of gunicorn")
     args = parser.parse_args()
 
     sim_port = free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
-    simulator = subprocess.Popen([sys.executable, "-m", "simulator", "--port", str(sim_port),
-                                  "--latency-ms", str(args.latency_ms)], cwd=ROOT,
+    simulator = subprocess.Popen(simulator_command(sim_port, args.latency_ms, args.werkzeug_simulator), cwd=ROOT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     builds: list[Build] = []
     try:
@@ -340,7 +355,9 @@ def main() -> int:
             floor = replay_floor(browser, builds[-1], slowest_ms, max(args.runs * args.later, 5))
             browser.close()
         floor_ms = statistics.median(s[1] for s in floor if s[1] is not None)
-        print(f"simulator latency {args.latency_ms} ms per call; gunicorn (gunicorn.conf.py), SIR_CACHE_TTL=0; "
+        print(f"simulator latency {args.latency_ms} ms per call, served by "
+              f"{'Werkzeug (python -m simulator)' if args.werkzeug_simulator else 'gunicorn'}; "
+              f"portals under gunicorn (gunicorn.conf.py), SIR_CACHE_TTL=0; "
               f"{args.runs} cold samples (fresh process, fresh browser context), {args.later} later views each")
         print(f"slowest single upstream call  {slowest_ms:.0f} ms  ({slowest_path}, median of {max(args.runs, 5)})")
         print(f"bare round                    {round_ms:.0f} ms  (the overview's calls at once from a plain client, "

@@ -133,3 +133,54 @@ def test_a_proxy_from_the_environment_carries_the_calls_unless_no_proxy_names_th
         monkeypatch.setenv("HTTPS_PROXY", "http://changed.internal:3128")  # read once per host: not seen again
         api.get("/v1/partner/users")
         assert proxies_seen[-2:] == [expected, expected]
+
+
+def test_a_round_of_calls_at_once_keeps_its_connections_for_the_next_round():
+    """Against an upstream that keeps connections open (as SIR Giving does, over TLS), a page's round of 13 calls
+    at once opens its connections once; the next round reuses every one of them."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from webapp.sir.client import SirClient
+
+    connections, everyone_in = [], threading.Barrier(13)
+
+    class KeepAlive(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            connections.append(self.client_address)
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            time.sleep(0.2)  # every call of the round in flight at once
+            body = b'{"data": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    client = SirClient(sandbox_url=base, production_url=base)
+    api = PartnerApi(client, Credential(None, "sk_test_" + "a" * 24, "b" * 64), "sandbox")
+
+    def call(n):
+        everyone_in.wait(timeout=10)  # all 13 in flight together, as an overview's round is
+        return api.get(f"/v1/partner/users?n={n}").status
+
+    try:
+        with ThreadPoolExecutor(13) as pool:
+            assert list(pool.map(call, range(13))) == [200] * 13
+            opened = len(connections)
+            assert list(pool.map(call, range(13))) == [200] * 13
+    finally:
+        server.shutdown()
+    assert opened == 13 and len(connections) == 13  # requests' default pool (10 a host) opened 3 more

@@ -53,6 +53,7 @@ TIMESTAMP_WINDOW_SECONDS = 300  # the reference: "within 5 minutes of server tim
 USER_AGENT = "PartnerOpsPortal/1.0"
 # The id of the portal request a call is made for, sent as X-Request-ID so both sides' logs can be joined.
 REQUEST_ID: ContextVar[str | None] = ContextVar("sir_request_id", default=None)
+KEPT_CONNECTIONS = 32  # per host: parallel.WORKERS (16) and a gunicorn worker's request threads, with room
 # Set while a view looks for what it can show from the cache alone (`cached_only`): a GET then answers from a
 # fresh cached answer or raises NotCached, and never goes to SIR Giving.
 CACHED_ONLY: ContextVar[bool] = ContextVar("sir_cached_only", default=False)
@@ -178,6 +179,12 @@ class SirClient:
             if transport is not None:
                 for url in {*self.base_urls.values(), self.auth_url}:
                     session.mount(url, transport)
+            else:
+                # Kept connections for as many calls as can be in flight at once (the worker pool's and the
+                # request threads'): requests keeps 10 per host and discards the rest after use, so an overview's
+                # round of 11–13 calls made new connections (a TLS handshake each, against SIR Giving) every time.
+                for scheme in ("https://", "http://"):
+                    session.mount(scheme, requests.adapters.HTTPAdapter(pool_maxsize=KEPT_CONNECTIONS))
 
     # -- sending ---------------------------------------------------------------------------------
 
