@@ -325,3 +325,33 @@ def test_a_pool_above_its_threshold_that_runs_out_before_approvals_usually_come_
     (alert,) = [r for r in sent_rows(app, partner_id) if r.condition == "pool_low" and r.subject == busiest.id]
     assert f"fewer than the {typical:.1f} days SIR Giving typically takes to approve a top-up" in alert.message
     assert alert.link == f"https://portal.acme.example/token-pools/{busiest.id}/top-up"
+
+
+def test_an_alert_whose_run_died_mid_send_is_sent_by_a_later_run_and_only_once(app, acme, servers, monkeypatch):
+    import webapp.alerts.run as alert_run
+
+    client, partner_id, _ = acme
+    _port, mailbox, _url, hook = servers
+
+    def killed(*args, **kwargs):  # the worker dies between claiming an alert and sending it
+        raise RuntimeError("worker killed mid-send")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(alert_run, "send_everywhere", killed)
+        run_in(app)
+    claimed = sent_rows(app, partner_id)
+    assert claimed and all(row.finished_at is None for row in claimed) and not mailbox.messages
+    with app.app_context():  # while it might still be sending, nobody else takes it
+        row = claimed[0]
+        assert store.claim_alert(partner_id, row.condition, row.subject, row.day, row.environment, row.message,
+                                 row.link) is None
+    move(app, 16 * 60)  # past ABANDONED_AFTER: the next run takes it over (and sends the ones never claimed)
+    later = run_in(app)
+    assert later.ran and later.sent > len(claimed)
+    assert len(mailbox.messages) == len(hook.posts) == later.sent
+    rows = sent_rows(app, partner_id)
+    assert len(rows) == later.sent and all(row.finished_at is not None and row.email_result for row in rows)
+    abandoned = {(row.condition, row.subject, row.day) for row in claimed}
+    assert abandoned <= {(row.condition, row.subject, row.day) for row in rows}  # the same claim, now sent
+    move(app, 20 * 60)
+    assert run_in(app).sent == 0 and len(mailbox.messages) == later.sent  # taken over once, sent once

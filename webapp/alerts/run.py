@@ -6,6 +6,8 @@ Once per interval, whatever the number of workers or machines: the run first cla
 alert is claimed the same way before it is sent (`alerts_sent`, keyed by partner, condition, subject and day),
 so even two runs at the same moment never send one alert twice. A claimed alert is sent once, to each channel,
 whether or not the channel works; what happened is kept on the alert, on the settings page and in the audit log.
+A claim whose run died before it finished sending (`finished_at` still empty after `ABANDONED_AFTER`) is taken
+over by the next run, so an alert is not lost to a crash.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ def deliver(app: Flask, row, alert: Alert) -> int:
         return 0
     email_result, chat_result = send_everywhere(app, row, alert.title, text_of(alert, link), chat_text(alert, link))
     claim.email_result, claim.chat_result = email_result, chat_result
+    claim.finished_at = clock.now()
     failed = [r for r in (email_result, chat_result) if r and not r.startswith(("Sent", "Posted"))]
     audit.record(actor=ACTOR, action="alert_sent", outcome="failure" if failed else "success",
                  partner_id=row.partner_id, environment=alert.environment, target=f"{alert.condition} {alert.subject}",

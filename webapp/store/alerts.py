@@ -9,9 +9,9 @@ with no lock held while e-mails and chat messages are sent.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,7 +70,9 @@ class AlertSent(db.Model):
     link: Mapped[str | None] = mapped_column(String(2048))
     email_result: Mapped[str | None] = mapped_column(Text)
     chat_result: Mapped[str | None] = mapped_column(Text)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)  # when it was claimed
+    # When every channel was tried. None: being sent, or its run died before it could (`claim_alert` takes over).
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AlertRun(db.Model):
@@ -126,24 +128,45 @@ def commit() -> None:
 
 # -- claims ----------------------------------------------------------------------------------------------
 
+# A claim left unfinished this long was abandoned (its run crashed or was killed mid-send): a send takes at most
+# the mail server's steps (10 s each) and the chat post (10 s).
+ABANDONED_AFTER = timedelta(minutes=15)
+
+
 def sent_before(partner_id: str, condition: str, subject: str) -> bool:
-    """Whether this alert went on any day (a stage of a key's expiry, a decision: once, ever)."""
+    """Whether this alert went on any day (a stage of a key's expiry, a decision: once, ever), or is going now.
+    A claim abandoned mid-send does not count: the alert is sent again."""
+    abandoned = utcnow() - ABANDONED_AFTER
     return db.session.scalar(select(AlertSent.id).filter_by(partner_id=partner_id, condition=condition,
-                                                            subject=subject).limit(1)) is not None
+                                                            subject=subject)
+                             .filter(or_(AlertSent.finished_at.is_not(None), AlertSent.sent_at > abandoned))
+                             .limit(1)) is not None
 
 
 def claim_alert(partner_id: str, condition: str, subject: str, day: str, environment: str | None, message: str,
                 link: str | None) -> AlertSent | None:
-    """The claim to send this alert today, or None when another run (this one earlier, or another worker) has it."""
+    """The claim to send this alert today, or None when another run (this one earlier, or another worker) has it.
+    A claim of today's that was abandoned mid-send is taken over (one conditional UPDATE: of two runs, one wins)."""
     row = AlertSent(partner_id=partner_id, condition=condition, subject=subject[:255], day=day,
                     environment=environment, message=message, link=link)
     db.session.add(row)
     try:
         db.session.commit()
+        return row
     except IntegrityError:
         db.session.rollback()
+    now = utcnow()
+    taken = db.session.execute(
+        update(AlertSent).where(AlertSent.partner_id == partner_id, AlertSent.condition == condition,
+                                AlertSent.subject == subject[:255], AlertSent.day == day,
+                                AlertSent.finished_at.is_(None), AlertSent.sent_at <= now - ABANDONED_AFTER)
+        .values(sent_at=now, message=message, link=link, email_result=None, chat_result=None)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    if taken.rowcount != 1:
         return None
-    return row
+    return db.session.scalar(select(AlertSent).filter_by(partner_id=partner_id, condition=condition,
+                                                         subject=subject[:255], day=day))
 
 
 def sent_for(partner_id: str, limit: int = 20) -> list[AlertSent]:
