@@ -36,9 +36,9 @@ def unmask(value: str | None) -> str | None:
         data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (ValueError, binascii.Error):
         return None
-    half = len(data) // 2
     if len(data) % 2:
         return None
+    half = len(data) // 2
     try:
         return bytes(a ^ b for a, b in zip(data[:half], data[half:])).decode("ascii")
     except UnicodeDecodeError:

@@ -218,3 +218,17 @@ def test_pruning_copies_stops_at_the_first_one_still_young(tmp_path):
     assert copies.prune(limit=10) == 2
     assert copies.get("token-c", "/v1/partner/keys")[0] == {"n": 3}
     assert copies.prune(limit=10) == 0
+
+
+def test_pruning_copies_in_memory_finds_old_ones_behind_a_copy_rewritten_since():
+    from webapp.sir.cache import ReplyCopies
+
+    now = [1000.0]
+    copies = ReplyCopies({}, seconds=600, clock=lambda: now[0])
+    copies.put("token-a", "/v1/partner/keys", {"n": 1})
+    copies.put("token-b", "/v1/partner/keys", {"n": 2})
+    now[0] = 1500.0
+    copies.put("token-a", "/v1/partner/keys", {"n": 3})  # read again: young, though first in the dict
+    now[0] = 1700.0
+    assert copies.prune(limit=10) == 1
+    assert copies.get("token-a", "/v1/partner/keys")[0] == {"n": 3} and copies.get("token-b", "/v1/partner/keys") is None

@@ -180,7 +180,10 @@ def start_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callab
     submit = _FromCacheOrPool() if api.client.caches_answers else POOL.submit
     pools_task = submit(shared, hints, "token_pools", api.token_pools)
     tasks = {card.id: submit(load, card, api, params, hints) for card in CARDS.values()}
-    banners = lambda: (_answer(pools_task), _answer(keys_task) if keys_task is not None else None)  # noqa: E731
+
+    def banners():
+        return _answer(pools_task), _answer(keys_task) if keys_task is not None else None
+
     tasks[BANNERS] = done(banners) if pools_task.done() and keys_task is None else POOL.submit(banners)
     return tasks
 

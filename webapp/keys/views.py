@@ -75,11 +75,11 @@ def index():
     usage = _start_usage()  # runs while the key list is read: one round for the page
     listed = listing.result()
     keys = listed.value
-    in_progress = rotations.in_progress_for(g.partner["id"])
+    # `rolled`: a key being replaced, or replaced, is not flagged again (completing a roll below keeps it there)
+    in_progress, rolled = rotations.standing(g.partner["id"])
     if not listed.reply.stale:  # a roll is finished on what SIR Giving says now, never on a copy
         _rotator().complete_finished(in_progress, {k.id: k for k in keys})
     now = clock.now()
-    rolled = rotations.latest_by_old_key(g.partner["id"])  # a key being replaced, or replaced, is not flagged again
     flagged = [k for k in keys if k.needs_attention(now) and k.id not in rolled]
     return render_template("keys/page.html", keys=keys, portal_keys=_portal_key_ids(), usage=_usage_by_key(usage),
                            rotations=[r for r in in_progress if r.in_progress], flagged=flagged, now=now, rolled=rolled,

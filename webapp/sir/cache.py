@@ -71,6 +71,7 @@ class Generations:
 
     def __init__(self, store, tolerated: tuple[type[BaseException], ...] = (), on_error=None,
                  hold_seconds: float = max(DEFAULT_TTL, *FAMILY_TTLS.values()), clock=time.monotonic):
+        # hold_seconds: as long as any cached answer lives (make_cached_session passes the configured TTLs).
         self.store = store
         self.tolerated, self.on_error = tolerated, on_error
         self.hold_seconds, self.clock = hold_seconds, clock
@@ -310,6 +311,7 @@ def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_
                         default_ttl: int = DEFAULT_TTL, redis_timeout: float = 2.0,
                         on_error=None) -> tuple[requests_cache.CachedSession, Generations]:
     """`on_error(error)` hears of each Redis error the cache turned into a miss."""
+    longest_ttl = max(default_ttl, *FAMILY_TTLS.values())  # how long a failed invalidation is held (Generations.bump)
     if backend == "redis":
         from redis import Redis
         from redis.exceptions import RedisError
@@ -319,7 +321,7 @@ def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_
         cache_backend = _tolerant_redis_cache()(namespace="portal-http", connection=connection, on_error=on_error,
                                                 ttl_offset=int(KEEP_FOR_STALE.total_seconds()))
         generations = Generations(RedisDict(namespace="portal-http", collection_name="generations", connection=connection),
-                                  tolerated=(RedisError,), on_error=on_error)
+                                  tolerated=(RedisError,), on_error=on_error, hold_seconds=longest_ttl)
     elif backend == "memory":
         cache_backend = "memory"
         generations = Generations({})
@@ -330,7 +332,7 @@ def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_
         # an fsync per cached answer would cost every cold page view its time.
         cache_backend = PortalSQLiteCache(str(sqlite_path), wal=True, fast_save=True, on_error=on_error)
         generations = Generations(ThreadLocalSQLiteDict(str(sqlite_path), table_name="generations", wal=True),
-                                  tolerated=(sqlite3.Error,), on_error=on_error)
+                                  tolerated=(sqlite3.Error,), on_error=on_error, hold_seconds=longest_ttl)
 
     def create_key(request, **_):
         partner_key = request.headers.get("X-Partner-Key", "")
@@ -410,32 +412,33 @@ class ReplyCopies:
 
 
     def prune(self, limit: int) -> int:
-        """Delete at most `limit` copies too old to be shown; how many went. Redis expires its own. A copy is
-        rewritten on every read of its URL, so the oldest-written come first and the scan stops at the first
-        one still young."""
-        if self._redis:
-            return 0
+        """Delete at most `limit` copies too old to be shown; how many went. Redis expires its own. In SQLite a
+        copy rewritten on a later read gets a new rowid, so the oldest-written come first and the scan stops at
+        the first one still young; a dict (the memory backend) is scanned whole."""
         import json
 
-        if isinstance(self.store, SQLiteDict):
-            with self.store.connection() as connection:
-                rows = connection.execute(f"SELECT key, value FROM {self.store.table_name} ORDER BY rowid LIMIT ?",
-                                          (limit,)).fetchall()
-            entries = [(key, self.store.deserialize(key, value)) for key, value in rows]
-        else:
-            entries = list(self.store.items())[:limit]
+        if self._redis:
+            return 0
         cutoff = self.clock() - self.seconds
-        old = []
-        for key, entry in entries:
-            if entry is not None and json.loads(entry)["at"] > cutoff:
-                break
-            old.append(key)
-        if isinstance(self.store, SQLiteDict):
-            self.store.bulk_delete(old)
-        else:
-            for key in old:
+
+        def old(entry) -> bool:
+            return entry is None or json.loads(entry)["at"] <= cutoff
+
+        if not isinstance(self.store, SQLiteDict):
+            gone = [key for key, entry in list(self.store.items()) if old(entry)][:limit]
+            for key in gone:
                 del self.store[key]
-        return len(old)
+            return len(gone)
+        with self.store.connection() as connection:
+            rows = connection.execute(f"SELECT key, value FROM {self.store.table_name} ORDER BY rowid LIMIT ?",
+                                      (limit,)).fetchall()
+        gone = []
+        for key, value in rows:
+            if not old(self.store.deserialize(key, value)):
+                break
+            gone.append(key)
+        self.store.bulk_delete(gone)
+        return len(gone)
 
 
 def make_copies(backend: str, *, sqlite_path: Path | None = None, redis_url: str | None = None,

@@ -28,20 +28,21 @@ def in_progress_for(partner_id: str, key_id: str | None = None) -> list[KeyRotat
     return list(db.session.scalars(query.order_by(KeyRotation.created_at.desc())))
 
 
+def _not_cancelled(partner_id: str) -> list[KeyRotation]:
+    return list(db.session.scalars(select(KeyRotation).filter(KeyRotation.partner_id == partner_id,
+                                                              KeyRotation.state != "cancelled")
+                                   .order_by(KeyRotation.created_at)))
+
+
 def latest_by_old_key(partner_id: str) -> dict[str, KeyRotation]:
     """The latest rotation (in progress or completed, not cancelled) of each key that was rolled, by its id."""
-    rows = db.session.scalars(select(KeyRotation).filter(KeyRotation.partner_id == partner_id,
-                                                         KeyRotation.state != "cancelled")
-                              .order_by(KeyRotation.created_at))
-    return {row.old_key_id: row for row in rows}
+    return {row.old_key_id: row for row in _not_cancelled(partner_id)}
 
 
 def standing(partner_id: str) -> tuple[list[KeyRotation], dict[str, KeyRotation]]:
-    """`in_progress_for(partner_id)` and `latest_by_old_key(partner_id)` from one read (the banner on every page
-    wants both)."""
-    rows = list(db.session.scalars(select(KeyRotation).filter(KeyRotation.partner_id == partner_id,
-                                                              KeyRotation.state != "cancelled")
-                                   .order_by(KeyRotation.created_at)))
+    """`in_progress_for(partner_id)` and `latest_by_old_key(partner_id)` from one read (the keys page and the
+    banner on every other page want both)."""
+    rows = _not_cancelled(partner_id)
     return [row for row in reversed(rows) if row.state not in FINISHED], {row.old_key_id: row for row in rows}
 
 
