@@ -95,3 +95,25 @@ def test_a_cache_store_that_times_out_costs_the_look_up_not_the_pages_banners(ap
     assert "Holiday promotions" in banners and "could not be checked" not in banners
     assert workers.handed >= len(CARD_IDS)  # after the first look-up that timed out, straight to the workers
     assert any("Redis is unreachable" in r.getMessage() for r in caplog.records)  # the operator still hears of it
+
+
+def test_a_cold_overview_reads_nothing_from_the_cache_before_its_calls_leave(tmp_path, monkeypatch):
+    """Nothing was stored fresh in this process: the request's own look-ups could only miss, so none is made, and
+    each worker looks once before asking SIR Giving (an answer another process stored would be found there)."""
+    import threading
+
+    from tests.conftest import AuthActions, make_app
+    from tests.sir.test_cache import count_store_reads
+
+    app = make_app(tmp_path)
+    client = app.test_client()
+    AuthActions(client).sign_in("acme")
+    reads = count_store_reads(app, monkeypatch)
+    response = client.get("/")
+    cards = filled_cards(response)
+    assert sorted(cards) == sorted(CARD_IDS)
+    assert not page(response).select("section[data-card] .error-state, section[data-card].is-loading")
+    assert reads.threads and threading.current_thread().name not in reads.threads
+    warm = count_handoffs(monkeypatch)
+    assert filled_cards(client.get("/")) == cards
+    assert warm.handed == 0  # what this view stored, the next one reads in the request

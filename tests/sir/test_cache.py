@@ -106,3 +106,32 @@ def test_a_cache_hit_signs_nothing_and_a_miss_is_signed_as_before(app, simulator
     assert acme.calls[-1].from_cache and acme.calls[-1].cache_result == "hit"
     refreshed = acme.get("/v1/partner/dashboard/summary", fresh=True)  # an admin's Refresh: asked and signed
     assert not refreshed.from_cache and len(signed) == 2
+
+
+class StoreReads:
+    """The cache's real `get_response`, counting its reads by the thread that made them."""
+
+    def __init__(self, cache):
+        self.real, self.threads = cache.get_response, []
+
+    def __call__(self, key, default=None):
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        return self.real(key, default)
+
+
+def count_store_reads(app, monkeypatch) -> StoreReads:
+    cache = app.extensions["sir_client"].cached.cache
+    reads = StoreReads(cache)
+    monkeypatch.setattr(cache, "get_response", reads)
+    return reads
+
+
+def test_a_miss_reads_the_store_once_and_names_its_answer_by_the_time_its_hits_state(app, monkeypatch):
+    acme = bound_api(app, "admin@acme.example")
+    reads = count_store_reads(app, monkeypatch)
+    first = acme.get("/v1/partner/dashboard/summary")
+    assert not first.from_cache and len(reads.threads) == 1  # the look-up; the send does not read again
+    second = acme.get("/v1/partner/dashboard/summary")
+    assert second.from_cache and second.fetched_at == first.fetched_at

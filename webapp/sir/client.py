@@ -41,7 +41,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from . import errors
-from .cache import Generations, family_of, key_fingerprint
+from .cache import FreshAnswers, Generations, family_of, key_fingerprint
 from .signing import signature_headers
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ class SirClient:
         self.observe = observe  # sees every call (metrics), whoever made it
         self._generations = generations  # the cache's per-key, per-family counters: see invalidate()
         self._copies = copies  # recent JWT reads, for jwt_read's stale fallback (cache.ReplyCopies)
+        self._fresh_answers = FreshAnswers()  # what `cached_only` may find in the cache (_cached_answer)
         self.plain = requests.Session()  # JWT calls and writes: never cached
         self.cached = cached_session or self.plain
         for session in {id(self.plain): self.plain, id(self.cached): self.cached}.values():
@@ -408,23 +409,27 @@ class SirClient:
         session = self.cached if method == "GET" else self.plain
         prepared = session.prepare_request(
             requests.Request(method, self.base_urls[environment] + path + query, headers=headers, data=body))
+        looked_up = False
         if method == "GET" and not fresh and session is not self.plain:
             kept = self._cached_answer(prepared, credential, record, path)
             if kept is not None:
                 return kept
+            looked_up = not CACHED_ONLY.get()
         if CACHED_ONLY.get():
             raise NotCached(path)
         # Sign the exact path and bytes that will go over the wire, after requests has normalised them.
         base_url = self.base_urls[environment]
         used = self._sign(prepared, credential, base_url)
         started = time.perf_counter()
+        # Just looked up and missed: the cache's own read before sending would only miss again.
+        refresh = fresh or looked_up
         try:
-            response = self._send(session, prepared, retry=method == "GET", record=record, path=path, fresh=fresh)
+            response = self._send(session, prepared, retry=method == "GET", record=record, path=path, fresh=refresh)
             if self._refused_for_clock(response, base_url, used):
                 # Refused at the door for its timestamp, so nothing was applied: a write may go again too.
                 self._sign(prepared, credential, base_url)
                 response = self._send(session, prepared, retry=method == "GET", record=record, path=path,
-                                      fresh=fresh)
+                                      fresh=refresh)
             data = self._parse(response, path)
         except errors.SirError as error:
             if method == "GET" and error.retryable:
@@ -437,7 +442,10 @@ class SirClient:
         if method != "GET":
             self.invalidate(credential, family_of(path))
         from_cache = bool(getattr(response, "from_cache", False))
-        fetched_at = getattr(response, "created_at", None) if from_cache else self._stored_at(response)
+        if method == "GET" and not from_cache:
+            self._fresh_answers.note(credential, prepared.url, getattr(response, "expires", None))
+        # A fresh answer is named by the moment its stored copy states (cache.StampsStoredAt), as its hits will be.
+        fetched_at = getattr(response, "created_at" if from_cache else "stored_at", None)
         return Reply(data=data, status=response.status_code, from_cache=from_cache,
                      fetched_at=self.on_clock(fetched_at) if fetched_at else self.now(),
                      elapsed_ms=(time.perf_counter() - started) * 1000)
@@ -445,29 +453,28 @@ class SirClient:
     def _cached_answer(self, prepared: requests.PreparedRequest, credential: Credential, record,
                        path: str) -> Reply | None:
         """A fresh cached answer to this GET, looked up before anything is signed: a hit costs no HMAC and no
-        clock read. The cache key needs only the key (`X-Partner-Key`), never the signature. None on a miss."""
-        probe = prepared.copy()  # only-if-cached marks the request's headers; the one sent on a miss stays clean
+        clock read. The cache key needs only the key (`X-Partner-Key`), never the signature. None on a miss.
+
+        Read from the cache's store directly (its key, its stored answer, its expiry: what `only_if_cached`
+        decides with this cache's settings, without the session's per-send machinery). Under `cached_only`, an
+        answer this process has not seen stored fresh is not looked for (`FreshAnswers`)."""
+        if CACHED_ONLY.get() and not self._fresh_answers.may_hold(credential, prepared.url):
+            return None
+        cache = self.cached.cache
+        probe = prepared.copy()  # the key reads X-Partner-Key; the request sent on a miss stays without it
         probe.headers["X-Partner-Key"] = credential.secret_key
         started = time.perf_counter()
-        response = self.cached.send(probe, only_if_cached=True)
-        if not getattr(response, "from_cache", False) or response.status_code != 200:
+        stored = cache.get_response(cache.create_key(probe))
+        if stored is None or stored.status_code != 200 or stored.is_expired:
             return None
         try:
-            data = self._parse(response, path)
+            data = self._parse(stored, path)
         except errors.SirError:
             return None  # an unreadable cached answer: ask SIR Giving again
-        self._record(record, probe, path, started, response.status_code, True, True)
-        return Reply(data=data, status=response.status_code, from_cache=True,
-                     fetched_at=self.on_clock(response.created_at), elapsed_ms=(time.perf_counter() - started) * 1000)
-
-    def _stored_at(self, response: requests.Response) -> datetime | None:
-        """For an answer just fetched and cached: the moment the cache stamped it, which every later hit reports,
-        so the first view and the hits that follow name one answer by one time (webapp/dashboard/rendered.py)."""
-        key, cache = getattr(response, "cache_key", None), getattr(self.cached, "cache", None)
-        if not key or cache is None:
-            return None
-        stored = cache.get_response(key)
-        return stored.created_at if stored is not None else None
+        self._fresh_answers.note(credential, prepared.url, stored.expires)
+        self._record(record, probe, path, started, stored.status_code, True, True)
+        return Reply(data=data, status=stored.status_code, from_cache=True,
+                     fetched_at=self.on_clock(stored.created_at), elapsed_ms=(time.perf_counter() - started) * 1000)
 
     @property
     def caches_answers(self) -> bool:
