@@ -184,12 +184,36 @@ def test_a_restarted_portal_still_has_a_working_credential(tmp_path):
     assert overview.status_code == 200 and "Acme Rewards" in overview.get_data(as_text=True)
 
 
-def test_a_gunicorn_worker_compiles_every_template_before_its_first_request(app):
+def test_a_gunicorn_worker_compiles_every_template_and_readies_its_upstream_threads_before_its_first_request(
+        app, monkeypatch):
+    import threading
     from types import SimpleNamespace
+
+    from webapp.parallel import POOL
 
     compiled_before = {name for (_, name) in app.jinja_env.cache.keys()} if app.jinja_env.cache else set()
     assert "dashboard/page.html" not in compiled_before
+    client, readied = app.extensions["sir_client"], []
+    real_open = client.open_thread_connections
+    monkeypatch.setattr(client, "open_thread_connections",
+                        lambda: readied.append(threading.current_thread().name) or real_open())
     load_gunicorn_conf().post_worker_init(SimpleNamespace(wsgi=app))
     compiled = {name for (_, name) in app.jinja_env.cache.keys()}
     assert {"base.html", "dashboard/page.html", "dashboard/_trends.html", "keys/page.html"} <= compiled
     assert len(compiled) == len(app.jinja_env.list_templates(extensions=["html"]))
+    # Every upstream worker thread opened its cache connections (SQLite: one per thread) ahead.
+    assert len(set(readied)) == POOL.workers and all(name.startswith("upstream") for name in readied)
+
+
+def test_the_benches_bare_page_starts_under_the_same_gunicorn_settings(monkeypatch):
+    import importlib.util
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("bare_app", Path(__file__).resolve().parents[1] / "bench" / "bare_app.py")
+    bare = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bare_app", bare)  # so Flask finds its folder (bench/), as gunicorn's cwd
+    spec.loader.exec_module(bare)
+    load_gunicorn_conf().post_worker_init(SimpleNamespace(wsgi=bare.app))  # no SIR client: nothing to ready
+    assert bare.app.test_client().get("/bare?size=2000").status_code == 200

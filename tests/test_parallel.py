@@ -43,3 +43,20 @@ def test_a_task_asked_twice_runs_once():
     assert queued.result() == 1
     release.set()
     assert queued.result() == 1 and calls == ["ran"]
+
+
+def test_starting_a_pool_makes_every_worker_thread_and_readies_each_once():
+    pool = WorkerPool(workers=4, name="test-start")
+    readied = []
+    assert pool.start(lambda: readied.append(threading.current_thread().name)) == 4
+    assert len(set(readied)) == 4 and all(name.startswith("test-start") for name in readied)
+    ran = set()
+    gate = threading.Barrier(4)
+
+    def task():
+        ran.add(threading.current_thread().name)
+        gate.wait(10)
+
+    for task_run in [pool.submit(task) for _ in range(4)]:
+        task_run.future.result(timeout=10)
+    assert ran == set(readied)  # the tasks ran on the threads made ahead; none was made for them

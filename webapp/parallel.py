@@ -51,7 +51,27 @@ class Task:
 
 class WorkerPool:
     def __init__(self, workers: int = WORKERS, name: str = "upstream"):
+        self.workers = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+
+    def start(self, on_each: Callable[[], Any] = lambda: None, timeout: float = 10.0) -> int:
+        """Every worker thread started now, each running `on_each` (what a thread opens on first use: its cache
+        connections), before a request needs them; how many ran it. The executor starts threads one by one as
+        tasks come: a fresh process's first overview started eleven, and opened their connections, while its
+        calls waited to leave. Each task waits for the others, so no thread takes two and every thread is made."""
+        together = threading.Barrier(self.workers)
+
+        def start_one():
+            try:
+                on_each()
+            finally:
+                try:
+                    together.wait(timeout)
+                except threading.BrokenBarrierError:
+                    pass
+
+        started = [self._executor.submit(start_one) for _ in range(self.workers)]
+        return sum(1 for future in started if future.exception(timeout) is None)
 
     def submit(self, call: Callable[..., Any], *args, **kwargs) -> Task:
         if CACHED_ONLY.get():

@@ -476,6 +476,17 @@ class SirClient:
         return Reply(data=data, status=stored.status_code, from_cache=True,
                      fetched_at=self.on_clock(stored.created_at), elapsed_ms=(time.perf_counter() - started) * 1000)
 
+    def open_thread_connections(self) -> None:
+        """This thread's connections to the caches opened ahead (a worker thread's, as the process starts): with
+        SQLite each thread has its own, and opening them (WAL, busy timeout) is a cost the first page paid."""
+        cache = getattr(self.cached, "cache", None)
+        if cache is not None:
+            cache.get_response("warm-up")
+        if self._generations is not None:
+            self._generations.current("warm-up", "warm-up")
+        if self._copies is not None:
+            self._copies.get("warm-up", "warm-up")
+
     @property
     def caches_answers(self) -> bool:
         """Whether GETs are answered from the HTTP cache at all (SIR_CACHE_TTL > 0)."""
