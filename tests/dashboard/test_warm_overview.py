@@ -117,3 +117,24 @@ def test_a_cold_overview_reads_nothing_from_the_cache_before_its_calls_leave(tmp
     warm = count_handoffs(monkeypatch)
     assert filled_cards(client.get("/")) == cards
     assert warm.handed == 0  # what this view stored, the next one reads in the request
+
+
+def test_a_partner_between_campaigns_is_not_asked_which_campaign_runs_on_every_view(app, client, signed_in, simulator,
+                                                                                     monkeypatch):
+    """SIR Giving's 404 for /campaigns/active is an answer ("none is running"), kept like one: a warm overview of a
+    partner between campaigns reads it from the cache with every other card, and news of the family clears it."""
+    partner_api = partner_api_for(app, client)
+    running = partner_api.active_campaign().value
+    acme = next(p for p in simulator.partners.values() if p.name.startswith("Acme"))
+    simulator.update_campaign(acme.id, "sandbox", running.id, {"status": "paused"})
+    partner_api.client.invalidate(partner_api.credential, "campaigns")  # as the campaign.paused webhook does
+    signed_in.get("/")  # asks, and keeps the 404 with the answers
+    asked = served(simulator, "/v1/partner/campaigns/active")
+    workers = count_handoffs(monkeypatch)
+    response = signed_in.get("/")
+    assert "No campaign is running" in filled_cards(response)["campaign"]
+    assert served(simulator, "/v1/partner/campaigns/active") == asked and workers.handed == 0
+    simulator.update_campaign(acme.id, "sandbox", running.id, {"status": "active"})
+    partner_api.client.invalidate(partner_api.credential, "campaigns")  # campaign.activated
+    assert running.name in filled_cards(signed_in.get("/"))["campaign"]
+    assert served(simulator, "/v1/partner/campaigns/active") == asked + 1

@@ -29,6 +29,7 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests_cache
 from requests_cache.backends.base import BaseCache
@@ -50,6 +51,26 @@ FAMILY_TTLS = {
     "campaigns": 60,
 }
 DEFAULT_TTL = 30
+# GETs whose 404 is an answer, kept for the family's TTL like one: "no campaign is running" (the overview and the
+# pools page ask it on every view; a partner between campaigns would otherwise ask it every time). A write of the
+# family, or SIR Giving's webhook about it, invalidates it as it does any answer.
+KEPT_ABSENCES = ("/v1/partner/campaigns/active",)
+
+
+def kept_answer(response) -> bool:
+    """Whether a cached response stands for an answer: a 200, or a 404 of `KEPT_ABSENCES`."""
+    return response.status_code == 200 or _kept_absence(response)
+
+
+def _kept_absence(response) -> bool:
+    return response.status_code == 404 and urlsplit(response.url).path in KEPT_ABSENCES
+
+
+def _not_another_404(response) -> bool:
+    """requests-cache's `filter_fn`: what `allowable_codes` lets through (200, 404) but a 404 outside
+    `KEPT_ABSENCES`. Nothing else may be filtered: the library also deletes the entry of a filtered response's
+    URL, and a 500's would be the earlier answer that stands in for it, marked stale."""
+    return response.status_code != 404 or _kept_absence(response)
 KEEP_FOR_STALE = timedelta(days=2)  # expired entries stay this long so stale-if-error has something
 
 
@@ -399,7 +420,8 @@ def make_cached_session(backend: str, *, sqlite_path: Path | None = None, redis_
         urls_expire_after={f"*/v1/partner/{family}*": (ttl if ttl is not None else seconds)
                            for family, seconds in FAMILY_TTLS.items()},
         allowable_methods=("GET",),
-        allowable_codes=(200,),
+        allowable_codes=(200, 404),
+        filter_fn=_not_another_404,
         ignored_parameters=REDACTED_HEADERS,
         key_fn=create_key,
         stale_if_error=False,  # the client serves stale itself, so it can say which error it hid

@@ -41,7 +41,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from . import errors
-from .cache import FreshAnswers, Generations, family_of, key_fingerprint
+from .cache import FreshAnswers, Generations, family_of, kept_answer, key_fingerprint
 from .signing import signature_headers
 
 log = logging.getLogger(__name__)
@@ -430,6 +430,9 @@ class SirClient:
                 self._sign(prepared, credential, base_url)
                 response = self._send(session, prepared, retry=method == "GET", record=record, path=path,
                                       fresh=refresh)
+            if method == "GET" and not getattr(response, "from_cache", False) and kept_answer(response):
+                # Stored (an answer, or a kept absence): this process may look for it while it is fresh.
+                self._fresh_answers.note(credential, prepared.url, getattr(response, "expires", None))
             data = self._parse(response, path)
         except errors.SirError as error:
             if method == "GET" and error.retryable:
@@ -442,8 +445,6 @@ class SirClient:
         if method != "GET":
             self.invalidate(credential, family_of(path))
         from_cache = bool(getattr(response, "from_cache", False))
-        if method == "GET" and not from_cache:
-            self._fresh_answers.note(credential, prepared.url, getattr(response, "expires", None))
         # A fresh answer is named by the moment its stored copy states (cache.StampsStoredAt), as its hits will be.
         fetched_at = getattr(response, "created_at" if from_cache else "stored_at", None)
         return Reply(data=data, status=response.status_code, from_cache=from_cache,
@@ -465,10 +466,16 @@ class SirClient:
         probe.headers["X-Partner-Key"] = credential.secret_key
         started = time.perf_counter()
         stored = cache.get_response(cache.create_key(probe))
-        if stored is None or stored.status_code != 200 or stored.is_expired:
+        if stored is None or stored.is_expired or not kept_answer(stored):
             return None
         try:
             data = self._parse(stored, path)
+        except errors.NotFound:
+            if stored.status_code != 404:
+                return None
+            self._fresh_answers.note(credential, prepared.url, stored.expires)
+            self._record(record, probe, path, started, 404, True, True)
+            raise  # a kept absence (cache.KEPT_ABSENCES): what SIR Giving said, as it said it
         except errors.SirError:
             return None  # an unreadable cached answer: ask SIR Giving again
         self._fresh_answers.note(credential, prepared.url, stored.expires)
