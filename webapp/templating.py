@@ -38,8 +38,9 @@ def register_banner_provider(app: Flask, provider: Callable[[], list[Banner]],
         app.extensions.setdefault(BANNER_READS_KEY, []).append(reads)
 
 
-def _each_provider(step: Callable[[Callable], object], providers: list[Callable]) -> bool:
-    """`step(provider)` for each; a failure never breaks the page. False once a dependency is found down."""
+def _each_provider(step: Callable[[Callable], object], providers: list[Callable], report: bool = True) -> bool:
+    """`step(provider)` for each; a failure never breaks the page. False once a dependency is found down.
+    `report`: log a failure that is not an outage (an outage is noted either way)."""
     from .outages import current_outage, note
 
     if g.get("partner") is None or current_outage() is not None:
@@ -50,15 +51,17 @@ def _each_provider(step: Callable[[Callable], object], providers: list[Callable]
         except Exception as error:  # a banner must never break the page it sits on
             if note(error) is not None:  # rolled back and logged once per outage
                 return False
-            current_app.logger.warning("banner provider %s failed", getattr(provider, "__name__", provider),
-                                       exc_info=True)
+            if report:
+                current_app.logger.warning("banner provider %s failed", getattr(provider, "__name__", provider),
+                                           exc_info=True)
     return True
 
 
 def read_banner_inputs() -> None:
     """The banners' database reads, done ahead: a streamed page does them while its upstream calls are in flight,
-    so the banners that follow those calls cost only the work that needs their answers."""
-    _each_provider(lambda reads: reads(), current_app.extensions.get(BANNER_READS_KEY, []))
+    so the banners that follow those calls cost only the work that needs their answers. A read that fails is not
+    reported here: its provider, finding nothing kept, reads again and reports what fails then, once."""
+    _each_provider(lambda reads: reads(), current_app.extensions.get(BANNER_READS_KEY, []), report=False)
 
 
 def portal_banners() -> list[Banner]:

@@ -155,3 +155,24 @@ def test_the_banners_read_the_database_while_the_calls_are_in_flight_not_after_t
     # had arrived); the vault before the body (the key to sign with, the navigation's Go live entry), not again.
     assert sorted(table for table, at in reads if at == 1) == ["key_rotations", "received_events"], reads
     assert {at for _, at in reads} == {0, 1}, reads
+
+
+def test_a_banners_read_that_fails_is_reported_once_by_its_provider_not_again_by_the_read_ahead(app, signed_in,
+                                                                                              caplog):
+    from webapp.templating import register_banner_provider
+
+    def broken_read():
+        raise ValueError("a banner's query is wrong")
+
+    def broken_banner():  # a provider reads what its read-ahead did not keep, as every provider does
+        broken_read()
+        return []
+
+    register_banner_provider(app, broken_banner, reads=broken_read)
+    response = signed_in.get("/")
+    assert response.status_code == 200
+    assert sorted(s["slot"] for s in page(response).select("section[data-card][slot]")) == sorted(
+        f"card-{c}" for c in CARD_IDS)
+    reported = [r for r in caplog.records if r.getMessage() == "banner provider broken_banner failed"]
+    assert len(reported) == 1 and "a banner's query is wrong" in reported[0].exc_text
+    assert not [r for r in caplog.records if "broken_read" in r.getMessage()]
