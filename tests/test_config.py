@@ -205,6 +205,20 @@ def test_a_gunicorn_worker_compiles_every_template_and_readies_its_upstream_thre
     assert len(set(readied)) == POOL.workers and all(name.startswith("upstream") for name in readied)
 
 
+def test_a_worker_whose_threads_cannot_ready_their_connections_still_starts_and_says_so(app, monkeypatch, caplog):
+    from types import SimpleNamespace
+
+    def cannot():
+        raise OSError("disk full")
+
+    from webapp.parallel import POOL
+
+    monkeypatch.setattr(app.extensions["sir_client"], "open_thread_connections", cannot)
+    load_gunicorn_conf().post_worker_init(SimpleNamespace(wsgi=app))
+    assert (f"{POOL.workers} of {POOL.workers} upstream worker threads could not open their cache connections ahead"
+            in caplog.text)
+
+
 def test_the_benches_bare_page_starts_under_the_same_gunicorn_settings(monkeypatch):
     import importlib.util
     import sys

@@ -60,3 +60,17 @@ def test_starting_a_pool_makes_every_worker_thread_and_readies_each_once():
     for task_run in [pool.submit(task) for _ in range(4)]:
         task_run.future.result(timeout=10)
     assert ran == set(readied)  # the tasks ran on the threads made ahead; none was made for them
+
+
+def test_starting_a_pool_never_raises_and_gives_up_waiting_for_a_thread_that_hangs():
+    import time
+
+    pool = WorkerPool(workers=2, name="test-hang")
+    release = threading.Event()
+    try:
+        began = time.monotonic()
+        assert pool.start(lambda: release.wait(10), timeout=0.2) == 0  # both hang: neither counted, no error
+        assert time.monotonic() - began < 5
+    finally:
+        release.set()
+    assert WorkerPool(workers=2, name="test-fail").start(lambda: 1 / 0) == 0  # what fails is counted out, not raised

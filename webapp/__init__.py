@@ -39,14 +39,18 @@ def warm_up(app: Flask) -> None:
     """What a fresh process would otherwise do for its first visitors, done as a worker starts (gunicorn.conf.py's
     post_worker_init): every template compiled, and the upstream worker threads started with their cache
     connections open (a fresh process's first overview paid ~1.5 ms of CPU per call for those, while its calls
-    waited to leave). For any Flask app: the benches run a bare page under the same gunicorn.conf.py."""
+    waited to leave). Local work only, bounded, and never a reason not to start. For any Flask app: the benches run
+    a bare page under the same gunicorn.conf.py."""
     from .parallel import POOL
     from .templating import compile_templates
 
     compile_templates(app)
     client = app.extensions.get("sir_client")
     if client is not None:
-        POOL.start(client.open_thread_connections)
+        readied = POOL.start(client.open_thread_connections)
+        if readied < POOL.workers:  # not a reason to refuse to start: those threads open theirs on first use
+            app.logger.warning("%d of %d upstream worker threads could not open their cache connections ahead",
+                               POOL.workers - readied, POOL.workers)
 
 
 def init_config(app: Flask, settings: Settings) -> None:

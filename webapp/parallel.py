@@ -16,7 +16,7 @@ a copy of the whole context would hand the request's Flask context, and its data
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
 from .sir.client import CACHED_ONLY, REQUEST_ID, NotCached
@@ -54,11 +54,13 @@ class WorkerPool:
         self.workers = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
-    def start(self, on_each: Callable[[], Any] = lambda: None, timeout: float = 10.0) -> int:
+    def start(self, on_each: Callable[[], Any] = lambda: None, timeout: float = 5.0) -> int:
         """Every worker thread started now, each running `on_each` (what a thread opens on first use: its cache
-        connections), before a request needs them; how many ran it. The executor starts threads one by one as
-        tasks come: a fresh process's first overview started eleven, and opened their connections, while its
-        calls waited to leave. Each task waits for the others, so no thread takes two and every thread is made."""
+        connections), before a request needs them; how many ran it without failing. The executor starts threads
+        one by one as tasks come: a fresh process's first overview started eleven, and opened their connections,
+        while its calls waited to leave. Each task waits for the others, so no thread takes two and every thread
+        is made. Never raises, and gives up waiting after `timeout` seconds (a readiness step must not hold up, or
+        stop, a worker's start); what failed is the caller's to tell."""
         together = threading.Barrier(self.workers)
 
         def start_one():
@@ -71,7 +73,8 @@ class WorkerPool:
                     pass
 
         started = [self._executor.submit(start_one) for _ in range(self.workers)]
-        return sum(1 for future in started if future.exception(timeout) is None)
+        finished, _ = wait(started, timeout)
+        return sum(1 for future in finished if future.exception() is None)
 
     def submit(self, call: Callable[..., Any], *args, **kwargs) -> Task:
         if CACHED_ONLY.get():

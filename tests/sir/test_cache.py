@@ -128,10 +128,25 @@ def count_store_reads(app, monkeypatch) -> StoreReads:
     return reads
 
 
-def test_a_miss_reads_the_store_once_and_names_its_answer_by_the_time_its_hits_state(app, monkeypatch):
+def test_a_miss_never_reads_its_stored_copy_back_and_names_its_answer_by_the_time_its_hits_state(app, monkeypatch):
     acme = bound_api(app, "admin@acme.example")
     reads = count_store_reads(app, monkeypatch)
     first = acme.get("/v1/partner/dashboard/summary")
-    assert not first.from_cache and len(reads.threads) == 1  # the look-up; the send does not read again
+    assert not first.from_cache and len(reads.threads) == 2  # the look-up and requests-cache's own, no read-back
     second = acme.get("/v1/partner/dashboard/summary")
     assert second.from_cache and second.fetched_at == first.fetched_at
+
+
+def test_a_read_that_missed_the_cache_asks_sir_giving_without_cache_directives_and_a_refresh_with_one(app):
+    acme = bound_api(app, "admin@acme.example")
+    sent = []
+    transport = app.extensions["sir_client"].cached.get_adapter("https://sandbox.simulator.invalid")
+    real_send = transport.send
+    transport.send = lambda request, *args, **kwargs: sent.append(dict(request.headers)) or real_send(request, *args,
+                                                                                                      **kwargs)
+    try:
+        acme.get("/v1/partner/dashboard/trends", {"days": 7})
+        acme.get("/v1/partner/dashboard/trends", {"days": 7}, fresh=True)
+    finally:
+        del transport.send
+    assert len(sent) == 2 and "Cache-Control" not in sent[0] and sent[1]["Cache-Control"] == "no-cache"

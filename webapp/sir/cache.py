@@ -296,6 +296,16 @@ class ThreadLocalSQLiteDict(SQLiteDict):
         return self.deserialize(key, row[0])
 
 
+def open_thread_connections(cache, generations, copies) -> None:
+    """The calling thread's SQLite connections to the cache's tables, opened now (see ThreadLocalSQLiteDict)."""
+    stores = [getattr(cache, "responses", None), getattr(cache, "redirects", None),
+              getattr(generations, "store", None), getattr(copies, "store", None)]
+    for store in stores:
+        if isinstance(store, ThreadLocalSQLiteDict):
+            with store.connection():
+                pass
+
+
 class StampsStoredAt:
     """A backend that marks the response it saves with the moment its stored copy states (`stored_at`), so the
     client names a fresh answer by the time every later hit reports, without reading it back."""

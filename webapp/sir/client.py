@@ -41,7 +41,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from . import errors
-from .cache import FreshAnswers, Generations, family_of, kept_answer, key_fingerprint
+from .cache import FreshAnswers, Generations, family_of, kept_answer, key_fingerprint, open_thread_connections
 from .signing import signature_headers
 
 log = logging.getLogger(__name__)
@@ -409,27 +409,25 @@ class SirClient:
         session = self.cached if method == "GET" else self.plain
         prepared = session.prepare_request(
             requests.Request(method, self.base_urls[environment] + path + query, headers=headers, data=body))
-        looked_up = False
         if method == "GET" and not fresh and session is not self.plain:
             kept = self._cached_answer(prepared, credential, record, path)
             if kept is not None:
                 return kept
-            looked_up = not CACHED_ONLY.get()
         if CACHED_ONLY.get():
             raise NotCached(path)
         # Sign the exact path and bytes that will go over the wire, after requests has normalised them.
         base_url = self.base_urls[environment]
         used = self._sign(prepared, credential, base_url)
         started = time.perf_counter()
-        # Just looked up and missed: the cache's own read before sending would only miss again.
-        refresh = fresh or looked_up
         try:
-            response = self._send(session, prepared, retry=method == "GET", record=record, path=path, fresh=refresh)
+            # Not force_refresh after a miss: requests-cache would send SIR Giving `Cache-Control: no-cache` with
+            # every read (an admin's Refresh says so; a read that missed the cache has nothing to say).
+            response = self._send(session, prepared, retry=method == "GET", record=record, path=path, fresh=fresh)
             if self._refused_for_clock(response, base_url, used):
                 # Refused at the door for its timestamp, so nothing was applied: a write may go again too.
                 self._sign(prepared, credential, base_url)
                 response = self._send(session, prepared, retry=method == "GET", record=record, path=path,
-                                      fresh=refresh)
+                                      fresh=fresh)
             if method == "GET" and not getattr(response, "from_cache", False) and kept_answer(response):
                 # Stored (an answer, or a kept absence): this process may look for it while it is fresh.
                 self._fresh_answers.note(credential, prepared.url, getattr(response, "expires", None))
@@ -484,15 +482,10 @@ class SirClient:
                      fetched_at=self.on_clock(stored.created_at), elapsed_ms=(time.perf_counter() - started) * 1000)
 
     def open_thread_connections(self) -> None:
-        """This thread's connections to the caches opened ahead (a worker thread's, as the process starts): with
-        SQLite each thread has its own, and opening them (WAL, busy timeout) is a cost the first page paid."""
-        cache = getattr(self.cached, "cache", None)
-        if cache is not None:
-            cache.get_response("warm-up")
-        if self._generations is not None:
-            self._generations.current("warm-up", "warm-up")
-        if self._copies is not None:
-            self._copies.get("warm-up", "warm-up")
+        """This thread's own connections to the caches opened ahead (a worker thread's, as the process starts):
+        with SQLite each thread has its own, and opening them (WAL, busy timeout) is a cost the first page paid.
+        Nothing is read, and a shared store (Redis, whose pool is the process's) is left alone: no network at start."""
+        open_thread_connections(getattr(self.cached, "cache", None), self._generations, self._copies)
 
     @property
     def caches_answers(self) -> bool:
