@@ -17,9 +17,12 @@ Three floors, measured in the same run:
 - the replay floor: this tree's overview, its bytes captured once, sent to the same Chromium by a server that does
   nothing else, the head at once and the rest when the slowest call would have answered. No server can fill the
   cards sooner;
-- the relay floor: the same bytes, but the rest waits for the real calls, made at once by a plain client as the
-  request arrives, a piece of the rest sent as each answers. It is what the simulator, the browser and the machine
-  cost together with a server that does nothing else; what is left above it is the portal's.
+- the relay floor: the same bytes, but the rest waits for the real calls, made at once as the request arrives by
+  the portal's own SIR client (signing, requests; no cache) on a plain thread pool, a piece of the rest sent as each
+  answers. It is what the simulator, the browser, the machine and the client's per-call work cost together, with a
+  server that does nothing else; what is left above it is the rest of the portal. It runs in this bench's process
+  (which only waits on Playwright meanwhile), makes the ten calls of a later view, and its views are taken between
+  the portals' samples, in a context of their own.
 
 Playwright polls for the marks every 100 ms, not on every animation frame (its default): the figures are the
 page's own performance marks, so polling sooner would not change them, but it kept Chromium drawing frames on the
@@ -292,7 +295,8 @@ def replay_server(portal: str, head: bytes, rest: bytes, wait_ms: float | None =
                     self._chunk(rest)
                 else:
                     answers = [pool.submit(call) for call in calls]
-                    for piece, _ in zip(pieces, as_completed(answers)):
+                    for piece, answered in zip(pieces, as_completed(answers)):
+                        answered.result()  # a call that failed ends the page here: the view then fails, loudly
                         self._chunk(piece)
                     for piece in pieces[len(answers):]:
                         self._chunk(piece)
@@ -312,27 +316,32 @@ def replay_server(portal: str, head: bytes, rest: bytes, wait_ms: float | None =
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def floors(browser, build: Build, slowest_ms: float, calls: list, views: int) -> tuple[list[tuple], list[tuple]]:
-    """The replay's marks and the relay's, `views` times each in one browser context (its static files cached, as
-    for later views), interleaved."""
-    process, base, head, rest = captured_overview(build)
-    replay, replay_url = replay_server(base, head, rest, wait_ms=slowest_ms)
-    relay, relay_url = replay_server(base, head, rest, calls=calls)
-    try:
-        context = browser.new_context()
-        page = context.new_page()
-        view(page, replay_url)  # primes the browser's cache with the static files
-        view(page, relay_url)
-        replayed, relayed = [], []
+class Floors:
+    """The replay and the relay of `build`'s overview, each viewed in one browser context (its static files cached,
+    as for later views). Their views are taken between the portals' samples (`take`), so both are measured under
+    the same conditions of the machine as the samples they are compared with."""
+
+    def __init__(self, browser, build: Build, slowest_ms: float, calls: list):
+        self.process, base, head, rest = captured_overview(build)  # it serves the style sheet and the scripts
+        self.replay, self.replay_url = replay_server(base, head, rest, wait_ms=slowest_ms)
+        self.relay, self.relay_url = replay_server(base, head, rest, calls=calls)
+        self.context = browser.new_context()
+        self.page = self.context.new_page()
+        view(self.page, self.replay_url)  # primes the browser's cache with the static files
+        view(self.page, self.relay_url)
+        self.replayed: list[tuple] = []
+        self.relayed: list[tuple] = []
+
+    def take(self, views: int) -> None:
         for _ in range(views):
-            replayed.append(view(page, replay_url))
-            relayed.append(view(page, relay_url))
-        context.close()
-        return replayed, relayed
-    finally:
-        replay.shutdown()
-        relay.shutdown()
-        stop(process)
+            self.replayed.append(view(self.page, self.replay_url))
+            self.relayed.append(view(self.page, self.relay_url))
+
+    def close(self) -> None:
+        self.context.close()
+        self.replay.shutdown()
+        self.relay.shutdown()
+        stop(self.process)
 
 
 def spread(values: list[float | None], scale: float = 1.0, unit: str = "") -> str:
@@ -391,11 +400,16 @@ def main() -> int:
                     context.close()
                 finally:
                     stop(process)
-            for _ in range(args.runs):
-                for build in builds:
-                    sample(browser, build, args.later)
-            floor, relay = floors(browser, builds[-1], slowest_ms, calls, max(args.runs * args.later, 5))
+            floors = Floors(browser, builds[-1], slowest_ms, calls)
+            try:
+                for _ in range(args.runs):
+                    for build in builds:
+                        sample(browser, build, args.later)
+                    floors.take(args.later)
+            finally:
+                floors.close()
             browser.close()
+        floor, relay = floors.replayed, floors.relayed
         floor_ms = statistics.median(s[1] for s in floor if s[1] is not None)
         relay_ms = statistics.median(s[1] for s in relay if s[1] is not None)
         print(f"simulator latency {args.latency_ms} ms per call, served by "
