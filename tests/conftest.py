@@ -226,7 +226,9 @@ class AuthActions:
 
     def sign_in(self, who: str = "acme", with_portal_key: bool = True):
         """Signed in as `who` on the sandbox with the portal's key in the vault, without the forms (~5 ms
-        instead of ~40 ms of pages). `tests/test_sign_in_shortcut.py` checks it leaves what the forms leave."""
+        instead of ~40 ms of pages). `tests/test_sign_in_shortcut.py` checks it leaves what the forms leave, but
+        for what the login view also fills ahead for the first page (the key flags, the campaign hint, the CSRF
+        token): the first page then fills them itself, as it did before the login view did."""
         from datetime import date
 
         from webapp.auth.session import jwt_expiry

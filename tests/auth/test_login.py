@@ -186,3 +186,39 @@ def test_the_login_form_keeps_its_csrf_protection_without_a_stored_session(app):
     assert stored_sessions(app) == 0  # signing out removes it, and the "signed out" message needs none
     assert "You are signed out." in text_of(mine.get("/login"))
     assert stored_sessions(app) == 0
+
+
+def test_the_first_overview_after_signing_in_asks_no_key_list_and_saves_nothing_before_its_head(client, auth, app,
+                                                                                              simulator):
+    """Signing in asks the admin's keys alongside /auth/me and starts the session with the partner's running
+    campaign, so the first page neither asks them nor saves the session while its calls are leaving."""
+    from sqlalchemy import event
+
+    from tests.dashboard.test_streaming import chunks_of, served
+    from webapp.sessions import SESSION_TABLE
+    from webapp.store.db import db
+
+    auth.sign_in("acme")  # the portal's key, as onboarding leaves it
+    client.get("/")  # the partner's running campaign is known from here on
+    auth.logout()
+    keys_before, hosts = served(simulator, "/v1/partner/keys"), len(app.extensions["sir_client"].key_hosts())
+    assert auth.login("acme").headers["Location"] == "/"
+    assert served(simulator, "/v1/partner/keys") == keys_before + hosts  # the list, from every host that holds keys
+    with app.app_context():
+        engine = db.engine
+    produced, writes = [0], []
+
+    def seen(conn, cursor, statement, *args):
+        if SESSION_TABLE in statement and statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            writes.append(produced[0])
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        body = b""
+        for produced[0], chunk in enumerate(chunks_of(client.get("/", buffered=False)), start=1):
+            body += chunk
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert 0 not in writes and 1 not in writes  # nothing saved before, or while, the head was made
+    assert served(simulator, "/v1/partner/keys") == keys_before + hosts  # not asked again
+    assert b"No campaign is running" not in body and b'slot="card-campaign"' in body

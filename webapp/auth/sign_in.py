@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..actor import Actor
+from ..parallel import POOL
 from ..sir import errors
+from ..sir.api import AccountApi
 from ..sir.client import SirClient
 
 FIRST_ENVIRONMENT = "sandbox"  # a new session starts here; production is one deliberate switch away
@@ -16,6 +18,9 @@ FIRST_ENVIRONMENT = "sandbox"  # a new session starts here; production is one de
 class SignedIn:
     token: str  # the admin's JWT
     me: dict  # SIR Giving's /auth/me: user, partner, publishable key
+    # The admin's keys, asked alongside /auth/me (no round of its own) for the first page's key banner, which would
+    # otherwise ask them itself; None when that call failed (the page then asks, as it does every minute).
+    keys: list | None = None
 
 
 def sign_in(client: SirClient, email: str, password: str, remote_addr: str | None = None) -> SignedIn:
@@ -24,6 +29,7 @@ def sign_in(client: SirClient, email: str, password: str, remote_addr: str | Non
     try:
         account = client.login(email, password)
         token = account.get("token") or account.get("accessToken")
+        keys = POOL.submit(AccountApi(client, token).keys)
         me = client.me(token)
     except errors.InvalidCredentials:
         Actor(email, None, None, remote_addr).audit("sign_in", outcome="failure", detail="wrong email or password")
@@ -32,4 +38,11 @@ def sign_in(client: SirClient, email: str, password: str, remote_addr: str | Non
     if not user.get("email"):  # not in the reference's /auth/me: the admin is who signed in
         me = {**me, "user": {**user, "email": email}}
     Actor(email, (me.get("partner") or {}).get("id"), FIRST_ENVIRONMENT, remote_addr).audit("sign_in")
-    return SignedIn(token, me)
+    return SignedIn(token, me, _answer(keys))
+
+
+def _answer(task):
+    try:
+        return task.result()
+    except errors.SirError:
+        return None

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import generate_csrf
 from limits import parse_many
 
 from .. import clock
 from ..actor import current_actor
+from ..dashboard.campaign_hint import carry_campaign_hint
+from ..keys.banner import remember_key_flags
 from ..limits import limiter
 from ..sir import errors
 from ..sir.client import ENVIRONMENTS
@@ -86,6 +89,13 @@ def _start_session(signed_in: SignedIn) -> None:
     )
     session.permanent = True
     g.admin, g.partner = session["admin"], session["partner"]
+    # What the first page would otherwise make, or learn, and save itself, with its calls leaving: the session's
+    # CSRF token (cleared above), the key banner's list and the running campaign.
+    g.pop(current_app.config["WTF_CSRF_FIELD_NAME"], None)  # the signed-out session's token, which clear() dropped
+    generate_csrf()
+    if signed_in.keys is not None:
+        remember_key_flags(signed_in.keys)
+    carry_campaign_hint()
 
 
 @bp.post("/logout")
