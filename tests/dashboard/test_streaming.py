@@ -176,3 +176,90 @@ def test_a_banners_read_that_fails_is_reported_once_by_its_provider_not_again_by
     reported = [r for r in caplog.records if r.getMessage() == "banner provider broken_banner failed"]
     assert len(reported) == 1 and "a banner's query is wrong" in reported[0].exc_text
     assert not [r for r in caplog.records if "broken_read" in r.getMessage()]
+
+
+class SentOnTheWire:
+    """When each request reaches the transport (the in-process simulator's socket), by path; the real send follows."""
+
+    def __init__(self, monkeypatch):
+        import time
+
+        from webapp.sir.transport import WSGITransport
+
+        self.sent, real = [], WSGITransport.send
+
+        def send(transport, request, *args, **kwargs):
+            self.sent.append((time.perf_counter(), request.path_url.split("?")[0]))
+            return real(transport, request, *args, **kwargs)
+
+        monkeypatch.setattr(WSGITransport, "send", send)
+
+
+def slow_signing(monkeypatch, seconds: float, only: str = ""):
+    """Every signed call (or those whose path holds `only`) takes `seconds` longer to get ready to leave, as on a
+    machine busy with other work."""
+    import time
+
+    from webapp.sir.client import SirClient
+
+    real = SirClient._sign
+
+    def sign(client, prepared, *args, **kwargs):
+        if only in prepared.path_url:
+            time.sleep(seconds)
+        return real(client, prepared, *args, **kwargs)
+
+    monkeypatch.setattr(SirClient, "_sign", sign)
+
+
+def test_the_head_leaves_once_the_rounds_calls_have_left(app, signed_in, monkeypatch):
+    import time
+
+    signed_in.get("/")  # the key list and the campaign are known: what is left is the round itself
+    from tests.conftest import expire_cached_answers
+
+    expire_cached_answers(app)
+    wire = SentOnTheWire(monkeypatch)
+    slow_signing(monkeypatch, 0.02)
+    response = signed_in.get("/", buffered=False)
+    chunks = chunks_of(response)
+    next(chunks)
+    head_at = time.perf_counter()
+    rest = b"".join(chunks)
+    assert len(wire.sent) >= 10 and b'slot="card-summary"' in rest
+    assert all(at < head_at for at, _ in wire.sent), [(round((at - head_at) * 1000), path) for at, path in wire.sent]
+
+
+def test_the_head_waits_for_a_call_that_cannot_leave_only_a_moment(app, signed_in, monkeypatch):
+    import time
+
+    signed_in.get("/")
+    from tests.conftest import expire_cached_answers
+
+    expire_cached_answers(app)
+    slow_signing(monkeypatch, 1.0, only="/dashboard/summary")
+    began = time.perf_counter()
+    chunks = chunks_of(signed_in.get("/", buffered=False))
+    next(chunks)
+    assert time.perf_counter() - began < 0.5
+    assert b'slot="card-summary"' in b"".join(chunks)  # it still comes, once its call has answered
+
+
+def test_every_card_of_the_round_has_left_before_any_answer_comes_even_one_that_shares_anothers_call(app, client,
+                                                                                                     signed_in,
+                                                                                                     simulator):
+    from tests.conftest import expire_cached_answers, partner_api_for
+    from webapp.dashboard.cards import Departures, read_params, start_overview
+
+    signed_in.get("/")
+    expire_cached_answers(app)
+    for path in ("/v1/partner/dashboard/", "/v1/partner/token-pools", "/v1/partner/campaigns/"):
+        simulator.add_fault(method="GET", path=path, delay_ms=600, count=5)  # no answer for a while
+    departures = Departures()
+    with app.test_request_context():
+        tasks = start_overview(partner_api_for(app, client), read_params({}), {}, departures=departures)
+        # The runway card makes no call of its own (it waits on the pools, trends and campaign cards' answers).
+        assert departures.wait(0.4)
+        assert not tasks["runway"].done()
+        for task in tasks.values():  # the answers, before the app goes
+            task.future.result(timeout=10)

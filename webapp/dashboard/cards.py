@@ -19,7 +19,7 @@ from ..sir import errors
 from ..outages import held_back
 from ..parallel import POOL, Task, done
 from ..sir.api import Parsed, PartnerApi
-from ..sir.client import CACHED_ONLY, NotCached, cached_only
+from ..sir.client import CACHED_ONLY, DEPARTING, NotCached, cached_only
 from . import usage
 
 BUDGET_SECONDS = 2.5
@@ -81,6 +81,10 @@ def shared(hints: dict, key: str, call: Callable[[], Parsed]) -> Parsed:
             future.set_result(call())
         except BaseException as exc:
             future.set_exception(exc)
+    else:
+        departing = DEPARTING.get()
+        if departing is not None:
+            departing()  # this card's call is the other card's, already on its way (Departures)
     return future.result()
 
 
@@ -171,13 +175,60 @@ class Overview:
     keys: list | None  # the key list, for the expiring-key banner (None: not asked, or that call failed)
 
 
-def start_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callable[[], list] | None = None
-                   ) -> dict[str, Task]:
+class Departures:
+    """The calls of a view's round leaving for SIR Giving. The streamed overview sends its head once every task of
+    its round has sent its first request (or ended), or after a short while: the calls are what the cards wait for,
+    and the work the head starts (rendering it here; parsing it, styling and painting it in a browser that may share
+    the machine) would otherwise run while they are still leaving, one by one, under one interpreter lock. Measured
+    with Chromium on the same 2 cores: the calls of a first view after sign-in left up to 65 ms after the request
+    arrived when the head went first, ~20 ms when it waited."""
+
+    def __init__(self):
+        self._leaving = 0
+        self._changed = threading.Condition()
+
+    def tracked(self, call: Callable) -> Callable:
+        """`call`, counted until it sends its first request (`client.DEPARTING`) or ends."""
+        with self._changed:
+            self._leaving += 1
+        gone = []
+
+        def departed():
+            with self._changed:
+                if not gone:
+                    gone.append(True)
+                    self._leaving -= 1
+                    self._changed.notify_all()
+
+        def run(*args, **kwargs):
+            token = DEPARTING.set(departed)
+            try:
+                return call(*args, **kwargs)
+            finally:
+                DEPARTING.reset(token)
+                departed()
+
+        return run
+
+    def wait(self, timeout: float) -> bool:
+        """Until every tracked call has left (True), or `timeout` seconds (False)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._leaving == 0, timeout)
+
+
+def start_overview(api: PartnerApi, params: dict, hints: dict, keys_call: Callable[[], list] | None = None,
+                   departures: Departures | None = None) -> dict[str, Task]:
     """Every card's call at once, and in the same round what the banners of every page need: the pools, and
     the key list through `keys_call` (a JWT call) unless the banner remembers it. Tasks by card id, and under
-    BANNERS one that gives (pools or None, keys or None) when both have answered."""
-    keys_task = POOL.submit(keys_call) if keys_call is not None else None  # a JWT call: never cached
-    submit = _FromCacheOrPool() if api.client.caches_answers else POOL.submit
+    BANNERS one that gives (pools or None, keys or None) when both have answered. `departures` hears of each
+    call handed to a worker as it leaves."""
+    track = departures.tracked if departures is not None else (lambda call: call)
+    keys_task = POOL.submit(track(keys_call)) if keys_call is not None else None  # a JWT call: never cached
+    if api.client.caches_answers:
+        submit = _FromCacheOrPool(track)
+    else:
+        def submit(call, *args):
+            return POOL.submit(track(call), *args)
     pools_task = submit(shared, hints, "token_pools", api.token_pools)
     tasks = {card.id: submit(load, card, api, params, hints) for card in CARDS.values()}
 
@@ -195,8 +246,8 @@ class _FromCacheOrPool:
     sends the view's remaining cards straight to the workers: it is not an outage of the page, whose cards then
     come from SIR Giving."""
 
-    def __init__(self):
-        self.usable = True
+    def __init__(self, track: Callable[[Callable], Callable] = lambda call: call):
+        self.usable, self.track = True, track
 
     def __call__(self, call: Callable, *args) -> Task:
         if self.usable:
@@ -211,7 +262,7 @@ class _FromCacheOrPool:
                 self.usable = False
             if task is not None:
                 return task
-        return POOL.submit(call, *args)
+        return POOL.submit(self.track(call), *args)
 
 
 def in_order_of_arrival(tasks: dict[Hashable, Task], budget: float) -> Iterator[tuple[Hashable, Task | None]]:

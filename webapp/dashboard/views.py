@@ -16,11 +16,14 @@ from ..web import is_htmx_partial_request
 from . import bp
 from .campaign_hint import campaign_hint, remember_campaign
 from .campaigns import campaign_report
-from .cards import BANNERS, CARDS, PARAMS, Loaded, in_order_of_arrival, load, load_overview, read_params, start_overview
+from .cards import (BANNERS, CARDS, PARAMS, Departures, Loaded, in_order_of_arrival, load, load_overview, read_params,
+                    start_overview)
 from .rendered import card_html
 
 # Where the streamed overview's banners and cards go in its page (dashboard/page.html).
 ARRIVALS = Markup("<!-- the cards follow, as they arrive -->")
+# The longest the head waits for the round's calls to leave (a machine too busy to send them is not kept blank).
+HEAD_WAIT_SECONDS = 0.05
 
 
 def card_params() -> tuple[dict, bool]:
@@ -55,7 +58,9 @@ def overview():
     # Once the head has left, the status is 200: a database that is down must be found now, so the page is the
     # named 503 (outages.py) rather than a page that stops half-way.
     ping_database()
-    tasks = start_overview(partner_api(), params, hints, keys_call)
+    departures = Departures()
+    tasks = start_overview(partner_api(), params, hints, keys_call, departures)
+    departures.wait(HEAD_WAIT_SECONDS)  # the head once the round's calls have left (cards.Departures)
     g.banners_streamed = g.streamed = True
     # The session is saved before the body streams: what the page takes from it (its flashed messages) is
     # taken now. What the round teaches (the key flags, the campaign's id) is saved once it has arrived.

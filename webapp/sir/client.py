@@ -59,6 +59,11 @@ KEPT_CONNECTIONS = 32  # per host: parallel.WORKERS (16) and a gunicorn worker's
 CACHED_ONLY: ContextVar[bool] = ContextVar("sir_cached_only", default=False)
 
 
+# Called in the calling thread as a call is about to leave (each of its tries): a page that waits for its round's
+# calls to have left before it does anything else (dashboard.cards.Departures) hears of it here.
+DEPARTING: ContextVar[Callable[[], None] | None] = ContextVar("sir_departing", default=None)
+
+
 class NotCached(Exception):
     """Under `cached_only`: this call has no fresh cached answer, so it must go to SIR Giving. Not a SirError:
     nothing went wrong, and no card shows it."""
@@ -196,7 +201,10 @@ class SirClient:
         request_id = REQUEST_ID.get()
         if request_id:
             prepared.headers["X-Request-ID"] = request_id
+        departing = DEPARTING.get()
         for attempt in range(attempts):
+            if departing is not None:
+                departing()
             started, sent_at = time.perf_counter(), self.clock()
             try:
                 extra = {"force_refresh": True} if fresh and cacheable else {}
