@@ -222,3 +222,18 @@ def test_the_first_overview_after_signing_in_asks_no_key_list_and_saves_nothing_
     assert 0 not in writes and 1 not in writes  # nothing saved before, or while, the head was made
     assert served(simulator, "/v1/partner/keys") == keys_before + hosts  # not asked again
     assert b"No campaign is running" not in body and b'slot="card-campaign"' in body
+
+
+def test_a_slow_key_list_does_not_slow_signing_in_and_the_first_page_asks_it_itself(client, auth, app, simulator):
+    auth.sign_in("acme")
+    auth.logout()
+    hosts = len(app.extensions["sir_client"].key_hosts())
+    simulator.add_fault(method="GET", path="/v1/partner/keys", delay_ms=1000, count=hosts)
+    began = time.monotonic()
+    assert auth.login("acme").headers["Location"] == "/"
+    assert time.monotonic() - began < 0.9  # /auth/me's time and a moment, not the key list's second
+    with client.session_transaction() as stored:
+        assert "key_flags" not in stored
+    assert client.get("/").status_code == 200
+    with client.session_transaction() as stored:
+        assert "key_flags" in stored  # the page asked the list itself, and kept it
