@@ -138,3 +138,20 @@ def test_a_partner_between_campaigns_is_not_asked_which_campaign_runs_on_every_v
     partner_api.client.invalidate(partner_api.credential, "campaigns")  # campaign.activated
     assert running.name in filled_cards(signed_in.get("/"))["campaign"]
     assert served(simulator, "/v1/partner/campaigns/active") == asked + 1
+
+
+def test_a_campaign_started_since_none_was_kept_is_seen_by_a_refresh_and_by_a_preflight(app, client, signed_in,
+                                                                                         simulator):
+    from tests.conftest import text_of
+
+    partner_api = partner_api_for(app, client)
+    running = partner_api.active_campaign().value
+    acme = next(p for p in simulator.partners.values() if p.name.startswith("Acme"))
+    simulator.update_campaign(acme.id, "sandbox", running.id, {"status": "paused"})
+    partner_api.client.invalidate(partner_api.credential, "campaigns")
+    signed_in.get("/")  # keeps "no campaign is running"
+    simulator.update_campaign(acme.id, "sandbox", running.id, {"status": "active"})  # and no webhook says so
+    assert running.name not in text_of(signed_in.get("/token-pools/"))  # the kept answer, within its minute
+    assert running.name in text_of(signed_in.get("/token-pools/?refresh=1"))
+    preflight = text_of(signed_in.get("/batches/preflight?actions=10&tokens=10"))
+    assert running.name in preflight

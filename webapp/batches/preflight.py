@@ -71,7 +71,7 @@ def run(api: PartnerApi, plan: Plan) -> Preflight:
     when the plan names none (the campaign's pool, or the first active one)."""
     tasks = {
         "integration": POOL.submit(api.integration_health),
-        "campaign": POOL.submit(api.active_campaign),
+        "campaign": POOL.submit(api.active_campaign, True),  # a decision: which campaign runs now, not 60 s ago
         "webhooks": POOL.submit(api.webhook_health),
         "usage": POOL.submit(api.api_usage, 1, None, True),
     }

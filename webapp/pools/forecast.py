@@ -47,7 +47,7 @@ def pool_runways(api: PartnerApi, *, fresh: bool = False,
     `trends_call` and `campaign_call` let the overview share the answers its other cards fetch in the same
     round, and a page the pool list its banner already asked for."""
     trends_future = POOL.submit(trends_call or (lambda: api.trends(TREND_DAYS)))
-    campaign_future = POOL.submit(campaign_call or (lambda: active_campaign_with_analytics(api, campaign_hint)))
+    campaign_future = POOL.submit(campaign_call or (lambda: active_campaign_with_analytics(api, campaign_hint, fresh)))
     pools = pools_call() if pools_call else api.token_pools(fresh=fresh)
     trends = trends_future.result().value
     try:
@@ -61,11 +61,12 @@ def pool_runways(api: PartnerApi, *, fresh: bool = False,
     return Parsed(forecast, pools.reply)
 
 
-def active_campaign_with_analytics(api: PartnerApi, hint: str | None = None) -> Parsed:
+def active_campaign_with_analytics(api: PartnerApi, hint: str | None = None, fresh: bool = False) -> Parsed:
     """The running campaign and its analytics, or a Parsed of None when no campaign runs. With `hint` (the
-    running campaign's id seen last) both calls go at once; a campaign that changed costs one more."""
+    running campaign's id seen last) both calls go at once; a campaign that changed costs one more. `fresh`: which
+    campaign runs is asked of SIR Giving, not the cache (an admin's Refresh)."""
     prefetch = POOL.submit(api.campaign_analytics, hint) if hint else None
-    active = api.active_campaign()
+    active = api.active_campaign(fresh)
     if active.value is None:
         return active
     analytics = None

@@ -107,10 +107,11 @@ class PartnerApi:
         reply = self.get("/v1/partner/dashboard/integration-health")
         return Parsed(models.parse_integration_health(reply.data, "/v1/partner/dashboard/integration-health"), reply)
 
-    def active_campaign(self) -> Parsed:
-        """The running campaign, or a Parsed whose value is None when none is active (a 404 upstream)."""
+    def active_campaign(self, fresh: bool = False) -> Parsed:
+        """The running campaign, or a Parsed whose value is None when none is active (a 404 upstream, which the
+        cache keeps like an answer: `fresh` for a decision or an admin's Refresh)."""
         try:
-            reply = self.get("/v1/partner/campaigns/active")
+            reply = self.get("/v1/partner/campaigns/active", fresh=fresh)
         except NotFound:
             return Parsed(None, Reply(data=None, status=404))
         return Parsed(models.Campaign.parse(reply.data, "/v1/partner/campaigns/active"), reply)
