@@ -19,7 +19,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
-from .sir.client import CACHED_ONLY, REQUEST_ID, NotCached
+from .sir.client import CACHED_ONLY, DEPARTING, REQUEST_ID, NotCached
 
 WORKERS = 16
 
@@ -79,6 +79,9 @@ class WorkerPool:
     def submit(self, call: Callable[..., Any], *args, **kwargs) -> Task:
         if CACHED_ONLY.get():
             return done(call, *args, **kwargs)
+        departing = DEPARTING.get()
+        if departing is not None and hasattr(departing, "track"):
+            call = departing.track(call)  # a counted call's own sub-calls are counted as well (dashboard.cards)
         return Task(self._executor.submit(_with_request_id, REQUEST_ID.get(), call, *args, **kwargs),
                     call, args, kwargs)
 

@@ -200,6 +200,8 @@ class Departures:
                     self._leaving -= 1
                     self._changed.notify_all()
 
+        departed.track = self.tracked  # what the call hands to the pool in turn is counted too (parallel.submit)
+
         def run(*args, **kwargs):
             token = DEPARTING.set(departed)
             try:
