@@ -51,6 +51,7 @@ FAMILY_TTLS = {
     "campaigns": 60,
 }
 DEFAULT_TTL = 30
+KEEP_FOR_STALE = timedelta(days=2)  # expired entries stay this long so stale-if-error has something
 # GETs whose 404 is an answer, kept for the family's TTL like one: "no campaign is running" (the overview and the
 # pools page ask it on every view; a partner between campaigns would otherwise ask it every time). A write of the
 # family, or SIR Giving's webhook about it, invalidates it as it does any answer.
@@ -71,7 +72,6 @@ def _not_another_404(response) -> bool:
     `KEPT_ABSENCES`. Nothing else may be filtered: the library also deletes the entry of a filtered response's
     URL, and a 500's would be the earlier answer that stands in for it, marked stale."""
     return response.status_code != 404 or _kept_absence(response)
-KEEP_FOR_STALE = timedelta(days=2)  # expired entries stay this long so stale-if-error has something
 
 
 def family_of(path: str) -> str:

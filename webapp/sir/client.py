@@ -476,12 +476,10 @@ class SirClient:
             return None
         try:
             data = self._parse(stored, path)
-        except errors.NotFound:
-            if stored.status_code != 404:
-                return None
+        except errors.NotFound:  # kept_answer let it through: a kept absence (cache.KEPT_ABSENCES)
             self._fresh_answers.note(credential, prepared.url, stored.expires)
             self._record(record, probe, path, started, 404, True, True)
-            raise  # a kept absence (cache.KEPT_ABSENCES): what SIR Giving said, as it said it
+            raise  # what SIR Giving said, as it said it
         except errors.SirError:
             return None  # an unreadable cached answer: ask SIR Giving again
         self._fresh_answers.note(credential, prepared.url, stored.expires)
